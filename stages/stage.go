@@ -1,0 +1,73 @@
+// Package stages holds the Stage contract and the ordered runner behind
+// `pipeline run`. Each stage is its own package below this one (build,
+// template, integration, promote, release) and is an ordered list of steps
+// whose names appear in the log.
+package stages
+
+import (
+	"context"
+	"io"
+
+	"github.com/pipeline-ci/pipeline/gitops"
+	"github.com/pipeline-ci/pipeline/internal/ci"
+	"github.com/pipeline-ci/pipeline/internal/config"
+	"github.com/pipeline-ci/pipeline/internal/logging"
+	"github.com/pipeline-ci/pipeline/internal/report"
+)
+
+// Env is what every stage is given: the repository, its configuration, the
+// CI context, the log, the report dir and the forge. Stages take their
+// dependencies from here, never from globals or os.Getenv.
+type Env struct {
+	Repo   string // repository root (--repo)
+	Config *config.Config
+	CI     ci.Context
+	Log    *logging.Logger
+	Report *report.Dir
+	Forge  gitops.Forge // never nil: the "none" forge when there is no server
+	DryRun bool
+	// Out is for human-readable results (stdout); nil under --json.
+	Out io.Writer
+}
+
+// Outcome is how a stage ended.
+type Outcome string
+
+const (
+	Passed    Outcome = "passed"
+	Failed    Outcome = "failed"  // exit 1
+	NoChange  Outcome = "nothing" // nothing to do: not a failure
+	Skipped   Outcome = "skipped"
+	DryRunned Outcome = "dry-run"
+)
+
+// Result is what a stage reports: a one-line summary for people, dotenv
+// variables for later CI jobs, and stage-specific data for --json.
+type Result struct {
+	Stage   string            `json:"stage"`
+	Outcome Outcome           `json:"outcome"`
+	Summary string            `json:"summary"`
+	Dotenv  map[string]string `json:"dotenv,omitempty"`
+	Data    any               `json:"data,omitempty"`
+	Seconds float64           `json:"seconds"`
+}
+
+// Stage is one capability of the pipeline.
+type Stage interface {
+	// Name is the stage's name as used on the command line and in config.
+	Name() string
+	// Run does the stage's work. A finding (tests failed, culprit found)
+	// returns a Result with Outcome Failed and an errs.Failure error;
+	// broken input an errs.Usage error; unreachable infrastructure an
+	// errs.Infra error.
+	Run(ctx context.Context, env *Env) (*Result, error)
+}
+
+// Func adapts a function to the Stage interface.
+type Func struct {
+	StageName string
+	Fn        func(ctx context.Context, env *Env) (*Result, error)
+}
+
+func (f Func) Name() string                                       { return f.StageName }
+func (f Func) Run(ctx context.Context, env *Env) (*Result, error) { return f.Fn(ctx, env) }
