@@ -76,3 +76,19 @@ func Default() *Config {
 		Release:   DefaultRelease(),
 	}
 }
+
+// FieldError is a problem with one value found after decoding. Path is
+// relative to the struct that reports it, dotted, with [i] for list items
+// ("components[1].command"). The decoder reports it at the value's
+// file:line:col.
+type FieldError struct {
+	Path string
+	Msg  string
+}
+
+// Validator is implemented by sections (and any struct inside them) that
+// check more than types. A field tagged `pipeline:"required"` is checked by
+// the decoder itself.
+type Validator interface {
+	Validate() []FieldError
+}

@@ -1,0 +1,40 @@
+// Package testutil has the few helpers the tests share: finding the real
+// programs they drive, and making real git repositories.
+package testutil
+
+import (
+	"os"
+	"os/exec"
+	"testing"
+)
+
+// NeedTool returns the path of the named program. When it is missing, the
+// test fails under CI (CI=true: the install script should have put it
+// there) and is skipped with a message that says what was not checked on a
+// developer machine.
+func NeedTool(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err == nil {
+		return p
+	}
+	msg := name + " is not installed, so this test did not run: install it with scripts/install-deps.sh"
+	if os.Getenv("CI") != "" {
+		t.Fatal(msg)
+	}
+	t.Skip("NOT CHECKED: " + msg)
+	return ""
+}
+
+// NeedRoot fails under CI and skips elsewhere when not running as root.
+func NeedRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	msg := "this test needs root, so it did not run"
+	if os.Getenv("CI") != "" {
+		t.Fatal(msg)
+	}
+	t.Skip("NOT CHECKED: " + msg)
+}
