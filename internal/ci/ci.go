@@ -56,6 +56,7 @@ type Context struct {
 	Tag           string
 	DefaultBranch string
 	MergeRequest  int    // MR IID / PR number / Jenkins CHANGE_ID, 0 when none
+	TargetBranch  string // the MR / PR / change's target branch, when there is one
 	Source        string // GitLab CI_PIPELINE_SOURCE, GitHub event name
 	JobURL        string // link for statuses
 	JobName       string
@@ -85,6 +86,7 @@ func Detect(env Env) Context {
 		c.Tag = g("CI_COMMIT_TAG")
 		c.DefaultBranch = g("CI_DEFAULT_BRANCH")
 		c.MergeRequest = atoi(g("CI_MERGE_REQUEST_IID"))
+		c.TargetBranch = g("CI_MERGE_REQUEST_TARGET_BRANCH_NAME")
 		c.Source = g("CI_PIPELINE_SOURCE")
 		c.JobURL = g("CI_JOB_URL")
 		c.JobName = g("CI_JOB_NAME")
@@ -94,10 +96,13 @@ func Detect(env Env) Context {
 	case g("JENKINS_URL") != "":
 		c.Provider = Jenkins
 		c.SHA = g("GIT_COMMIT")
-		c.Branch = g("BRANCH_NAME")
+		// BRANCH_NAME is set by multibranch pipelines; a plain pipeline job
+		// with the git plugin only has GIT_BRANCH ("origin/main").
+		c.Branch = firstNonEmpty(g("BRANCH_NAME"), strings.TrimPrefix(g("GIT_BRANCH"), "origin/"))
 		if g("CHANGE_ID") != "" {
 			c.MergeRequest = atoi(g("CHANGE_ID"))
 			c.Branch = firstNonEmpty(g("CHANGE_BRANCH"), c.Branch)
+			c.TargetBranch = g("CHANGE_TARGET")
 		}
 		c.JobURL = g("BUILD_URL")
 		c.JobName = g("JOB_NAME")
@@ -119,6 +124,7 @@ func Detect(env Env) Context {
 		case strings.HasPrefix(ref, "refs/pull/"):
 			c.MergeRequest = atoi(strings.SplitN(strings.TrimPrefix(ref, "refs/pull/"), "/", 2)[0])
 			c.Branch = g("GITHUB_HEAD_REF")
+			c.TargetBranch = g("GITHUB_BASE_REF")
 		}
 		if c.WebURL != "" && g("GITHUB_RUN_ID") != "" {
 			c.JobURL = c.WebURL + "/actions/runs/" + g("GITHUB_RUN_ID")
@@ -126,6 +132,14 @@ func Detect(env Env) Context {
 		c.JobName = g("GITHUB_JOB")
 	}
 	return c
+}
+
+// ShortSHA is the commit's first 8 hex digits, for log fields.
+func (c Context) ShortSHA() string {
+	if len(c.SHA) > 8 {
+		return c.SHA[:8]
+	}
+	return c.SHA
 }
 
 // IsCI reports whether we run under a CI system rather than a terminal.
