@@ -1,12 +1,19 @@
 // Package logging is the job log: logrus underneath, GitLab collapsible
 // sections under GitLab CI, plain lines under Jenkins, colours only on a
 // TTY, JSON for machines, and every known secret masked in every line.
+//
+// Everything the log prints goes through one sink that masks whole lines:
+// a secret that a streamed command writes in two pieces is still masked,
+// because the sink holds an unfinished line until its newline arrives (or
+// until Flush).
 package logging
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"regexp"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -26,10 +33,10 @@ type Options struct {
 // lines and Section for a collapsible group.
 type Logger struct {
 	*logrus.Entry
-	out      io.Writer
+	out      *sink
 	masker   *Masker
 	sections bool
-	mu       *sync.Mutex
+	json     bool
 }
 
 // New makes a Logger writing to w. Secrets added to the masker later are
@@ -38,9 +45,9 @@ func New(w io.Writer, opts Options, masker *Masker) (*Logger, error) {
 	if masker == nil {
 		masker = &Masker{}
 	}
-	mw := &maskWriter{w: w, m: masker}
+	s := &sink{w: w, m: masker}
 	l := logrus.New()
-	l.SetOutput(mw)
+	l.SetOutput(lineWriter{s})
 	lvl := logrus.InfoLevel
 	if opts.Level != "" {
 		var err error
@@ -49,15 +56,17 @@ func New(w io.Writer, opts Options, masker *Masker) (*Logger, error) {
 		}
 	}
 	l.SetLevel(lvl)
+	isJSON := false
 	switch opts.Format {
 	case "", "text":
 		l.SetFormatter(&logrus.TextFormatter{ForceColors: opts.Color, DisableColors: !opts.Color, FullTimestamp: true, TimestampFormat: "15:04:05"})
 	case "json":
-		l.SetFormatter(&logrus.JSONFormatter{})
+		isJSON = true
+		l.SetFormatter(&logrus.JSONFormatter{TimestampFormat: time.RFC3339Nano})
 	default:
 		return nil, fmt.Errorf("--log-format %q: want text or json", opts.Format)
 	}
-	return &Logger{Entry: logrus.NewEntry(l), out: mw, masker: masker, sections: opts.Sections && opts.Format != "json", mu: &sync.Mutex{}}, nil
+	return &Logger{Entry: logrus.NewEntry(l), out: s, masker: masker, sections: opts.Sections && !isJSON, json: isJSON}, nil
 }
 
 // Discard is a Logger that writes nothing, for tests.
@@ -79,48 +88,173 @@ func (l *Logger) With(fields logrus.Fields) *Logger {
 var sectionName = regexp.MustCompile(`[^a-zA-Z0-9_.-]+`)
 
 // Section opens a collapsible section (GitLab) or a header line (elsewhere)
-// and returns the function that closes it.
+// and returns the function that closes it. Under GitLab CI the markers are
+// the ones the job log understands:
+//
+//	\x1b[0Ksection_start:UNIX:NAME[collapsed=false]\r\x1b[0KTITLE
+//	\x1b[0Ksection_end:UNIX:NAME\r\x1b[0K
+//
+// With --log-format json the start and end are log entries with the fields
+// section=NAME and section_event=start|end (and seconds at the end).
 func (l *Logger) Section(name, title string) (end func()) {
 	name = sectionName.ReplaceAllString(name, "_")
 	start := time.Now()
-	if l.sections {
-		l.mu.Lock()
-		fmt.Fprintf(l.out, "\x1b[0Ksection_start:%d:%s[collapsed=false]\r\x1b[0K%s\n", start.Unix(), name, title)
-		l.mu.Unlock()
-	} else {
+	switch {
+	case l.sections:
+		l.out.writeLines(fmt.Sprintf("\x1b[0Ksection_start:%d:%s[collapsed=false]\r\x1b[0K%s\n", start.Unix(), name, title))
+	case l.json:
+		l.WithFields(logrus.Fields{"section": name, "section_event": "start"}).Info(title)
+	default:
 		l.Info("── " + title)
 	}
+	var once sync.Once
 	return func() {
-		if l.sections {
-			l.mu.Lock()
-			fmt.Fprintf(l.out, "\x1b[0Ksection_end:%d:%s\r\x1b[0K\n", time.Now().Unix(), name)
-			l.mu.Unlock()
-		} else {
-			l.Debugf("── %s done in %s", title, time.Since(start).Round(time.Millisecond))
-		}
+		once.Do(func() {
+			// Output a command streamed without a final newline belongs
+			// inside the section.
+			l.out.flush()
+			took := time.Since(start)
+			switch {
+			case l.sections:
+				l.out.writeLines(fmt.Sprintf("\x1b[0Ksection_end:%d:%s\r\x1b[0K\n", time.Now().Unix(), name))
+			case l.json:
+				l.WithFields(logrus.Fields{"section": name, "section_event": "end", "seconds": took.Seconds()}).Info(title + " done")
+			default:
+				l.Infof("── %s: done in %s", title, took.Round(time.Millisecond))
+			}
+		})
 	}
 }
 
+// Step opens a section for one step of the current stage: its name is
+// prefixed with the logger's stage field so sections of different stages
+// never clash in one job log.
+func (l *Logger) Step(name string) (end func()) {
+	stage, _ := l.Data["stage"].(string)
+	id, title := "step_"+name, name
+	if stage != "" {
+		id, title = stage+"_"+name, stage+": "+name
+	}
+	return l.Section(id, title)
+}
+
 // Writer returns a writer whose lines go to the log (masked), for streaming
-// a command's output.
-func (l *Logger) Writer() io.Writer { return l.out }
+// a command's output. Call Flush when the command is done if its output may
+// not end with a newline (Section's end func does it too).
+func (l *Logger) Writer() io.Writer { return streamWriter{l.out} }
+
+// Flush writes out an unfinished streamed line, masked.
+func (l *Logger) Flush() { l.out.flush() }
+
+// sink is where every byte of the log goes: it masks whole lines.
+type sink struct {
+	mu      sync.Mutex
+	w       io.Writer
+	m       *Masker
+	partial []byte // an unfinished line written through Writer()
+}
+
+// maxPartial bounds the unfinished line kept back (a command printing
+// megabytes without a newline, a progress bar): past it the line is
+// written out except for a tail long enough to hold the start of a secret.
+const maxPartial = 64 << 10
+
+// writeLines writes complete lines (a logrus entry, a section marker),
+// ending any unfinished streamed line first.
+func (s *sink) writeLines(text string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.partial) > 0 {
+		text = string(s.partial) + "\n" + text
+		s.partial = s.partial[:0]
+	}
+	_, err := io.WriteString(s.w, s.m.Mask(text))
+	return err
+}
+
+// stream takes arbitrary chunks and writes the complete lines among them.
+func (s *sink) stream(p []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.partial = append(s.partial, p...)
+	i := bytes.LastIndexByte(s.partial, '\n')
+	if i < 0 {
+		if len(s.partial) <= maxPartial {
+			return nil
+		}
+		masked := s.m.Mask(string(s.partial))
+		keep := s.m.longest() - 1
+		if keep < 0 {
+			keep = 0
+		}
+		if keep > len(masked) {
+			keep = len(masked)
+		}
+		s.partial = append(s.partial[:0], masked[len(masked)-keep:]...)
+		_, err := io.WriteString(s.w, masked[:len(masked)-keep])
+		return err
+	}
+	lines := string(s.partial[:i+1])
+	s.partial = append(s.partial[:0], s.partial[i+1:]...)
+	_, err := io.WriteString(s.w, s.m.Mask(lines))
+	return err
+}
+
+func (s *sink) flush() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.partial) == 0 {
+		return
+	}
+	io.WriteString(s.w, s.m.Mask(string(s.partial))+"\n")
+	s.partial = s.partial[:0]
+}
+
+// lineWriter is logrus's output: each Write is one whole entry.
+type lineWriter struct{ s *sink }
+
+func (w lineWriter) Write(p []byte) (int, error) {
+	if err := w.s.writeLines(string(p)); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// streamWriter is a command's output: chunks cut anywhere.
+type streamWriter struct{ s *sink }
+
+func (w streamWriter) Write(p []byte) (int, error) {
+	if err := w.s.stream(p); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// Masked is what a secret is replaced with.
+const Masked = "[MASKED]"
 
 // Masker replaces known secret values with [MASKED].
 type Masker struct {
 	mu      sync.RWMutex
-	secrets []string
+	secrets []string // longest first, so a secret containing another is masked whole
 }
 
-// Add registers secret values; empty and very short values are ignored
-// (masking "a" would destroy the log).
+// MinSecretLen is the shortest value masked: masking "a" or "true" would
+// destroy the log and reveal nothing.
+const MinSecretLen = 6
+
+// Add registers secret values; empty and very short values are ignored.
 func (m *Masker) Add(values ...string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, v := range values {
-		if len(v) >= 4 {
-			m.secrets = append(m.secrets, v)
+		v = strings.TrimSpace(v)
+		if len(v) < MinSecretLen || contains(m.secrets, v) {
+			continue
 		}
+		m.secrets = append(m.secrets, v)
 	}
+	sort.SliceStable(m.secrets, func(i, j int) bool { return len(m.secrets[i]) > len(m.secrets[j]) })
 }
 
 // Mask returns s with every secret replaced.
@@ -131,19 +265,32 @@ func (m *Masker) Mask(s string) string {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	for _, v := range m.secrets {
-		s = strings.ReplaceAll(s, v, "[MASKED]")
+		s = strings.ReplaceAll(s, v, Masked)
 	}
 	return s
 }
 
-type maskWriter struct {
-	w io.Writer
-	m *Masker
+// Len is the number of secrets known.
+func (m *Masker) Len() int {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return len(m.secrets)
 }
 
-func (mw *maskWriter) Write(p []byte) (int, error) {
-	if _, err := io.WriteString(mw.w, mw.m.Mask(string(p))); err != nil {
-		return 0, err
+func (m *Masker) longest() int {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if len(m.secrets) == 0 {
+		return 0
 	}
-	return len(p), nil
+	return len(m.secrets[0])
+}
+
+func contains(list []string, v string) bool {
+	for _, s := range list {
+		if s == v {
+			return true
+		}
+	}
+	return false
 }
