@@ -1,0 +1,63 @@
+package promote
+
+import (
+	"strings"
+
+	"github.com/pipeline-ci/pipeline/gitops"
+)
+
+// Candidate is a commit of the source branch (staging) that is not on the
+// target branch (master) yet.
+type Candidate struct {
+	SHA     string `json:"sha"`
+	Subject string `json:"subject"`
+	Author  string `json:"author"`
+	// Merge is true for a merge commit on staging's first-parent line
+	// (an MR merged with a merge commit): it is picked against its first
+	// parent.
+	Merge bool `json:"merge,omitempty"`
+}
+
+// Pending returns the commits of source (staging's first-parent line, oldest
+// first) that target (master's commits since the merge base) does not
+// already hold. A commit counts as held when a commit on target names it in
+// a Promoted-from trailer or a "(cherry picked from commit …)" line (short
+// shas of at least 7 digits match by prefix), or when git cherry found the
+// same patch on target (applied). Nothing else is remembered between runs:
+// master itself is the record, so a re-run recomputes everything.
+func Pending(source, target []gitops.Commit, applied map[string]bool) []Candidate {
+	var named []string
+	for _, c := range target {
+		named = append(named, c.Trailer(gitops.TrailerPromotedFrom)...)
+		named = append(named, c.CherryPickedFrom...)
+	}
+	full := map[string]bool{}
+	var short []string
+	for _, n := range named {
+		n = strings.ToLower(strings.TrimSpace(n))
+		if len(n) >= 40 {
+			full[n] = true
+		} else if len(n) >= 7 {
+			short = append(short, n)
+		}
+	}
+	held := func(sha string) bool {
+		if full[sha] || applied[sha] {
+			return true
+		}
+		for _, s := range short {
+			if strings.HasPrefix(sha, s) {
+				return true
+			}
+		}
+		return false
+	}
+	var out []Candidate
+	for _, c := range source {
+		if held(c.SHA) {
+			continue
+		}
+		out = append(out, Candidate{SHA: c.SHA, Subject: c.Subject, Author: c.Author, Merge: len(c.Parents) > 1})
+	}
+	return out
+}
