@@ -1,16 +1,14 @@
 // Package report writes what a run leaves for people and for the CI system:
 // JUnit XML (GitLab artifacts:reports:junit, Jenkins junit), a JSON summary
 // and a dotenv file (GitLab artifacts:reports:dotenv) in the report dir.
+// Every byte written goes through Dir.Mask, so no secret reaches a report.
 package report
 
 import (
 	"encoding/json"
-	"encoding/xml"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
-	"strings"
 )
 
 // Dir is the report directory. A nil *Dir writes nothing.
@@ -20,6 +18,12 @@ type Dir struct {
 	Mask func(string) string
 }
 
+// Well-known file names in the report dir.
+const (
+	DotenvFile  = "pipeline.env"  // artifacts:reports:dotenv
+	SummaryFile = "pipeline.json" // the run's JSON summary
+)
+
 func (d *Dir) mask(s string) string {
 	if d.Mask == nil {
 		return s
@@ -27,7 +31,8 @@ func (d *Dir) mask(s string) string {
 	return d.Mask(s)
 }
 
-// WriteFile writes name under the report dir atomically (temp file + rename).
+// WriteFile writes name under the report dir atomically (temp file +
+// rename): a reader never sees half a report, even when the job is killed.
 func (d *Dir) WriteFile(name string, data []byte) (string, error) {
 	if d == nil || d.Path == "" {
 		return "", nil
@@ -36,61 +41,96 @@ func (d *Dir) WriteFile(name string, data []byte) (string, error) {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return "", fmt.Errorf("report dir: %w", err)
 	}
-	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, []byte(d.mask(string(data))), 0o644); err != nil {
+	f, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".*.tmp")
+	if err != nil {
 		return "", fmt.Errorf("write report %s: %w", p, err)
 	}
-	if err := os.Rename(tmp, p); err != nil {
+	_, werr := f.WriteString(d.mask(string(data)))
+	cerr := f.Close()
+	if err := firstErr(werr, cerr, os.Chmod(f.Name(), 0o644)); err != nil {
+		os.Remove(f.Name())
+		return "", fmt.Errorf("write report %s: %w", p, err)
+	}
+	if err := os.Rename(f.Name(), p); err != nil {
+		os.Remove(f.Name())
 		return "", fmt.Errorf("write report %s: %w", p, err)
 	}
 	return p, nil
 }
 
-// WriteJUnit writes suites as name (e.g. "junit-promote.xml").
-func (d *Dir) WriteJUnit(name string, s *JUnit) (string, error) {
-	s.Count()
-	out, err := xml.MarshalIndent(s, "", "  ")
-	if err != nil {
-		return "", err
+func firstErr(errs ...error) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
 	}
-	return d.WriteFile(name, append([]byte(xml.Header), append(out, '\n')...))
+	return nil
+}
+
+// WriteJUnit writes suites as name (e.g. "junit-promote.xml"), with the
+// totals counted and the text normalised (see JUnit.Marshal).
+func (d *Dir) WriteJUnit(name string, s *JUnit) (string, error) {
+	out, err := s.Marshal()
+	if err != nil {
+		return "", fmt.Errorf("junit %s: %w", name, err)
+	}
+	return d.WriteFile(name, out)
 }
 
 // WriteJSON writes v as indented JSON.
 func (d *Dir) WriteJSON(name string, v any) (string, error) {
 	out, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("json %s: %w", name, err)
 	}
 	return d.WriteFile(name, append(out, '\n'))
 }
 
 // WriteDotenv merges vars into the dotenv file "pipeline.env" (later values
-// win), sorted by key.
+// win; keys sorted). Keys and values are made to follow GitLab's dotenv
+// rules (see FormatDotenv).
 func (d *Dir) WriteDotenv(vars map[string]string) (string, error) {
 	if d == nil || d.Path == "" || len(vars) == 0 {
 		return "", nil
 	}
 	all := map[string]string{}
-	if old, err := os.ReadFile(filepath.Join(d.Path, "pipeline.env")); err == nil {
-		for _, line := range strings.Split(string(old), "\n") {
-			if k, v, ok := strings.Cut(line, "="); ok {
-				all[k] = v
-			}
+	if old, err := os.ReadFile(filepath.Join(d.Path, DotenvFile)); err == nil {
+		prev, err := ParseDotenv(string(old))
+		if err != nil {
+			return "", fmt.Errorf("%s: %w (delete it to start over)", filepath.Join(d.Path, DotenvFile), err)
 		}
+		all = prev
 	}
-	for k, v := range vars {
+	clean, err := CleanDotenv(vars)
+	if err != nil {
+		return "", err
+	}
+	for k, v := range clean {
 		all[k] = v
 	}
-	keys := make([]string, 0, len(all))
-	for k := range all {
-		keys = append(keys, k)
+	text, err := FormatDotenv(all)
+	if err != nil {
+		return "", err
 	}
-	sort.Strings(keys)
-	var b strings.Builder
-	for _, k := range keys {
-		// GitLab's dotenv report takes one line per variable, no quotes.
-		fmt.Fprintf(&b, "%s=%s\n", k, strings.ReplaceAll(all[k], "\n", " "))
-	}
-	return d.WriteFile("pipeline.env", []byte(b.String()))
+	return d.WriteFile(DotenvFile, []byte(text))
+}
+
+// Summary is the JSON summary of one invocation (pipeline.json): what ran,
+// on which commit, and how it ended. Results holds the stages' results.
+type Summary struct {
+	Command  string  `json:"command"`
+	CI       string  `json:"ci"`
+	Commit   string  `json:"commit,omitempty"`
+	Branch   string  `json:"branch,omitempty"`
+	Started  string  `json:"started"` // RFC 3339, UTC
+	Seconds  float64 `json:"seconds"`
+	DryRun   bool    `json:"dry_run"`
+	ExitCode int     `json:"exit_code"`
+	Error    string  `json:"error,omitempty"`
+	Results  any     `json:"results"`
+}
+
+// WriteSummary writes s as pipeline.json.
+func (d *Dir) WriteSummary(s *Summary) (string, error) {
+	return d.WriteJSON(SummaryFile, s)
 }
