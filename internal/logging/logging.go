@@ -10,6 +10,7 @@ package logging
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"regexp"
@@ -244,15 +245,32 @@ type Masker struct {
 const MinSecretLen = 6
 
 // Add registers secret values; empty and very short values are ignored.
+// A value is also registered in the form a JSON string gives it (a secret
+// with a quote, a backslash or a control character in it), so that JSON
+// logs and --json output are masked too.
 func (m *Masker) Add(values ...string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, v := range values {
 		v = strings.TrimSpace(v)
-		if len(v) < MinSecretLen || contains(m.secrets, v) {
+		if len(v) < MinSecretLen {
 			continue
 		}
-		m.secrets = append(m.secrets, v)
+		forms := []string{v}
+		for _, html := range []bool{true, false} {
+			var b bytes.Buffer
+			enc := json.NewEncoder(&b)
+			enc.SetEscapeHTML(html)
+			if enc.Encode(v) == nil {
+				q := strings.TrimSpace(b.String()) // "…" with the quotes
+				forms = append(forms, q[1:len(q)-1])
+			}
+		}
+		for _, f := range forms {
+			if f != "" && !contains(m.secrets, f) {
+				m.secrets = append(m.secrets, f)
+			}
+		}
 	}
 	sort.SliceStable(m.secrets, func(i, j int) bool { return len(m.secrets[i]) > len(m.secrets[j]) })
 }

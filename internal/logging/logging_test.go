@@ -221,6 +221,18 @@ func TestMasker(t *testing.T) {
 	if want := "a [MASKED] and [MASKED], abc"; got != want {
 		t.Errorf("Mask = %q, want %q", got, want)
 	}
+	m.Add(`pa"ss\word<&>`)
+	j, _ := json.Marshal(map[string]string{"v": `x pa"ss\word<&> y`})
+	if got := m.Mask(string(j)); got != `{"v":"x [MASKED] y"}` {
+		t.Errorf("JSON-escaped secret: %s", got)
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.Encode(`pa"ss\word<&>`)
+	if got := m.Mask(b.String()); got != "\"[MASKED]\"\n" {
+		t.Errorf("JSON-escaped secret without HTML escaping: %s", got)
+	}
 	var nilM *Masker
 	if nilM.Mask("x") != "x" {
 		t.Error("nil Masker must pass text through")
