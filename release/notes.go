@@ -1,0 +1,164 @@
+package release
+
+import (
+	"fmt"
+	"strings"
+	"text/template"
+
+	"github.com/pipeline-ci/pipeline/templates"
+)
+
+// Notes is the model every release text is rendered from: the forge
+// release notes, the CHANGELOG.md entry and the release MR body.
+type Notes struct {
+	Version     string
+	Tag         string
+	Previous    string
+	PreviousTag string
+	Date        string // 2006-01-02
+	Reason      string
+	CompareURL  string
+	Groups      []Group
+	// ClosedIssues are issues closed in the milestone that no change names.
+	ClosedIssues []Issue
+	Artifacts    []Artifact
+}
+
+// Group is one heading of the notes: the changes of one kind.
+type Group struct {
+	Kind    Kind
+	Title   string
+	Changes []Change
+}
+
+// Artifact is a link to something build or template published.
+type Artifact struct {
+	Name string `json:"name"`
+	URL  string `json:"url"`
+}
+
+// NewNotes groups changes by kind, in the order Breaking changes,
+// Features, Fixes, Performance, Other, keeping each group in history order.
+func NewNotes(p *Plan, date string, links Links, artifacts []Artifact) *Notes {
+	n := &Notes{Version: p.Version, Tag: p.Tag, Previous: p.Previous, PreviousTag: p.PreviousTag,
+		Date: date, Reason: p.Reason, ClosedIssues: p.ClosedIssues, Artifacts: artifacts}
+	if links.Compare != "" && p.PreviousTag != "" && p.Tag != "" {
+		n.CompareURL = sprintf(links.Compare, p.PreviousTag, p.Tag)
+	}
+	n.Groups = groupChanges(p.Changes)
+	return n
+}
+
+func groupChanges(changes []Change) []Group {
+	var byKind [Other + 1][]Change
+	for _, c := range changes {
+		byKind[c.Kind] = append(byKind[c.Kind], c)
+	}
+	var gs []Group
+	for k := Breaking; k <= Other; k++ {
+		if len(byKind[k]) > 0 {
+			gs = append(gs, Group{Kind: k, Title: k.Title(), Changes: byKind[k]})
+		}
+	}
+	return gs
+}
+
+// Templates renders the release texts. Each field may hold a team's own
+// template text; empty means the embedded default in templates/release/.
+type Templates struct {
+	Notes, Changelog, MergeRequest string
+	// Links gives references their form ("!%d", "#%d").
+	Links Links
+}
+
+// Template names of the embedded defaults.
+const (
+	NotesTemplate     = "release/notes.md.tmpl"
+	ChangelogTemplate = "release/changelog-entry.md.tmpl"
+	MRBodyTemplate    = "release/mr-body.md.tmpl"
+	partialTemplate   = "release/change.md.tmpl"
+)
+
+// RenderNotes renders the forge release notes.
+func (t Templates) RenderNotes(n *Notes) (string, error) {
+	return t.render(NotesTemplate, t.Notes, n)
+}
+
+// RenderChangelogEntry renders the entry prepended to CHANGELOG.md.
+func (t Templates) RenderChangelogEntry(n *Notes) (string, error) {
+	return t.render(ChangelogTemplate, t.Changelog, n)
+}
+
+// RenderMRBody renders the description of the release MR.
+func (t Templates) RenderMRBody(n *Notes) (string, error) {
+	return t.render(MRBodyTemplate, t.MergeRequest, n)
+}
+
+func (t Templates) render(name, override string, n *Notes) (string, error) {
+	src := override
+	if src == "" {
+		b, err := templates.Read(name)
+		if err != nil {
+			return "", err
+		}
+		src = string(b)
+	}
+	partial, err := templates.Read(partialTemplate)
+	if err != nil {
+		return "", err
+	}
+	tm, err := templates.ParseText(name, src, t.funcs())
+	if err != nil {
+		return "", err
+	}
+	// The shared "change" and "groups" blocks; an override may redefine them.
+	if tm.Lookup("change") == nil {
+		if _, err := tm.New("partials").Parse(string(partial)); err != nil {
+			return "", fmt.Errorf("template %s: %w", partialTemplate, err)
+		}
+	}
+	out, err := templates.Render(tm, n)
+	if err != nil {
+		return "", err
+	}
+	return tidy(out), nil
+}
+
+func (t Templates) funcs() template.FuncMap {
+	return template.FuncMap{
+		"mrref":    func(n int) string { return sprintf(orDefault(t.Links.MRRef, "!%d"), n) },
+		"issueref": func(n int) string { return sprintf(orDefault(t.Links.IssueRef, "#%d"), n) },
+		"link": func(text, url string) string {
+			if url == "" {
+				return text
+			}
+			return "[" + text + "](" + url + ")"
+		},
+		// indent keeps a multi-line note inside its list item.
+		"indent": func(s string) string { return strings.ReplaceAll(strings.TrimSpace(s), "\n", "\n  ") },
+	}
+}
+
+// tidy trims trailing blank lines to exactly one newline and squeezes runs
+// of blank lines, so that templates can be written for readability.
+func tidy(s string) string {
+	lines := strings.Split(s, "\n")
+	var out []string
+	blank := true // drop leading blank lines
+	for _, l := range lines {
+		l = strings.TrimRight(l, " \t")
+		if l == "" {
+			if blank {
+				continue
+			}
+			blank = true
+		} else {
+			blank = false
+		}
+		out = append(out, l)
+	}
+	for len(out) > 0 && out[len(out)-1] == "" {
+		out = out[:len(out)-1]
+	}
+	return strings.Join(out, "\n") + "\n"
+}
