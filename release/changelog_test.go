@@ -11,10 +11,10 @@ const entry140 = "## [1.4.0] - 2026-11-21\n\n### Features\n\n- a\n"
 func TestPrependKeepsEarlierEntries(t *testing.T) {
 	earlier := "## [1.3.0] - 2026-11-14\n\n### Fixes\n\n- b   \r\n\n\n## 1.2.0\n\nno trailing newline"
 	cases := map[string]struct{ in, want string }{
-		"empty":  {"", ChangelogHeader + "\n" + entry140},
-		"header": {"# Changelog\n", "# Changelog\n\n" + entry140},
+		"empty":             {"", ChangelogHeader + "\n" + entry140},
+		"header":            {"# Changelog\n", "# Changelog\n\n" + entry140},
 		"header no newline": {"# Changelog", "# Changelog\n\n" + entry140},
-		"entries": {"# Changelog\n\nIntro.\n\n" + earlier, "# Changelog\n\nIntro.\n\n" + entry140 + "\n" + earlier},
+		"entries":           {"# Changelog\n\nIntro.\n\n" + earlier, "# Changelog\n\nIntro.\n\n" + entry140 + "\n" + earlier},
 		"unreleased": {"# Changelog\n\n## [Unreleased]\n\n- hand note\n\n" + earlier,
 			"# Changelog\n\n## [Unreleased]\n\n- hand note\n\n" + entry140 + "\n" + earlier},
 		"unreleased only": {"# Changelog\n\n## [Unreleased]\n", "# Changelog\n\n## [Unreleased]\n\n" + entry140},

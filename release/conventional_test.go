@@ -45,10 +45,10 @@ func TestParseConventional(t *testing.T) {
 func TestMergeRequestNumber(t *testing.T) {
 	for msg, want := range map[string]int{
 		"Merge branch 'f' into 'main'\n\nfeat: x\n\nSee merge request grp/proj!42": 42,
-		"Merge pull request #7 from org/branch\n\nfeat: y":                          7,
-		"feat: squashed (#19)":                                                      19,
-		"feat: plain":                                                               0,
-		"fix: see !3 in text":                                                       0,
+		"Merge pull request #7 from org/branch\n\nfeat: y":                         7,
+		"feat: squashed (#19)": 19,
+		"feat: plain":          0,
+		"fix: see !3 in text":  0,
 	} {
 		if got := MergeRequestNumber(msg); got != want {
 			t.Errorf("%q: %d, want %d", msg, got, want)

@@ -84,10 +84,10 @@ func TestReadLogExact(t *testing.T) {
 
 func TestReadLogErrors(t *testing.T) {
 	for name, in := range map[string]string{
-		"truncated":  sha(1) + "\x1f\x1f1\x1fA\x1fmsg",
-		"fields":     sha(1) + "\x1fmsg\x00",
-		"bad sha":    "abc\x1f\x1f1\x1fA\x1fmsg\x00",
-		"bad time":   sha(1) + "\x1f\x1fnow\x1fA\x1fmsg\x00",
+		"truncated": sha(1) + "\x1f\x1f1\x1fA\x1fmsg",
+		"fields":    sha(1) + "\x1fmsg\x00",
+		"bad sha":   "abc\x1f\x1f1\x1fA\x1fmsg\x00",
+		"bad time":  sha(1) + "\x1f\x1fnow\x1fA\x1fmsg\x00",
 	} {
 		if _, err := ParseLog(strings.NewReader(in)); err == nil {
 			t.Errorf("%s: no error", name)
