@@ -7,11 +7,13 @@ import (
 	"time"
 
 	"github.com/pipeline-ci/pipeline/internal/errs"
+	"github.com/pipeline-ci/pipeline/internal/logging"
+	"github.com/sirupsen/logrus"
 )
 
 // Run runs the named stages in the order of all (the configured order), or
 // every stage of all when names is empty. It stops at the first stage that
-// fails and returns the results so far.
+// fails and returns the results so far, the failing stage's included.
 func Run(ctx context.Context, env *Env, all []Stage, names []string) ([]*Result, error) {
 	selected, err := Select(all, names)
 	if err != nil {
@@ -19,6 +21,9 @@ func Run(ctx context.Context, env *Env, all []Stage, names []string) ([]*Result,
 	}
 	var results []*Result
 	for _, s := range selected {
+		if err := ctx.Err(); err != nil {
+			return results, errs.Infraf("interrupted before %s: %w", s.Name(), err)
+		}
 		res, err := RunOne(ctx, env, s)
 		if res != nil {
 			results = append(results, res)
@@ -30,26 +35,57 @@ func Run(ctx context.Context, env *Env, all []Stage, names []string) ([]*Result,
 	return results, nil
 }
 
-// RunOne runs one stage in its own log section, timing it and writing its
-// dotenv variables.
+// RunOne runs one stage in its own log section, with the fields stage=NAME
+// and commit=SHA on every line it logs, timing it and writing its dotenv
+// variables. A stage that returns an error without a Result still gets one
+// (Outcome Failed or Errored), so every report lists every stage that ran.
 func RunOne(ctx context.Context, env *Env, s Stage) (*Result, error) {
-	end := env.Log.Section("stage_"+s.Name(), "pipeline "+s.Name())
+	name := s.Name()
+	senv := *env
+	if senv.Log == nil {
+		senv.Log = logging.Discard()
+	}
+	fields := logrus.Fields{"stage": name}
+	if sha := env.CI.ShortSHA(); sha != "" {
+		fields["commit"] = sha
+	}
+	senv.Log = senv.Log.With(fields)
+	log := senv.Log
+
+	end := log.Section("stage_"+name, "pipeline "+name)
 	start := time.Now()
-	res, err := s.Run(ctx, env)
-	end()
+	res, err := s.Run(ctx, &senv)
+	if err != nil && res == nil {
+		res = &Result{Outcome: Errored, Summary: firstLine(err.Error())}
+		if errs.KindOf(err) == errs.Failure {
+			res.Outcome = Failed
+		}
+	}
 	if res != nil {
-		res.Stage = s.Name()
+		res.Stage = name
 		res.Seconds = time.Since(start).Seconds()
 		if len(res.Dotenv) > 0 && !env.DryRun {
 			if _, werr := env.Report.WriteDotenv(res.Dotenv); werr != nil && err == nil {
-				err = errs.Infraf("%s: %w", s.Name(), werr)
+				err = errs.Infraf("%s: dotenv report: %w", name, werr)
 			}
 		}
+		switch {
+		case err != nil:
+			log.Errorf("%s %s: %s", name, res.Outcome, firstLine(err.Error()))
+		default:
+			log.Infof("%s %s: %s", name, res.Outcome, res.Summary)
+		}
 	}
+	end()
 	if err != nil {
-		return res, fmt.Errorf("%s: %w", s.Name(), err)
+		return res, fmt.Errorf("%s: %w", name, err)
 	}
 	return res, nil
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
 }
 
 // Select picks the stages named, keeping the order of all. An unknown name
@@ -71,7 +107,8 @@ func Select(all []Stage, names []string) ([]Stage, error) {
 			for i, s := range all {
 				known[i] = s.Name()
 			}
-			return nil, errs.Usagef("unknown stage %q: the configured stages are %s", n, strings.Join(known, ", "))
+			return nil, errs.New(errs.Usage, fmt.Errorf("unknown stage %q", n),
+				"the stages are "+strings.Join(known, ", "))
 		}
 		want[n] = true
 	}

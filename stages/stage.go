@@ -39,6 +39,9 @@ const (
 	NoChange  Outcome = "nothing" // nothing to do: not a failure
 	Skipped   Outcome = "skipped"
 	DryRunned Outcome = "dry-run"
+	// Errored: the stage could not run to a verdict (bad configuration,
+	// unreachable infrastructure, not implemented). Exit 2 or 3.
+	Errored Outcome = "error"
 )
 
 // Result is what a stage reports: a one-line summary for people, dotenv
