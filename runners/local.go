@@ -1,0 +1,59 @@
+package runners
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+)
+
+// Local runs on this machine: for suites about the CI host itself, and for
+// tests. Reset runs ResetCommand when one is set.
+type Local struct {
+	Name         string
+	ResetCommand string
+}
+
+func (l *Local) Target() string                  { return l.Name }
+func (l *Local) Start(ctx context.Context) error { return nil }
+func (l *Local) Close() error                    { return nil }
+
+func (l *Local) Run(ctx context.Context, cmd Command) (Output, error) {
+	return execRun(ctx, l.Name, []string{"/bin/sh", "-c"}, cmd, nil)
+}
+
+func (l *Local) CopyIn(ctx context.Context, src, dst string) error  { return copyLocal(src, dst) }
+func (l *Local) CopyOut(ctx context.Context, src, dst string) error { return copyLocal(src, dst) }
+
+func (l *Local) Reset(ctx context.Context) error {
+	if l.ResetCommand == "" {
+		return ErrNoReset
+	}
+	out, err := execRun(ctx, l.Name, []string{"/bin/sh", "-c"}, Command{Script: l.ResetCommand}, nil)
+	if err != nil {
+		return err
+	}
+	if out.Exit != 0 {
+		return fmt.Errorf("%s: reset command exited %d: %s", l.Name, out.Exit, out.Stderr)
+	}
+	return nil
+}
+
+func (l *Local) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	var d net.Dialer
+	return d.DialContext(ctx, network, addr)
+}
+
+// copyLocal copies a file or tree with cp -a (keeps modes, links, owners).
+func copyLocal(src, dst string) error {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	_ = os.RemoveAll(dst)
+	if out, err := exec.Command("cp", "-a", src, dst).CombinedOutput(); err != nil {
+		return fmt.Errorf("cp -a %s %s: %v: %s", src, dst, err, out)
+	}
+	return nil
+}
