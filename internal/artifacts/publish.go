@@ -1,0 +1,84 @@
+package artifacts
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"path"
+	"path/filepath"
+	"sort"
+)
+
+// Manifest records what one build published where. It is stored last, as
+// <prefix>/manifest.json, so a build whose manifest exists is complete.
+type Manifest struct {
+	Build   string   `json:"build"`
+	Version string   `json:"version,omitempty"`
+	Commit  string   `json:"commit,omitempty"`
+	Objects []Object `json:"objects"`
+}
+
+// ManifestName is the manifest's key below a build's prefix.
+const ManifestName = "manifest.json"
+
+// Progress is told about each file as it is published.
+type Progress func(obj Object, reused bool)
+
+// PublishDir uploads every file below dir to the store under prefix, in
+// sorted order. A file already stored with the same size and sha256 is not
+// sent again: uploads are content-addressed by sha256, so a re-run of the
+// same build costs a Stat per file.
+func PublishDir(ctx context.Context, st Store, prefix, dir string, progress Progress) ([]Object, error) {
+	var files []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			rel, _ := filepath.Rel(dir, p)
+			files = append(files, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("publish %s: %w", dir, err)
+	}
+	sort.Strings(files)
+	var out []Object
+	for _, rel := range files {
+		local := filepath.Join(dir, filepath.FromSlash(rel))
+		key := path.Join(prefix, rel)
+		sum, size, err := hashFile(local)
+		if err != nil {
+			return out, err
+		}
+		if old, err := st.Stat(ctx, key); err == nil && old.SHA256 == sum && old.Size == size {
+			out = append(out, old)
+			if progress != nil {
+				progress(old, true)
+			}
+			continue
+		}
+		obj, err := st.PutFile(ctx, key, local)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, obj)
+		if progress != nil {
+			progress(obj, false)
+		}
+	}
+	return out, nil
+}
+
+// WriteManifest stores m as <prefix>/manifest.json and returns its object.
+func WriteManifest(ctx context.Context, st Store, prefix string, m Manifest) (Object, error) {
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return Object{}, err
+	}
+	data = append(data, '\n')
+	return st.Put(ctx, path.Join(prefix, ManifestName), bytes.NewReader(data), int64(len(data)))
+}

@@ -1,0 +1,252 @@
+// Package repo writes package repositories from a set of inspected
+// packages: an APT repository (pool/ and dists/, written in Go, signed with
+// an OpenPGP key when one is configured) and a YUM repository (the rpms and
+// repodata/ from createrepo_c). Both are written reproducibly: the same
+// packages and date give the same bytes.
+package repo
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/md5"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/pipeline-ci/pipeline/stages/build/dist"
+)
+
+// APTOptions describe the APT repository.
+type APTOptions struct {
+	Suite     string // dists/<Suite>; default "stable"
+	Codename  string // default: Suite
+	Component string // default "main"
+	Origin    string
+	Label     string
+	// Architectures are the binary-<arch> indexes written; arch "all"
+	// packages go into each. Default: the packages' own architectures, or
+	// amd64 when every package is arch "all".
+	Architectures []string
+	// Date is the Release date: the commit time, for reproducibility.
+	Date time.Time
+	// Signer signs Release into InRelease and Release.gpg when not nil.
+	Signer *Signer
+}
+
+// APTRepo is a written APT repository.
+type APTRepo struct {
+	Dir       string `json:"dir"`
+	Suite     string `json:"suite"`
+	Component string `json:"component"`
+	Signed    bool   `json:"signed"`
+	// Files are the repository's files, relative to Dir, sorted.
+	Files []string `json:"files"`
+}
+
+// SourcesLine is the line for sources.list with baseURL the address of
+// the repository's root. Options go in the brackets ("signed-by=/k.gpg").
+func (r *APTRepo) SourcesLine(baseURL string, options ...string) string {
+	opt := ""
+	if len(options) > 0 {
+		opt = "[" + strings.Join(options, " ") + "] "
+	}
+	return fmt.Sprintf("deb %s%s %s %s", opt, baseURL, r.Suite, r.Component)
+}
+
+// PoolPath is where a package file goes in the pool:
+// pool/<component>/<l or libX>/<name>/<file>, as Debian does.
+func PoolPath(component, name, file string) string {
+	prefix := name[:1]
+	if strings.HasPrefix(name, "lib") && len(name) > 3 {
+		prefix = name[:4]
+	}
+	return path.Join("pool", component, prefix, name, file)
+}
+
+// WriteAPT writes an APT repository of the deb packages in pkgs into dir
+// (created; existing files are replaced).
+func WriteAPT(dir string, pkgs []*dist.Inspected, opts APTOptions) (*APTRepo, error) {
+	if opts.Suite == "" {
+		opts.Suite = "stable"
+	}
+	if opts.Codename == "" {
+		opts.Codename = opts.Suite
+	}
+	if opts.Component == "" {
+		opts.Component = "main"
+	}
+	var debs []*dist.Inspected
+	for _, p := range pkgs {
+		if p.Format == dist.Deb {
+			debs = append(debs, p)
+		}
+	}
+	sort.Slice(debs, func(i, j int) bool { return debs[i].ID() < debs[j].ID() })
+	archs := opts.Architectures
+	if len(archs) == 0 {
+		archs = packageArchs(debs)
+	}
+	repo := &APTRepo{Dir: dir, Suite: opts.Suite, Component: opts.Component}
+
+	// pool/
+	for _, p := range debs {
+		rel := PoolPath(opts.Component, p.Name, p.File)
+		if err := linkOrCopy(p.Path, filepath.Join(dir, filepath.FromSlash(rel))); err != nil {
+			return nil, fmt.Errorf("apt pool: %w", err)
+		}
+		repo.Files = append(repo.Files, rel)
+	}
+
+	// dists/<suite>/<component>/binary-<arch>/Packages(.gz)
+	type indexFile struct {
+		rel  string
+		data []byte
+	}
+	var indexes []indexFile
+	for _, arch := range archs {
+		var b bytes.Buffer
+		for _, p := range debs {
+			if p.Arch == arch || p.Arch == "all" {
+				writeStanza(&b, p, PoolPath(opts.Component, p.Name, p.File))
+			}
+		}
+		base := path.Join(opts.Component, "binary-"+arch, "Packages")
+		indexes = append(indexes, indexFile{base, b.Bytes()}, indexFile{base + ".gz", gzipBytes(b.Bytes())})
+	}
+	distDir := filepath.Join(dir, "dists", opts.Suite)
+	for _, f := range indexes {
+		if err := dist.WriteFileAtomic(filepath.Join(distDir, filepath.FromSlash(f.rel)), f.data, 0o644); err != nil {
+			return nil, err
+		}
+		repo.Files = append(repo.Files, path.Join("dists", opts.Suite, f.rel))
+	}
+
+	// Release with the sums of every index.
+	var rel bytes.Buffer
+	field := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(&rel, "%s: %s\n", k, v)
+		}
+	}
+	field("Origin", opts.Origin)
+	field("Label", opts.Label)
+	field("Suite", opts.Suite)
+	field("Codename", opts.Codename)
+	field("Date", opts.Date.UTC().Format(time.RFC1123))
+	field("Architectures", strings.Join(archs, " "))
+	field("Components", opts.Component)
+	for _, sum := range []struct {
+		name string
+		fn   func([]byte) string
+	}{
+		{"MD5Sum", func(b []byte) string { s := md5.Sum(b); return hex.EncodeToString(s[:]) }},
+		{"SHA256", func(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }},
+	} {
+		fmt.Fprintf(&rel, "%s:\n", sum.name)
+		for _, f := range indexes {
+			fmt.Fprintf(&rel, " %s %d %s\n", sum.fn(f.data), len(f.data), f.rel)
+		}
+	}
+	release := rel.Bytes()
+	if err := dist.WriteFileAtomic(filepath.Join(distDir, "Release"), release, 0o644); err != nil {
+		return nil, err
+	}
+	repo.Files = append(repo.Files, path.Join("dists", opts.Suite, "Release"))
+	if opts.Signer != nil {
+		inRelease, detached, err := opts.Signer.Sign(release, opts.Date)
+		if err != nil {
+			return nil, fmt.Errorf("sign Release: %w", err)
+		}
+		if err := dist.WriteFileAtomic(filepath.Join(distDir, "InRelease"), inRelease, 0o644); err != nil {
+			return nil, err
+		}
+		if err := dist.WriteFileAtomic(filepath.Join(distDir, "Release.gpg"), detached, 0o644); err != nil {
+			return nil, err
+		}
+		repo.Files = append(repo.Files, path.Join("dists", opts.Suite, "InRelease"), path.Join("dists", opts.Suite, "Release.gpg"))
+		repo.Signed = true
+	}
+	sort.Strings(repo.Files)
+	return repo, nil
+}
+
+// writeStanza writes the package's control paragraph plus where it is and
+// its sums: the Packages index entry.
+func writeStanza(b *bytes.Buffer, p *dist.Inspected, filename string) {
+	for _, line := range strings.Split(p.Control, "\n") {
+		k, _, _ := strings.Cut(line, ":")
+		switch k {
+		case "Filename", "Size", "MD5sum", "SHA1", "SHA256", "SHA512":
+			continue // ours below replace any the control file carried
+		}
+		b.WriteString(line)
+		b.WriteByte('\n')
+	}
+	fmt.Fprintf(b, "Filename: %s\nSize: %d\nMD5sum: %s\nSHA256: %s\n\n", filename, p.Size, p.MD5, p.SHA256)
+}
+
+func packageArchs(debs []*dist.Inspected) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, p := range debs {
+		if p.Arch != "all" && !seen[p.Arch] {
+			seen[p.Arch] = true
+			out = append(out, p.Arch)
+		}
+	}
+	if len(out) == 0 {
+		out = []string{"amd64"}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// gzipBytes compresses b with no name and no time in the header, so the
+// output depends only on b.
+func gzipBytes(b []byte) []byte {
+	var out bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&out, gzip.BestCompression)
+	_, _ = zw.Write(b)
+	_ = zw.Close()
+	return out.Bytes()
+}
+
+// linkOrCopy puts src at dst: a hard link when the file system allows it
+// (packages can be large), a copy otherwise.
+func linkOrCopy(src, dst string) error {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	_ = os.Remove(dst)
+	if err := os.Link(src, dst); err == nil {
+		return nil
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	tmp := dst + ".tmp"
+	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(out, in)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, dst)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
+}
