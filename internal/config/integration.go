@@ -1,5 +1,271 @@
 package config
 
-// Integration is the `integration:` section of pipeline.yaml.
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Integration is the `integration:` section of pipeline.yaml: the targets,
+// how a target is provisioned in each scenario, the suites, and what the
+// state snapshot and the log scan look at.
+//
+//	integration:
+//	  version: ${PIPELINE_METAPACKAGE_VERSION}
+//	  previous: 1.0.0
+//	  copy: [{src: .pipeline/repo/apt, dest: /srv/appliance-repo}]
+//	  setup: |
+//	    echo 'deb [trusted=yes] file:/srv/appliance-repo ./' > /etc/apt/sources.list.d/appliance.list
+//	    apt-get update -q
+//	  provision: apt-get install -y -q appliance-base=$PIPELINE_VERSION
+//	  suites: [suites/*.yaml]
+//	  parallel: 4
+//	  targets:
+//	    - {name: chroot, runner: chroot, rootfs: /var/cache/appliance/rootfs}
+//	    - {name: staging-1, runner: ssh, host: staging-1.example.com, user: ci,
+//	       key_env: STAGING_SSH_KEY, known_hosts: ci/known_hosts, scenarios: [upgrade]}
+//	  snapshot: {paths: [/etc/appliance], ignore: ["file:/etc/appliance/*.log"]}
+//	  logs: {files: [/var/log/appliance/*.log], allow: ["deprecated option"]}
 type Integration struct {
+	// Version is the version under test, given to the provisioning commands
+	// as $PIPELINE_VERSION.
+	Version string `yaml:"version"`
+	// Previous is the production version the UPGRADE scenario starts from
+	// ($PIPELINE_VERSION while Base runs).
+	Previous string `yaml:"previous"`
+	// Copy puts files from the repository onto every target before setup
+	// (the package repository the build stage published, say).
+	Copy []IntegrationCopy `yaml:"copy"`
+	// Setup runs on a clean target before anything else (add the package
+	// source).
+	Setup string `yaml:"setup"`
+	// Base brings a clean target to the production state in the UPGRADE
+	// scenario; default: Provision with $PIPELINE_VERSION=Previous.
+	Base string `yaml:"base"`
+	// Provision installs (FRESH) or upgrades to (UPGRADE) the version under
+	// test; it runs again for the idempotence check.
+	Provision string `yaml:"provision"`
+	// ProvisionTimeout bounds each setup/base/provision run (default 20m).
+	ProvisionTimeout Duration `yaml:"provision_timeout"`
+	// Suites are suite files or globs, relative to the repository.
+	Suites []string `yaml:"suites"`
+	// Scenarios to run on every target that does not say (default: fresh
+	// and upgrade).
+	Scenarios []string `yaml:"scenarios"`
+	// Parallel is how many targets run at once (default 4).
+	Parallel int `yaml:"parallel"`
+	// CheckTimeout bounds one check's probe (default 60s).
+	CheckTimeout Duration `yaml:"check_timeout"`
+	// Idempotence provisions a second time and fails on any change
+	// (default on; `idempotence: false` turns it off).
+	Idempotence *bool `yaml:"idempotence"`
+	Targets     []IntegrationTarget `yaml:"targets"`
+	Snapshot    IntegrationSnapshot `yaml:"snapshot"`
+	Logs        IntegrationLogs     `yaml:"logs"`
+	// ArtifactsURL is the base address of the job's artifacts, for links
+	// in the MR comment; default from the CI job URL.
+	ArtifactsURL string `yaml:"artifacts_url"`
+	// Comment posts the MR comment (default on in merge request pipelines).
+	Comment *bool `yaml:"comment"`
+	// ChildPipeline configures --emit-child-pipeline.
+	ChildPipeline IntegrationChildPipeline `yaml:"child_pipeline"`
+}
+
+// IntegrationCopy is a file or directory copied onto each target.
+type IntegrationCopy struct {
+	Src  string `yaml:"src" pipeline:"required"`
+	Dest string `yaml:"dest" pipeline:"required"`
+}
+
+// IntegrationTarget is one machine the suites run on.
+type IntegrationTarget struct {
+	Name   string `yaml:"name" pipeline:"required"`
+	Runner string `yaml:"runner" pipeline:"required" enum:"local,chroot,container,ssh,qemu"`
+	// Scenarios this target runs (default: the section's). A long-lived
+	// host without a reset runs only upgrade.
+	Scenarios []string `yaml:"scenarios"`
+
+	// chroot: the unpacked root filesystem (copied for every run).
+	Rootfs string `yaml:"rootfs"`
+	// container: the image, imported from Tarball when missing; Engine is
+	// the CLI with its global flags (default [podman]); RunArgs go to `run`.
+	Image   string   `yaml:"image"`
+	Tarball string   `yaml:"tarball"`
+	Engine  []string `yaml:"engine"`
+	RunArgs []string `yaml:"run_args"`
+	// ssh: the host; the private key is in the file KeyFile or the
+	// environment variable KeyEnv, else the SSH agent is used.
+	Host       string `yaml:"host"`
+	Port       int    `yaml:"port"`
+	User       string `yaml:"user"`
+	KeyFile    string `yaml:"key_file"`
+	KeyEnv     string `yaml:"key_env"`
+	KnownHosts string `yaml:"known_hosts"`
+	// ResetCommand runs on the CI host to bring an ssh or local target
+	// back to a clean state (a snapshot revert).
+	ResetCommand string `yaml:"reset_command"`
+	// qemu: the disk image (booted with snapshot=on), memory in MiB.
+	DiskImage string `yaml:"disk_image"`
+	Memory    int    `yaml:"memory"`
+}
+
+// IntegrationSnapshot configures the state snapshot.
+type IntegrationSnapshot struct {
+	Paths  []string `yaml:"paths"`
+	Sysctl []string `yaml:"sysctl"`
+	Ignore []string `yaml:"ignore"`
+}
+
+// IntegrationLogs configures the log scan.
+type IntegrationLogs struct {
+	Files   []string `yaml:"files"`
+	Journal *bool    `yaml:"journal"`
+	// Patterns are regular expressions of problem lines (default: error,
+	// fatal, panic, segfault, traceback, case-insensitive).
+	Patterns []string `yaml:"patterns"`
+	// Allow are regular expressions of known noise.
+	Allow   []string `yaml:"allow"`
+	Context int      `yaml:"context"`
+}
+
+// IntegrationChildPipeline configures the generated GitLab child pipeline.
+type IntegrationChildPipeline struct {
+	Image string   `yaml:"image"`
+	Tags  []string `yaml:"tags"`
+	Stage string   `yaml:"stage"`
+}
+
+// DefaultLogPatterns are used when logs.patterns is empty.
+var DefaultLogPatterns = []string{`(?i)\berror\b`, `(?i)\bfatal\b`, `(?i)\bpanic\b`, `(?i)segfault`, `(?i)traceback`}
+
+var targetName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+
+// Configured reports whether the section is filled in.
+func (in Integration) Configured() bool { return len(in.Targets) > 0 }
+
+// ParallelOrDefault is Parallel, 4 when unset.
+func (in Integration) ParallelOrDefault() int {
+	if in.Parallel <= 0 {
+		return 4
+	}
+	return in.Parallel
+}
+
+// IdempotenceOn reports whether the idempotence phase runs.
+func (in Integration) IdempotenceOn() bool { return in.Idempotence == nil || *in.Idempotence }
+
+// Timeouts with defaults.
+func (in Integration) Timeouts() (provision, check time.Duration) {
+	provision, check = in.ProvisionTimeout.D(), in.CheckTimeout.D()
+	if provision <= 0 {
+		provision = 20 * time.Minute
+	}
+	if check <= 0 {
+		check = 60 * time.Second
+	}
+	return
+}
+
+// ScenariosOf returns the scenarios target t runs.
+func (in Integration) ScenariosOf(t IntegrationTarget) []string {
+	switch {
+	case len(t.Scenarios) > 0:
+		return t.Scenarios
+	case len(in.Scenarios) > 0:
+		return in.Scenarios
+	}
+	return []string{"fresh", "upgrade"}
+}
+
+// Validate checks the section beyond types.
+func (in Integration) Validate() []FieldError {
+	var errs []FieldError
+	add := func(path, format string, args ...any) {
+		errs = append(errs, FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
+	}
+	if !in.Configured() {
+		return nil
+	}
+	if in.Provision == "" {
+		add("provision", "missing: the command that installs the version under test (apt-get install -y appliance-base=$PIPELINE_VERSION)")
+	}
+	if len(in.Suites) == 0 {
+		add("suites", "missing: list the suite files (suites/*.yaml)")
+	}
+	checkScenarios := func(path string, list []string) {
+		for i, s := range list {
+			if s != "fresh" && s != "upgrade" {
+				add(fmt.Sprintf("%s[%d]", path, i), "%q is not a scenario: want fresh or upgrade", s)
+			}
+		}
+	}
+	checkScenarios("scenarios", in.Scenarios)
+	if in.Parallel < 0 {
+		add("parallel", "want a positive number of targets run at once")
+	}
+	for i, c := range in.Copy {
+		if c.Dest != "" && !strings.HasPrefix(c.Dest, "/") {
+			add(fmt.Sprintf("copy[%d].dest", i), "%q: want an absolute path on the target", c.Dest)
+		}
+	}
+	seen := map[string]int{}
+	for i, t := range in.Targets {
+		p := fmt.Sprintf("targets[%d]", i)
+		if t.Name != "" && !targetName.MatchString(t.Name) {
+			add(p+".name", "%q: use letters, digits, '.', '_' and '-'", t.Name)
+		}
+		if j, dup := seen[t.Name]; dup && t.Name != "" {
+			add(p+".name", "%q is also the name of targets[%d]: target names must be unique", t.Name, j)
+		}
+		seen[t.Name] = i
+		checkScenarios(p+".scenarios", t.Scenarios)
+		for _, s := range in.ScenariosOf(t) {
+			if s == "upgrade" && in.Previous == "" && in.Base == "" {
+				add("previous", "the upgrade scenario needs the production version (previous:) or a base: command")
+				break
+			}
+		}
+		switch t.Runner {
+		case "chroot":
+			if t.Rootfs == "" {
+				add(p+".rootfs", "missing: the unpacked root filesystem directory of a chroot target")
+			}
+		case "container":
+			if t.Image == "" && t.Tarball == "" {
+				add(p+".image", "missing: the image to run, or tarball: a rootfs tarball to import it from")
+			}
+		case "ssh":
+			if t.Host == "" {
+				add(p+".host", "missing: the host of an ssh target")
+			}
+			if t.KnownHosts == "" {
+				add(p+".known_hosts", "missing: host keys are always checked; give a known_hosts file holding the host's key")
+			}
+			if t.KeyFile != "" && t.KeyEnv != "" {
+				add(p+".key_file", "give key_file or key_env, not both")
+			}
+		case "qemu":
+			if t.DiskImage == "" {
+				add(p+".disk_image", "missing: the template disk image to boot")
+			}
+		}
+		if t.Port < 0 || t.Port > 65535 {
+			add(p+".port", "%d: want 1-65535", t.Port)
+		}
+	}
+	for i, pat := range in.Logs.Patterns {
+		if _, err := regexp.Compile(pat); err != nil {
+			add(fmt.Sprintf("logs.patterns[%d]", i), "bad regular expression: %v", err)
+		}
+	}
+	for i, pat := range in.Logs.Allow {
+		if _, err := regexp.Compile(pat); err != nil {
+			add(fmt.Sprintf("logs.allow[%d]", i), "bad regular expression: %v", err)
+		}
+	}
+	if in.Logs.Context < 0 {
+		add("logs.context", "want 0 or more lines")
+	}
+	return errs
 }
