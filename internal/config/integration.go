@@ -59,7 +59,7 @@ type Integration struct {
 	CheckTimeout Duration `yaml:"check_timeout"`
 	// Idempotence provisions a second time and fails on any change
 	// (default on; `idempotence: false` turns it off).
-	Idempotence *bool `yaml:"idempotence"`
+	Idempotence *bool               `yaml:"idempotence"`
 	Targets     []IntegrationTarget `yaml:"targets"`
 	Snapshot    IntegrationSnapshot `yaml:"snapshot"`
 	Logs        IntegrationLogs     `yaml:"logs"`
