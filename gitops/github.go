@@ -1,0 +1,813 @@
+package gitops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/go-github/v60/github"
+	"github.com/hashicorp/go-cleanhttp"
+	"github.com/hashicorp/go-retryablehttp"
+)
+
+// GitHub is the Forge of a GitHub repository over the REST API
+// (google/go-github/v60), with hashicorp/go-retryablehttp underneath for
+// retries that honour Retry-After and X-RateLimit-Reset.
+type GitHub struct {
+	c           *github.Client
+	owner, repo string
+	opts        Options
+	retry       Retry
+}
+
+// NewGitHub returns the GitHub forge for opts.Project ("owner/repo").
+func NewGitHub(opts Options) (*GitHub, error) {
+	owner, repo, ok := strings.Cut(opts.Project, "/")
+	if !ok || owner == "" || repo == "" || strings.Contains(repo, "/") {
+		return nil, statusUsage(fmt.Errorf("github: project %q: want owner/repo", opts.Project), "set forge.project to the repository's owner/name")
+	}
+	r := opts.Retry.withDefaults()
+	hc := opts.HTTPClient
+	if hc == nil {
+		hc = cleanhttp.DefaultPooledClient()
+	}
+	hc.Timeout = r.Timeout
+	rc := retryablehttp.NewClient()
+	rc.HTTPClient = hc
+	rc.CheckRetry = r.checkRetry
+	rc.Backoff = r.backoff
+	rc.RetryMax = r.Attempts - 1
+	// Hand the last answer to go-github, which turns it into a typed error.
+	rc.ErrorHandler = retryablehttp.PassthroughErrorHandler
+	rc.Logger = log.New(discard{}, "", 0)
+	rc.RequestLogHook = func(_ retryablehttp.Logger, req *http.Request, attempt int) {
+		if attempt > 0 && opts.Logf != nil {
+			opts.Logf("github: retrying %s %s (attempt %d)", req.Method, req.URL.Path, attempt+1)
+		}
+	}
+	c := github.NewClient(rc.StandardClient())
+	if opts.Token != "" {
+		c = c.WithAuthToken(opts.Token)
+	}
+	base := opts.BaseURL
+	if base == "" {
+		base = GitHubDotCom
+	}
+	if !strings.HasSuffix(base, "/") {
+		base += "/"
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		return nil, statusUsage(fmt.Errorf("github: API URL %q: %w", base, err), "set forge.url to the API root, e.g. https://github.example.com/api/v3/")
+	}
+	c.BaseURL = u
+	return &GitHub{c: c, owner: owner, repo: repo, opts: opts, retry: r}, nil
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// Kind is "github".
+func (g *GitHub) Kind() string { return "github" }
+
+func (g *GitHub) api(ctx context.Context, what string, f func() error) error {
+	if g.opts.Token == "" {
+		return noToken("github")
+	}
+	return g.retry.call(ctx, "github: "+what, ghTransient, f)
+}
+
+// ghTransient classifies go-github errors for the method-level retry.
+func ghTransient(err error) (bool, time.Duration) {
+	var rl *github.RateLimitError
+	var ab *github.AbuseRateLimitError
+	var er *github.ErrorResponse
+	switch {
+	case errors.As(err, &rl):
+		return true, time.Until(rl.Rate.Reset.Time)
+	case errors.As(err, &ab):
+		if ab.RetryAfter != nil {
+			return true, *ab.RetryAfter
+		}
+		return true, 0
+	case errors.As(err, &er) && er.Response != nil:
+		code := er.Response.StatusCode
+		return code == http.StatusTooManyRequests || code >= 500 && code != http.StatusNotImplemented, 0
+	}
+	return false, 0
+}
+
+func ghStatus(err error) int {
+	var er *github.ErrorResponse
+	if errors.As(err, &er) && er.Response != nil {
+		return er.Response.StatusCode
+	}
+	return 0
+}
+
+// ghExists: GitHub's 422 for something that is already there.
+func ghExists(err error) bool {
+	var er *github.ErrorResponse
+	if !errors.As(err, &er) || er.Response == nil || er.Response.StatusCode != http.StatusUnprocessableEntity {
+		return false
+	}
+	if strings.Contains(er.Message, "already exists") {
+		return true
+	}
+	for _, e := range er.Errors {
+		if e.Code == "already_exists" || strings.Contains(e.Message, "already exists") {
+			return true
+		}
+	}
+	return false
+}
+
+// --- statuses ----------------------------------------------------------------------------
+
+// SetStatus posts a commit status. GitHub has no "running": it is "pending";
+// "failed" is "failure", "canceled" is "error".
+func (g *GitHub) SetStatus(ctx context.Context, s Status) error {
+	state, err := ghState(s.State)
+	if err != nil {
+		return err
+	}
+	st := &github.RepoStatus{State: &state, Context: &s.Name}
+	if s.Description != "" {
+		st.Description = github.String(truncate(s.Description, 140))
+	}
+	if s.TargetURL != "" {
+		st.TargetURL = &s.TargetURL
+	}
+	return g.api(ctx, "set status "+s.Name+" on "+short(s.SHA), func() error {
+		// A status is keyed by context: posting it again replaces it.
+		_, _, err := g.c.Repositories.CreateStatus(ctx, g.owner, g.repo, s.SHA, st)
+		return err
+	})
+}
+
+func ghState(s string) (string, error) {
+	switch s {
+	case "pending", "running":
+		return "pending", nil
+	case "success":
+		return "success", nil
+	case "failed":
+		return "failure", nil
+	case "canceled", "skipped":
+		return "error", nil
+	}
+	return "", statusStateErr(s)
+}
+
+// SetExternalStatusCheck is GitLab-only.
+func (g *GitHub) SetExternalStatusCheck(context.Context, int, int, string, bool) error {
+	return fmt.Errorf("github: external status checks: %w", ErrUnsupported)
+}
+
+// --- pull requests ------------------------------------------------------------------------
+
+func ghPR(p *github.PullRequest) MergeRequest {
+	out := MergeRequest{
+		Number: p.GetNumber(), Title: p.GetTitle(), Description: p.GetBody(),
+		SourceBranch: p.GetHead().GetRef(), TargetBranch: p.GetBase().GetRef(),
+		State: p.GetState(), Author: p.GetUser().GetLogin(), WebURL: p.GetHTMLURL(),
+		SHA: p.GetHead().GetSHA(), MergeCommitSHA: p.GetMergeCommitSHA(),
+	}
+	if p.MergedAt != nil {
+		out.State = "merged"
+		out.MergedAt = p.MergedAt.Time
+	} else if out.State == "open" {
+		out.State = "opened"
+	}
+	for _, l := range p.Labels {
+		out.Labels = append(out.Labels, l.GetName())
+	}
+	if p.Milestone != nil {
+		out.Milestone = p.Milestone.GetTitle()
+	}
+	return out
+}
+
+// FindMergeRequest returns the open PR from source into target, or nil.
+func (g *GitHub) FindMergeRequest(ctx context.Context, source, target string) (*MergeRequest, error) {
+	var found *MergeRequest
+	err := g.api(ctx, "find PR "+source+" → "+target, func() error {
+		prs, _, err := g.c.PullRequests.List(ctx, g.owner, g.repo, &github.PullRequestListOptions{
+			State: "open", Head: g.owner + ":" + source, Base: target,
+		})
+		if err != nil {
+			return err
+		}
+		found = nil
+		if len(prs) > 0 {
+			m := ghPR(prs[0])
+			found = &m
+		}
+		return nil
+	})
+	return found, err
+}
+
+// CreateMergeRequest opens a PR, or updates and returns the open one from
+// the same head into the same base.
+func (g *GitHub) CreateMergeRequest(ctx context.Context, in MergeRequestInput) (*MergeRequest, error) {
+	var number int
+	err := g.api(ctx, "create PR "+in.SourceBranch+" → "+in.TargetBranch, func() error {
+		m, err := g.FindMergeRequest(ctx, in.SourceBranch, in.TargetBranch)
+		if err != nil {
+			return err
+		}
+		if m != nil {
+			number = m.Number
+			return nil
+		}
+		pr, _, err := g.c.PullRequests.Create(ctx, g.owner, g.repo, &github.NewPullRequest{
+			Title: &in.Title, Body: &in.Description, Head: &in.SourceBranch, Base: &in.TargetBranch,
+		})
+		if ghExists(err) {
+			m, err := g.FindMergeRequest(ctx, in.SourceBranch, in.TargetBranch)
+			if err == nil && m != nil {
+				number = m.Number
+			}
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		number = pr.GetNumber()
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return g.UpdateMergeRequest(ctx, number, in)
+}
+
+// UpdateMergeRequest sets title, body, base, labels and milestone of a PR.
+func (g *GitHub) UpdateMergeRequest(ctx context.Context, number int, in MergeRequestInput) (*MergeRequest, error) {
+	var out *MergeRequest
+	err := g.api(ctx, fmt.Sprintf("update PR #%d", number), func() error {
+		edit := &github.PullRequest{Title: &in.Title, Body: &in.Description}
+		if in.TargetBranch != "" {
+			edit.Base = &github.PullRequestBranch{Ref: &in.TargetBranch}
+		}
+		pr, _, err := g.c.PullRequests.Edit(ctx, g.owner, g.repo, number, edit)
+		if err != nil {
+			return err
+		}
+		// Labels and milestone live on the issue side of a PR.
+		if in.Labels != nil || in.MilestoneID > 0 {
+			req := &github.IssueRequest{}
+			if in.Labels != nil {
+				req.Labels = &in.Labels
+			}
+			if in.MilestoneID > 0 {
+				req.Milestone = &in.MilestoneID
+			}
+			if _, _, err := g.c.Issues.Edit(ctx, g.owner, g.repo, number, req); err != nil {
+				return err
+			}
+			if pr, _, err = g.c.PullRequests.Get(ctx, g.owner, g.repo, number); err != nil {
+				return err
+			}
+		}
+		m := ghPR(pr)
+		out = &m
+		return nil
+	})
+	return out, err
+}
+
+// MergedMergeRequests lists PRs merged into target since the given time.
+func (g *GitHub) MergedMergeRequests(ctx context.Context, target string, since time.Time) ([]MergeRequest, error) {
+	var out []MergeRequest
+	opt := &github.PullRequestListOptions{State: "closed", Base: target, Sort: "updated", Direction: "desc",
+		ListOptions: github.ListOptions{PerPage: 100}}
+	for {
+		var prs []*github.PullRequest
+		var next int
+		err := g.api(ctx, "list merged PRs into "+target, func() error {
+			var resp *github.Response
+			var err error
+			prs, resp, err = g.c.PullRequests.List(ctx, g.owner, g.repo, opt)
+			if err == nil {
+				next = resp.NextPage
+			}
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		older := false
+		for _, p := range prs {
+			// Sorted by update time: once older than since, so is the rest.
+			if !since.IsZero() && p.GetUpdatedAt().Time.Before(since) {
+				older = true
+				break
+			}
+			if p.MergedAt == nil || p.MergedAt.Time.Before(since) {
+				continue
+			}
+			out = append(out, ghPR(p))
+		}
+		if older || next == 0 {
+			return out, nil
+		}
+		opt.Page = next
+	}
+}
+
+func ghIssue(i *github.Issue) Issue {
+	out := Issue{Number: i.GetNumber(), Title: i.GetTitle(), State: i.GetState(), WebURL: i.GetHTMLURL()}
+	if out.State == "open" {
+		out.State = "opened"
+	}
+	for _, l := range i.Labels {
+		out.Labels = append(out.Labels, l.GetName())
+	}
+	if i.Milestone != nil {
+		out.Milestone = i.Milestone.GetTitle()
+	}
+	if i.ClosedAt != nil {
+		out.ClosedAt = i.ClosedAt.Time
+	}
+	return out
+}
+
+var ghClosing = regexp.MustCompile(`(?i)\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)\b:?\s+#(\d+)`)
+
+// IssuesClosedBy lists the issues a PR closes. GitHub's REST API has no such
+// list, so the closing keywords of the PR's body ("Fixes #12") are read, as
+// GitHub itself does.
+func (g *GitHub) IssuesClosedBy(ctx context.Context, mr int) ([]Issue, error) {
+	var body string
+	err := g.api(ctx, fmt.Sprintf("get PR #%d", mr), func() error {
+		pr, _, err := g.c.PullRequests.Get(ctx, g.owner, g.repo, mr)
+		body = pr.GetBody()
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []Issue
+	seen := map[int]bool{}
+	for _, m := range ghClosing.FindAllStringSubmatch(body, -1) {
+		n, _ := strconv.Atoi(m[1])
+		if seen[n] {
+			continue
+		}
+		seen[n] = true
+		err := g.api(ctx, fmt.Sprintf("get issue #%d", n), func() error {
+			is, _, err := g.c.Issues.Get(ctx, g.owner, g.repo, n)
+			if ghStatus(err) == http.StatusNotFound {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if !is.IsPullRequest() {
+				out = append(out, ghIssue(is))
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// CherryPick is GitLab-only: use the git CLI (Git.CherryPick) on GitHub.
+func (g *GitHub) CherryPick(context.Context, string, string, string, bool) (string, error) {
+	return "", fmt.Errorf("github: cherry-pick API: %w", ErrUnsupported)
+}
+
+// --- comments --------------------------------------------------------------------------------
+
+// UpsertComment keeps one comment of ours per target and marker name: on
+// the conversation of a PR or issue, or on a commit.
+func (g *GitHub) UpsertComment(ctx context.Context, t CommentTarget, marker, body string) error {
+	full := withMarker(marker, body)
+	switch {
+	case t.MergeRequest > 0 || t.Issue > 0:
+		n := t.MergeRequest
+		if n == 0 {
+			n = t.Issue
+		}
+		return g.api(ctx, fmt.Sprintf("comment on #%d", n), func() error {
+			opt := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: 100}}
+			for {
+				cs, resp, err := g.c.Issues.ListComments(ctx, g.owner, g.repo, n, opt)
+				if err != nil {
+					return err
+				}
+				for _, c := range cs {
+					if strings.Contains(c.GetBody(), Marker(marker)) {
+						if c.GetBody() == full {
+							return nil
+						}
+						_, _, err := g.c.Issues.EditComment(ctx, g.owner, g.repo, c.GetID(), &github.IssueComment{Body: &full})
+						return err
+					}
+				}
+				if resp.NextPage == 0 {
+					break
+				}
+				opt.Page = resp.NextPage
+			}
+			_, _, err := g.c.Issues.CreateComment(ctx, g.owner, g.repo, n, &github.IssueComment{Body: &full})
+			return err
+		})
+	case t.Commit != "":
+		return g.api(ctx, "comment on commit "+short(t.Commit), func() error {
+			opt := &github.ListOptions{PerPage: 100}
+			for {
+				cs, resp, err := g.c.Repositories.ListCommitComments(ctx, g.owner, g.repo, t.Commit, opt)
+				if err != nil {
+					return err
+				}
+				for _, c := range cs {
+					if strings.Contains(c.GetBody(), Marker(marker)) {
+						if c.GetBody() == full {
+							return nil
+						}
+						_, _, err := g.c.Repositories.UpdateComment(ctx, g.owner, g.repo, c.GetID(), &github.RepositoryComment{Body: &full})
+						return err
+					}
+				}
+				if resp.NextPage == 0 {
+					break
+				}
+				opt.Page = resp.NextPage
+			}
+			_, _, err := g.c.Repositories.CreateComment(ctx, g.owner, g.repo, t.Commit, &github.RepositoryComment{Body: &full})
+			return err
+		})
+	}
+	return fmt.Errorf("comment %s: no target (PR, issue or commit)", marker)
+}
+
+// --- issues and milestones ------------------------------------------------------------------
+
+func (g *GitHub) listIssues(ctx context.Context, what string, opt *github.IssueListByRepoOptions) ([]*github.Issue, error) {
+	opt.PerPage = 100
+	var all []*github.Issue
+	for {
+		var next int
+		err := g.api(ctx, what, func() error {
+			is, resp, err := g.c.Issues.ListByRepo(ctx, g.owner, g.repo, opt)
+			if err != nil {
+				return err
+			}
+			all = append(all, is...)
+			next = resp.NextPage
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if next == 0 {
+			return all, nil
+		}
+		opt.Page = next
+	}
+}
+
+// ClosedIssues lists issues (not PRs) closed since the given time.
+func (g *GitHub) ClosedIssues(ctx context.Context, since time.Time) ([]Issue, error) {
+	is, err := g.listIssues(ctx, "list closed issues", &github.IssueListByRepoOptions{State: "closed", Since: since})
+	if err != nil {
+		return nil, err
+	}
+	var out []Issue
+	for _, i := range is {
+		if i.IsPullRequest() || i.ClosedAt != nil && i.ClosedAt.Time.Before(since) {
+			continue
+		}
+		out = append(out, ghIssue(i))
+	}
+	return out, nil
+}
+
+func ghMilestone(m *github.Milestone) Milestone {
+	out := Milestone{ID: m.GetNumber(), Title: m.GetTitle(), State: m.GetState(), WebURL: m.GetHTMLURL()}
+	if m.DueOn != nil {
+		out.DueDate = m.DueOn.Time
+	}
+	return out
+}
+
+// ListMilestones lists milestones: "open" (or "active"), "closed", "" all.
+func (g *GitHub) ListMilestones(ctx context.Context, state string) ([]Milestone, error) {
+	st := "all"
+	switch state {
+	case "open", "active":
+		st = "open"
+	case "closed":
+		st = "closed"
+	}
+	opt := &github.MilestoneListOptions{State: st, ListOptions: github.ListOptions{PerPage: 100}}
+	var out []Milestone
+	for {
+		var next int
+		err := g.api(ctx, "list milestones", func() error {
+			ms, resp, err := g.c.Issues.ListMilestones(ctx, g.owner, g.repo, opt)
+			if err != nil {
+				return err
+			}
+			for _, m := range ms {
+				out = append(out, ghMilestone(m))
+			}
+			next = resp.NextPage
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if next == 0 {
+			return out, nil
+		}
+		opt.Page = next
+	}
+}
+
+// CreateMilestone creates the milestone or returns the one with that title.
+// GitHub milestones have a due date but no start date.
+func (g *GitHub) CreateMilestone(ctx context.Context, in MilestoneInput) (*Milestone, error) {
+	byTitle := func() (*Milestone, error) {
+		ms, err := g.ListMilestones(ctx, "")
+		for _, m := range ms {
+			if m.Title == in.Title {
+				return &m, err
+			}
+		}
+		return nil, err
+	}
+	var out *Milestone
+	err := g.api(ctx, "create milestone "+in.Title, func() error {
+		m, err := byTitle()
+		if err != nil || m != nil {
+			out = m
+			return err
+		}
+		req := &github.Milestone{Title: &in.Title}
+		if in.Description != "" {
+			req.Description = &in.Description
+		}
+		if !in.DueDate.IsZero() {
+			req.DueOn = &github.Timestamp{Time: in.DueDate}
+		}
+		created, _, err := g.c.Issues.CreateMilestone(ctx, g.owner, g.repo, req)
+		if ghExists(err) {
+			out, err = byTitle()
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		m2 := ghMilestone(created)
+		out = &m2
+		return nil
+	})
+	return out, err
+}
+
+// CloseMilestone closes milestone number id.
+func (g *GitHub) CloseMilestone(ctx context.Context, id int) error {
+	return g.api(ctx, fmt.Sprintf("close milestone %d", id), func() error {
+		_, _, err := g.c.Issues.EditMilestone(ctx, g.owner, g.repo, id, &github.Milestone{State: github.String("closed")})
+		return err
+	})
+}
+
+// MilestoneItems lists the issues and PRs of milestone number id.
+func (g *GitHub) MilestoneItems(ctx context.Context, id int) ([]Issue, []MergeRequest, error) {
+	is, err := g.listIssues(ctx, fmt.Sprintf("items of milestone %d", id), &github.IssueListByRepoOptions{State: "all", Milestone: strconv.Itoa(id)})
+	if err != nil {
+		return nil, nil, err
+	}
+	var issues []Issue
+	var prs []MergeRequest
+	for _, i := range is {
+		if !i.IsPullRequest() {
+			issues = append(issues, ghIssue(i))
+			continue
+		}
+		m := MergeRequest{Number: i.GetNumber(), Title: i.GetTitle(), Description: i.GetBody(), State: i.GetState(),
+			Author: i.GetUser().GetLogin(), WebURL: i.GetHTMLURL()}
+		if i.PullRequestLinks != nil && i.PullRequestLinks.MergedAt != nil {
+			m.State, m.MergedAt = "merged", i.PullRequestLinks.MergedAt.Time
+		}
+		for _, l := range i.Labels {
+			m.Labels = append(m.Labels, l.GetName())
+		}
+		if i.Milestone != nil {
+			m.Milestone = i.Milestone.GetTitle()
+		}
+		prs = append(prs, m)
+	}
+	return issues, prs, nil
+}
+
+// --- tags and releases ------------------------------------------------------------------------
+
+// GetTag returns the tag (peeled to its commit) or nil.
+func (g *GitHub) GetTag(ctx context.Context, name string) (*Tag, error) {
+	var out *Tag
+	err := g.api(ctx, "get tag "+name, func() error {
+		out = nil
+		ref, _, err := g.c.Git.GetRef(ctx, g.owner, g.repo, "tags/"+name)
+		if ghStatus(err) == http.StatusNotFound {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		t := &Tag{Name: name, SHA: ref.GetObject().GetSHA()}
+		if ref.GetObject().GetType() == "tag" {
+			obj, _, err := g.c.Git.GetTag(ctx, g.owner, g.repo, t.SHA)
+			if err != nil {
+				return err
+			}
+			t.SHA, t.Message = obj.GetObject().GetSHA(), obj.GetMessage()
+		}
+		out = t
+		return nil
+	})
+	return out, err
+}
+
+// CreateTag creates the tag at sha (annotated when message is set), or
+// returns it when it already points there; elsewhere is ErrTagExists.
+func (g *GitHub) CreateTag(ctx context.Context, name, sha, message string) (*Tag, error) {
+	var out *Tag
+	err := g.api(ctx, "create tag "+name, func() error {
+		t, err := g.GetTag(ctx, name)
+		if err != nil {
+			return err
+		}
+		if t == nil {
+			target := sha
+			if message != "" {
+				// A tag object is unreachable until the ref exists, so
+				// making it again on a retry leaves nothing behind.
+				obj, _, err := g.c.Git.CreateTag(ctx, g.owner, g.repo, &github.Tag{
+					Tag: &name, Message: &message, Object: &github.GitObject{Type: github.String("commit"), SHA: &sha},
+				})
+				if err != nil {
+					return err
+				}
+				target = obj.GetSHA()
+			}
+			_, _, err = g.c.Git.CreateRef(ctx, g.owner, g.repo, &github.Reference{Ref: github.String("refs/tags/" + name), Object: &github.GitObject{SHA: &target}})
+			if err != nil && !ghExists(err) {
+				return err
+			}
+			if t, err = g.GetTag(ctx, name); err != nil {
+				return err
+			}
+			if t == nil {
+				return fmt.Errorf("tag %s was created but cannot be read back", name)
+			}
+		}
+		if t.SHA != sha {
+			return fmt.Errorf("tag %s exists at %s, not at %s: %w", name, short(t.SHA), short(sha), ErrTagExists)
+		}
+		out = t
+		return nil
+	})
+	return out, err
+}
+
+// GitHub releases have uploaded assets but no link assets: links are kept
+// in a section of the notes after this marker, and read back from it.
+const linksMarker = "<!-- pipeline:links -->"
+
+func ghRelease(r *github.RepositoryRelease) *Release {
+	notes, links := splitLinks(r.GetBody())
+	return &Release{Tag: r.GetTagName(), Name: r.GetName(), Notes: notes, WebURL: r.GetHTMLURL(), Links: links}
+}
+
+var mdLink = regexp.MustCompile(`^- \[(.*)\]\((.*)\)$`)
+
+func splitLinks(body string) (string, []Link) {
+	notes, section, found := strings.Cut(body, linksMarker)
+	if !found {
+		return body, nil
+	}
+	var links []Link
+	for _, line := range strings.Split(section, "\n") {
+		if m := mdLink.FindStringSubmatch(strings.TrimSpace(line)); m != nil {
+			links = append(links, Link{Name: m[1], URL: m[2]})
+		}
+	}
+	return strings.TrimRight(notes, "\n"), links
+}
+
+func joinLinks(notes string, links []Link) string {
+	if len(links) == 0 {
+		return notes
+	}
+	var b strings.Builder
+	b.WriteString(strings.TrimRight(notes, "\n"))
+	b.WriteString("\n\n" + linksMarker + "\n### Downloads\n\n")
+	for _, l := range links {
+		fmt.Fprintf(&b, "- [%s](%s)\n", l.Name, l.URL)
+	}
+	return b.String()
+}
+
+func (g *GitHub) getRelease(ctx context.Context, tag string) (*github.RepositoryRelease, error) {
+	var out *github.RepositoryRelease
+	err := g.api(ctx, "get release "+tag, func() error {
+		r, _, err := g.c.Repositories.GetReleaseByTag(ctx, g.owner, g.repo, tag)
+		if ghStatus(err) == http.StatusNotFound {
+			out = nil
+			return nil
+		}
+		out = r
+		return err
+	})
+	return out, err
+}
+
+// GetRelease returns the release of tag, or nil.
+func (g *GitHub) GetRelease(ctx context.Context, tag string) (*Release, error) {
+	r, err := g.getRelease(ctx, tag)
+	if err != nil || r == nil {
+		return nil, err
+	}
+	return ghRelease(r), nil
+}
+
+// CreateRelease creates the release (GitHub makes the tag at in.Ref when it
+// is missing), or brings an existing one up to date with in.
+func (g *GitHub) CreateRelease(ctx context.Context, in ReleaseInput) (*Release, error) {
+	var exists bool
+	err := g.api(ctx, "create release "+in.Tag, func() error {
+		r, err := g.getRelease(ctx, in.Tag)
+		if err != nil || r != nil {
+			exists = r != nil
+			return err
+		}
+		req := &github.RepositoryRelease{TagName: &in.Tag, Name: &in.Name, Body: github.String(joinLinks(in.Notes, in.Links))}
+		if in.Ref != "" {
+			req.TargetCommitish = &in.Ref
+		}
+		_, _, err = g.c.Repositories.CreateRelease(ctx, g.owner, g.repo, req)
+		if ghExists(err) {
+			exists = true
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if exists {
+		return g.UpdateRelease(ctx, in)
+	}
+	return g.GetRelease(ctx, in.Tag)
+}
+
+// UpdateRelease sets the name and notes of a release and adds the links it
+// lacks (by name).
+func (g *GitHub) UpdateRelease(ctx context.Context, in ReleaseInput) (*Release, error) {
+	var out *Release
+	err := g.api(ctx, "update release "+in.Tag, func() error {
+		r, _, err := g.c.Repositories.GetReleaseByTag(ctx, g.owner, g.repo, in.Tag)
+		if err != nil {
+			return err
+		}
+		_, have := splitLinks(r.GetBody())
+		links := append([]Link(nil), have...)
+		for _, l := range in.Links {
+			found := false
+			for _, h := range have {
+				found = found || h.Name == l.Name
+			}
+			if !found {
+				links = append(links, l)
+			}
+		}
+		edited, _, err := g.c.Repositories.EditRelease(ctx, g.owner, g.repo, r.GetID(), &github.RepositoryRelease{
+			Name: &in.Name, Body: github.String(joinLinks(in.Notes, links)),
+		})
+		if err != nil {
+			return err
+		}
+		out = ghRelease(edited)
+		return nil
+	})
+	return out, err
+}
+
+var _ Forge = (*GitHub)(nil)

@@ -1,0 +1,775 @@
+package gitops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-cleanhttp"
+	"github.com/hashicorp/go-retryablehttp"
+	gitlab "gitlab.com/gitlab-org/api/client-go/v2"
+)
+
+// GitLab is the Forge of a GitLab project, over the v4 REST API
+// (gitlab.com/gitlab-org/api/client-go/v2).
+type GitLab struct {
+	c     *gitlab.Client
+	pid   string
+	opts  Options
+	retry Retry
+}
+
+// NewGitLab returns the GitLab forge for opts.Project at opts.BaseURL.
+func NewGitLab(opts Options) (*GitLab, error) {
+	r := opts.Retry.withDefaults()
+	hc := opts.HTTPClient
+	if hc == nil {
+		hc = cleanhttp.DefaultPooledClient()
+	}
+	hc.Timeout = r.Timeout
+	clientOpts := []gitlab.ClientOptionFunc{
+		gitlab.WithBaseURL(opts.BaseURL),
+		gitlab.WithHTTPClient(hc),
+		gitlab.WithCustomRetry(r.checkRetry),
+		gitlab.WithCustomBackoff(r.backoff),
+		gitlab.WithCustomRetryMax(r.Attempts - 1),
+		gitlab.WithRequestLogHook(func(_ retryablehttp.Logger, req *http.Request, attempt int) {
+			if attempt > 0 && opts.Logf != nil {
+				opts.Logf("gitlab: retrying %s %s (attempt %d)", req.Method, req.URL.Path, attempt+1)
+			}
+		}),
+	}
+	var (
+		c   *gitlab.Client
+		err error
+	)
+	if opts.JobToken {
+		c, err = gitlab.NewJobClient(opts.Token, clientOpts...)
+	} else {
+		c, err = gitlab.NewClient(opts.Token, clientOpts...)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("gitlab client for %s: %w", opts.BaseURL, err)
+	}
+	return &GitLab{c: c, pid: opts.Project, opts: opts, retry: r}, nil
+}
+
+// Kind is "gitlab".
+func (g *GitLab) Kind() string { return "gitlab" }
+
+// api runs one API operation with retries. needsAPIToken says whether
+// CI_JOB_TOKEN is refused for it (everything but releases): then it fails
+// before any request.
+func (g *GitLab) api(ctx context.Context, what string, needsAPIToken bool, f func(o gitlab.RequestOptionFunc) error) error {
+	if g.opts.Token == "" {
+		return noToken("gitlab")
+	}
+	if needsAPIToken && g.opts.JobToken {
+		return jobTokenScope(what)
+	}
+	return g.retry.call(ctx, "gitlab: "+what, glTransient, func() error { return f(gitlab.WithContext(ctx)) })
+}
+
+// glTransient classifies GitLab API errors for the method-level retry.
+func glTransient(err error) (bool, time.Duration) {
+	var er *gitlab.ErrorResponse
+	if errors.As(err, &er) && er.Response != nil {
+		code := er.Response.StatusCode
+		if code == http.StatusTooManyRequests || code >= 500 && code != http.StatusNotImplemented {
+			return true, 0
+		}
+	}
+	return false, 0
+}
+
+func glStatus(err error) int {
+	var er *gitlab.ErrorResponse
+	if errors.As(err, &er) && er.Response != nil {
+		return er.Response.StatusCode
+	}
+	return 0
+}
+
+func glMessage(err error) string {
+	var er *gitlab.ErrorResponse
+	if errors.As(err, &er) {
+		return er.Message + " " + string(er.Body)
+	}
+	return err.Error()
+}
+
+// glPages fetches every page of a list.
+func glPages[T any](ctx context.Context, g *GitLab, what string, needsAPIToken bool, list func(lo gitlab.ListOptions, o gitlab.RequestOptionFunc) ([]T, *gitlab.Response, error)) ([]T, error) {
+	var all []T
+	lo := gitlab.ListOptions{PerPage: 100, Page: 1}
+	for {
+		var next int64
+		err := g.api(ctx, what, needsAPIToken, func(o gitlab.RequestOptionFunc) error {
+			items, resp, err := list(lo, o)
+			if err != nil {
+				return err
+			}
+			all = append(all, items...)
+			next = resp.NextPage
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if next == 0 {
+			return all, nil
+		}
+		lo.Page = next
+	}
+}
+
+// --- statuses ------------------------------------------------------------------------
+
+// SetStatus posts a commit status. Posting the state the status already has
+// is not an error (GitLab refuses the "transition" with a 400; a retry of a
+// post that went through does the same).
+func (g *GitLab) SetStatus(ctx context.Context, s Status) error {
+	state, err := glState(s.State)
+	if err != nil {
+		return err
+	}
+	opt := &gitlab.SetCommitStatusOptions{State: state, Name: &s.Name}
+	if s.Ref != "" {
+		opt.Ref = &s.Ref
+	}
+	if s.Description != "" {
+		opt.Description = gitlab.Ptr(truncate(s.Description, 255))
+	}
+	if s.TargetURL != "" {
+		opt.TargetURL = &s.TargetURL
+	}
+	return g.api(ctx, "set status "+s.Name+" on "+short(s.SHA), true, func(o gitlab.RequestOptionFunc) error {
+		_, _, err := g.c.Commits.SetCommitStatus(g.pid, s.SHA, opt, o)
+		if glStatus(err) == http.StatusBadRequest && strings.Contains(glMessage(err), "Cannot transition status") {
+			return nil
+		}
+		return err
+	})
+}
+
+func glState(s string) (gitlab.BuildStateValue, error) {
+	switch s {
+	case "pending", "running", "success", "failed", "canceled", "skipped":
+		return gitlab.BuildStateValue(s), nil
+	}
+	return "", statusStateErr(s)
+}
+
+// SetExternalStatusCheck answers an external status check of an MR.
+func (g *GitLab) SetExternalStatusCheck(ctx context.Context, mr int, checkID int, sha string, passed bool) error {
+	status := "failed"
+	if passed {
+		status = "passed"
+	}
+	opt := &gitlab.SetExternalStatusCheckStatusOptions{SHA: &sha, ExternalStatusCheckID: gitlab.Ptr(int64(checkID)), Status: &status}
+	return g.api(ctx, fmt.Sprintf("answer status check %d on !%d", checkID, mr), true, func(o gitlab.RequestOptionFunc) error {
+		// Answering twice records the same answer again: harmless.
+		_, err := g.c.ExternalStatusChecks.SetExternalStatusCheckStatus(g.pid, int64(mr), opt, o)
+		return err
+	})
+}
+
+// --- merge requests ----------------------------------------------------------------------
+
+func glMR(m *gitlab.BasicMergeRequest) MergeRequest {
+	out := MergeRequest{
+		Number: int(m.IID), Title: m.Title, Description: m.Description,
+		SourceBranch: m.SourceBranch, TargetBranch: m.TargetBranch, State: m.State,
+		Labels: append([]string(nil), m.Labels...), WebURL: m.WebURL, SHA: m.SHA,
+		MergeCommitSHA: m.MergeCommitSHA, SquashCommitSHA: m.SquashCommitSHA,
+	}
+	if m.Author != nil {
+		out.Author = m.Author.Username
+	}
+	if m.Milestone != nil {
+		out.Milestone = m.Milestone.Title
+	}
+	if m.MergedAt != nil {
+		out.MergedAt = *m.MergedAt
+	}
+	return out
+}
+
+// FindMergeRequest returns the open MR from source into target, or nil.
+func (g *GitLab) FindMergeRequest(ctx context.Context, source, target string) (*MergeRequest, error) {
+	var found *MergeRequest
+	err := g.api(ctx, "find MR "+source+" → "+target, true, func(o gitlab.RequestOptionFunc) error {
+		mrs, _, err := g.c.MergeRequests.ListProjectMergeRequests(g.pid, &gitlab.ListProjectMergeRequestsOptions{
+			State: gitlab.Ptr("opened"), SourceBranch: &source, TargetBranch: &target,
+		}, o)
+		if err != nil {
+			return err
+		}
+		if len(mrs) > 0 {
+			m := glMR(mrs[0])
+			found = &m
+		}
+		return nil
+	})
+	return found, err
+}
+
+// CreateMergeRequest opens an MR, or returns the open one from the same
+// source into the same target (updated to in): a retry never opens two.
+func (g *GitLab) CreateMergeRequest(ctx context.Context, in MergeRequestInput) (*MergeRequest, error) {
+	if existing, err := g.FindMergeRequest(ctx, in.SourceBranch, in.TargetBranch); err != nil || existing != nil {
+		if err != nil {
+			return nil, err
+		}
+		return g.UpdateMergeRequest(ctx, existing.Number, in)
+	}
+	var out *MergeRequest
+	conflict := false
+	err := g.api(ctx, "create MR "+in.SourceBranch+" → "+in.TargetBranch, true, func(o gitlab.RequestOptionFunc) error {
+		// Checked again on every attempt: a lost answer may hide a success.
+		if m, err := g.FindMergeRequest(ctx, in.SourceBranch, in.TargetBranch); err != nil || m != nil {
+			out = m
+			return err
+		}
+		opt := &gitlab.CreateMergeRequestOptions{Title: &in.Title, Description: &in.Description,
+			SourceBranch: &in.SourceBranch, TargetBranch: &in.TargetBranch}
+		if len(in.Labels) > 0 {
+			opt.Labels = gitlab.Ptr(gitlab.LabelOptions(in.Labels))
+		}
+		if in.MilestoneID > 0 {
+			opt.MilestoneID = gitlab.Ptr(int64(in.MilestoneID))
+		}
+		m, _, err := g.c.MergeRequests.CreateMergeRequest(g.pid, opt, o)
+		if glStatus(err) == http.StatusConflict {
+			conflict = true
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		mr := glMR(&m.BasicMergeRequest)
+		out = &mr
+		return nil
+	})
+	if err == nil && conflict {
+		return g.FindMergeRequest(ctx, in.SourceBranch, in.TargetBranch)
+	}
+	return out, err
+}
+
+// UpdateMergeRequest sets the title, description, labels and milestone of an MR.
+func (g *GitLab) UpdateMergeRequest(ctx context.Context, number int, in MergeRequestInput) (*MergeRequest, error) {
+	opt := &gitlab.UpdateMergeRequestOptions{Title: &in.Title, Description: &in.Description}
+	if in.TargetBranch != "" {
+		opt.TargetBranch = &in.TargetBranch
+	}
+	if in.Labels != nil {
+		opt.Labels = gitlab.Ptr(gitlab.LabelOptions(in.Labels))
+	}
+	if in.MilestoneID > 0 {
+		opt.MilestoneID = gitlab.Ptr(int64(in.MilestoneID))
+	}
+	var out *MergeRequest
+	err := g.api(ctx, fmt.Sprintf("update MR !%d", number), true, func(o gitlab.RequestOptionFunc) error {
+		m, _, err := g.c.MergeRequests.UpdateMergeRequest(g.pid, int64(number), opt, o)
+		if err != nil {
+			return err
+		}
+		mr := glMR(&m.BasicMergeRequest)
+		out = &mr
+		return nil
+	})
+	return out, err
+}
+
+// MergedMergeRequests lists MRs merged into target since the given time.
+func (g *GitLab) MergedMergeRequests(ctx context.Context, target string, since time.Time) ([]MergeRequest, error) {
+	opt := &gitlab.ListProjectMergeRequestsOptions{State: gitlab.Ptr("merged"), TargetBranch: &target}
+	if !since.IsZero() {
+		// Merging updates an MR, so updated_after narrows the list safely.
+		opt.UpdatedAfter = &since
+	}
+	mrs, err := glPages(ctx, g, "list merged MRs into "+target, true, func(lo gitlab.ListOptions, o gitlab.RequestOptionFunc) ([]*gitlab.BasicMergeRequest, *gitlab.Response, error) {
+		opt.ListOptions = lo
+		return g.c.MergeRequests.ListProjectMergeRequests(g.pid, opt, o)
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []MergeRequest
+	for _, m := range mrs {
+		if m.MergedAt != nil && m.MergedAt.Before(since) {
+			continue
+		}
+		out = append(out, glMR(m))
+	}
+	return out, nil
+}
+
+func glIssue(i *gitlab.Issue) Issue {
+	out := Issue{Number: int(i.IID), Title: i.Title, State: i.State, Labels: append([]string(nil), i.Labels...), WebURL: i.WebURL}
+	if i.Milestone != nil {
+		out.Milestone = i.Milestone.Title
+	}
+	if i.ClosedAt != nil {
+		out.ClosedAt = *i.ClosedAt
+	}
+	return out
+}
+
+// IssuesClosedBy lists the issues an MR closes.
+func (g *GitLab) IssuesClosedBy(ctx context.Context, mr int) ([]Issue, error) {
+	issues, err := glPages(ctx, g, fmt.Sprintf("issues closed by !%d", mr), true, func(lo gitlab.ListOptions, o gitlab.RequestOptionFunc) ([]*gitlab.Issue, *gitlab.Response, error) {
+		return g.c.MergeRequests.GetIssuesClosedOnMerge(g.pid, int64(mr), &gitlab.GetIssuesClosedOnMergeOptions{ListOptions: lo}, o)
+	})
+	out := make([]Issue, 0, len(issues))
+	for _, i := range issues {
+		out = append(out, glIssue(i))
+	}
+	return out, err
+}
+
+// CherryPick picks sha onto branch with GitLab's cherry-pick API. Before
+// picking it looks at branch's recent commits for a "(cherry picked from
+// commit SHA)" line, so a retry returns the earlier pick instead of making a
+// second one; a custom message therefore always gets that line. A conflict
+// returns a *ConflictError.
+func (g *GitLab) CherryPick(ctx context.Context, sha, branch, message string, dryRun bool) (string, error) {
+	line := "(cherry picked from commit " + sha + ")"
+	if message != "" && !strings.Contains(message, line) {
+		message = strings.TrimRight(message, "\n") + "\n\n" + line
+	}
+	var picked string
+	err := g.api(ctx, "cherry-pick "+short(sha)+" onto "+branch, true, func(o gitlab.RequestOptionFunc) error {
+		if !dryRun {
+			commits, _, err := g.c.Commits.ListCommits(g.pid, &gitlab.ListCommitsOptions{RefName: &branch, ListOptions: gitlab.ListOptions{PerPage: 100}}, o)
+			if err != nil {
+				return err
+			}
+			for _, c := range commits {
+				if strings.Contains(c.Message, line) {
+					picked = c.ID
+					return nil
+				}
+			}
+		}
+		opt := &gitlab.CherryPickCommitOptions{Branch: &branch}
+		if dryRun {
+			opt.DryRun = gitlab.Ptr(true)
+		}
+		if message != "" {
+			opt.Message = &message
+		}
+		c, _, err := g.c.Commits.CherryPickCommit(g.pid, sha, opt, o)
+		if glStatus(err) == http.StatusBadRequest {
+			return &ConflictError{SHA: sha, Files: []string{"(reported by GitLab: " + strings.TrimSpace(glMessage(err)) + ")"}}
+		}
+		if err != nil {
+			return err
+		}
+		if !dryRun && c != nil {
+			picked = c.ID
+		}
+		return nil
+	})
+	return picked, err
+}
+
+// --- comments -------------------------------------------------------------------------------
+
+// Marker is the hidden line that identifies our comment NAME.
+func Marker(name string) string { return "<!-- pipeline:" + name + " -->" }
+
+// withMarker puts the marker on the first line of body.
+func withMarker(name, body string) string { return Marker(name) + "\n" + body }
+
+// UpsertComment keeps one comment of ours per target and marker name.
+func (g *GitLab) UpsertComment(ctx context.Context, t CommentTarget, marker, body string) error {
+	full := withMarker(marker, body)
+	switch {
+	case t.MergeRequest > 0 || t.Issue > 0:
+		return g.upsertNote(ctx, t, marker, full)
+	case t.Commit != "":
+		return g.upsertCommitNote(ctx, t.Commit, marker, full)
+	}
+	return fmt.Errorf("comment %s: no target (MR, issue or commit)", marker)
+}
+
+func (g *GitLab) upsertNote(ctx context.Context, t CommentTarget, marker, full string) error {
+	what := fmt.Sprintf("comment on !%d", t.MergeRequest)
+	if t.MergeRequest == 0 {
+		what = fmt.Sprintf("comment on #%d", t.Issue)
+	}
+	find := func() (*gitlab.Note, error) {
+		notes, err := glPages(ctx, g, what, true, func(lo gitlab.ListOptions, o gitlab.RequestOptionFunc) ([]*gitlab.Note, *gitlab.Response, error) {
+			if t.MergeRequest > 0 {
+				return g.c.Notes.ListMergeRequestNotes(g.pid, int64(t.MergeRequest), &gitlab.ListMergeRequestNotesOptions{ListOptions: lo}, o)
+			}
+			return g.c.Notes.ListIssueNotes(g.pid, int64(t.Issue), &gitlab.ListIssueNotesOptions{ListOptions: lo}, o)
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range notes {
+			if !n.System && strings.Contains(n.Body, Marker(marker)) {
+				return n, nil
+			}
+		}
+		return nil, nil
+	}
+	return g.api(ctx, what, true, func(o gitlab.RequestOptionFunc) error {
+		n, err := find()
+		if err != nil {
+			return err
+		}
+		switch {
+		case n != nil && n.Body == full:
+			return nil
+		case n != nil && t.MergeRequest > 0:
+			_, _, err = g.c.Notes.UpdateMergeRequestNote(g.pid, int64(t.MergeRequest), n.ID, &gitlab.UpdateMergeRequestNoteOptions{Body: &full}, o)
+		case n != nil:
+			_, _, err = g.c.Notes.UpdateIssueNote(g.pid, int64(t.Issue), n.ID, &gitlab.UpdateIssueNoteOptions{Body: &full}, o)
+		case t.MergeRequest > 0:
+			_, _, err = g.c.Notes.CreateMergeRequestNote(g.pid, int64(t.MergeRequest), &gitlab.CreateMergeRequestNoteOptions{Body: &full}, o)
+		default:
+			_, _, err = g.c.Notes.CreateIssueNote(g.pid, int64(t.Issue), &gitlab.CreateIssueNoteOptions{Body: &full}, o)
+		}
+		return err
+	})
+}
+
+func (g *GitLab) upsertCommitNote(ctx context.Context, sha, marker, full string) error {
+	what := "comment on commit " + short(sha)
+	return g.api(ctx, what, true, func(o gitlab.RequestOptionFunc) error {
+		discs, err := glPages(ctx, g, what, true, func(lo gitlab.ListOptions, o gitlab.RequestOptionFunc) ([]*gitlab.Discussion, *gitlab.Response, error) {
+			return g.c.Discussions.ListCommitDiscussions(g.pid, sha, &gitlab.ListCommitDiscussionsOptions{ListOptions: lo}, o)
+		})
+		if err != nil {
+			return err
+		}
+		for _, d := range discs {
+			for _, n := range d.Notes {
+				if strings.Contains(n.Body, Marker(marker)) {
+					if n.Body == full {
+						return nil
+					}
+					_, _, err := g.c.Discussions.UpdateCommitDiscussionNote(g.pid, sha, d.ID, n.ID, &gitlab.UpdateCommitDiscussionNoteOptions{Body: &full}, o)
+					return err
+				}
+			}
+		}
+		_, _, err = g.c.Discussions.CreateCommitDiscussion(g.pid, sha, &gitlab.CreateCommitDiscussionOptions{Body: &full}, o)
+		return err
+	})
+}
+
+// --- issues and milestones --------------------------------------------------------------------
+
+// ClosedIssues lists issues closed since the given time (zero: all).
+func (g *GitLab) ClosedIssues(ctx context.Context, since time.Time) ([]Issue, error) {
+	opt := &gitlab.ListProjectIssuesOptions{State: gitlab.Ptr("closed")}
+	if !since.IsZero() {
+		opt.UpdatedAfter = &since
+	}
+	issues, err := glPages(ctx, g, "list closed issues", true, func(lo gitlab.ListOptions, o gitlab.RequestOptionFunc) ([]*gitlab.Issue, *gitlab.Response, error) {
+		opt.ListOptions = lo
+		return g.c.Issues.ListProjectIssues(g.pid, opt, o)
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []Issue
+	for _, i := range issues {
+		if i.ClosedAt != nil && i.ClosedAt.Before(since) {
+			continue
+		}
+		out = append(out, glIssue(i))
+	}
+	return out, nil
+}
+
+func glMilestone(m *gitlab.Milestone) Milestone {
+	out := Milestone{ID: int(m.ID), Title: m.Title, State: m.State, WebURL: m.WebURL}
+	if m.StartDate != nil {
+		out.StartDate = time.Time(*m.StartDate)
+	}
+	if m.DueDate != nil {
+		out.DueDate = time.Time(*m.DueDate)
+	}
+	return out
+}
+
+// ListMilestones lists milestones: state "active" (or "open"), "closed", or
+// "" for all.
+func (g *GitLab) ListMilestones(ctx context.Context, state string) ([]Milestone, error) {
+	opt := &gitlab.ListMilestonesOptions{}
+	switch state {
+	case "open", "active":
+		opt.State = gitlab.Ptr("active")
+	case "closed":
+		opt.State = gitlab.Ptr("closed")
+	}
+	return g.listMilestones(ctx, opt)
+}
+
+func (g *GitLab) listMilestones(ctx context.Context, opt *gitlab.ListMilestonesOptions) ([]Milestone, error) {
+	ms, err := glPages(ctx, g, "list milestones", true, func(lo gitlab.ListOptions, o gitlab.RequestOptionFunc) ([]*gitlab.Milestone, *gitlab.Response, error) {
+		opt.ListOptions = lo
+		return g.c.Milestones.ListMilestones(g.pid, opt, o)
+	})
+	out := make([]Milestone, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, glMilestone(m))
+	}
+	return out, err
+}
+
+// CreateMilestone creates the milestone or returns the one with that title.
+func (g *GitLab) CreateMilestone(ctx context.Context, in MilestoneInput) (*Milestone, error) {
+	byTitle := func() (*Milestone, error) {
+		ms, err := g.listMilestones(ctx, &gitlab.ListMilestonesOptions{Title: &in.Title})
+		for _, m := range ms {
+			if m.Title == in.Title {
+				return &m, err
+			}
+		}
+		return nil, err
+	}
+	var out *Milestone
+	err := g.api(ctx, "create milestone "+in.Title, true, func(o gitlab.RequestOptionFunc) error {
+		m, err := byTitle()
+		if err != nil || m != nil {
+			out = m
+			return err
+		}
+		opt := &gitlab.CreateMilestoneOptions{Title: &in.Title}
+		if in.Description != "" {
+			opt.Description = &in.Description
+		}
+		if !in.StartDate.IsZero() {
+			opt.StartDate = gitlab.Ptr(gitlab.ISOTime(in.StartDate))
+		}
+		if !in.DueDate.IsZero() {
+			opt.DueDate = gitlab.Ptr(gitlab.ISOTime(in.DueDate))
+		}
+		created, _, err := g.c.Milestones.CreateMilestone(g.pid, opt, o)
+		if glStatus(err) == http.StatusBadRequest && strings.Contains(glMessage(err), "already") {
+			out, err = byTitle()
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		m2 := glMilestone(created)
+		out = &m2
+		return nil
+	})
+	return out, err
+}
+
+// CloseMilestone closes a milestone (closing a closed one is fine).
+func (g *GitLab) CloseMilestone(ctx context.Context, id int) error {
+	return g.api(ctx, fmt.Sprintf("close milestone %d", id), true, func(o gitlab.RequestOptionFunc) error {
+		_, _, err := g.c.Milestones.UpdateMilestone(g.pid, int64(id), &gitlab.UpdateMilestoneOptions{StateEvent: gitlab.Ptr("close")}, o)
+		return err
+	})
+}
+
+// MilestoneItems lists the issues and MRs of a milestone.
+func (g *GitLab) MilestoneItems(ctx context.Context, id int) ([]Issue, []MergeRequest, error) {
+	what := fmt.Sprintf("items of milestone %d", id)
+	issues, err := glPages(ctx, g, what, true, func(lo gitlab.ListOptions, o gitlab.RequestOptionFunc) ([]*gitlab.Issue, *gitlab.Response, error) {
+		return g.c.Milestones.GetMilestoneIssues(g.pid, int64(id), &gitlab.GetMilestoneIssuesOptions{ListOptions: lo}, o)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	mrs, err := glPages(ctx, g, what, true, func(lo gitlab.ListOptions, o gitlab.RequestOptionFunc) ([]*gitlab.BasicMergeRequest, *gitlab.Response, error) {
+		return g.c.Milestones.GetMilestoneMergeRequests(g.pid, int64(id), &gitlab.GetMilestoneMergeRequestsOptions{ListOptions: lo}, o)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	var is []Issue
+	for _, i := range issues {
+		is = append(is, glIssue(i))
+	}
+	var ms []MergeRequest
+	for _, m := range mrs {
+		ms = append(ms, glMR(m))
+	}
+	return is, ms, nil
+}
+
+// --- tags and releases ------------------------------------------------------------------------
+
+// GetTag returns the tag or nil.
+func (g *GitLab) GetTag(ctx context.Context, name string) (*Tag, error) {
+	var out *Tag
+	err := g.api(ctx, "get tag "+name, true, func(o gitlab.RequestOptionFunc) error {
+		t, _, err := g.c.Tags.GetTag(g.pid, name, o)
+		if glStatus(err) == http.StatusNotFound {
+			out = nil
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		out = &Tag{Name: t.Name, Message: t.Message}
+		if t.Commit != nil {
+			out.SHA = t.Commit.ID
+		}
+		return nil
+	})
+	return out, err
+}
+
+// CreateTag creates the tag at sha, or returns it when it already points
+// there; at another commit it is an ErrTagExists error.
+func (g *GitLab) CreateTag(ctx context.Context, name, sha, message string) (*Tag, error) {
+	var out *Tag
+	err := g.api(ctx, "create tag "+name, true, func(o gitlab.RequestOptionFunc) error {
+		t, err := g.GetTag(ctx, name)
+		if err != nil {
+			return err
+		}
+		if t == nil {
+			opt := &gitlab.CreateTagOptions{TagName: &name, Ref: &sha}
+			if message != "" {
+				opt.Message = &message
+			}
+			_, _, err = g.c.Tags.CreateTag(g.pid, opt, o)
+			if err != nil && !(glStatus(err) == http.StatusBadRequest && strings.Contains(glMessage(err), "already exists")) {
+				return err
+			}
+			if t, err = g.GetTag(ctx, name); err != nil {
+				return err
+			}
+			if t == nil {
+				return fmt.Errorf("tag %s was created but cannot be read back", name)
+			}
+		}
+		if t.SHA != sha {
+			return fmt.Errorf("tag %s exists at %s, not at %s: %w", name, short(t.SHA), short(sha), ErrTagExists)
+		}
+		out = t
+		return nil
+	})
+	return out, err
+}
+
+func glRelease(r *gitlab.Release) *Release {
+	out := &Release{Tag: r.TagName, Name: r.Name, Notes: r.Description, WebURL: r.Links.Self}
+	for _, l := range r.Assets.Links {
+		out.Links = append(out.Links, Link{Name: l.Name, URL: l.URL})
+	}
+	return out
+}
+
+// GetRelease returns the release of tag, or nil. CI_JOB_TOKEN may do this.
+func (g *GitLab) GetRelease(ctx context.Context, tag string) (*Release, error) {
+	var out *Release
+	err := g.api(ctx, "get release "+tag, false, func(o gitlab.RequestOptionFunc) error {
+		r, _, err := g.c.Releases.GetRelease(g.pid, tag, o)
+		if glStatus(err) == http.StatusNotFound || glStatus(err) == http.StatusForbidden && g.opts.JobToken {
+			out = nil
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		out = glRelease(r)
+		return nil
+	})
+	return out, err
+}
+
+// CreateRelease creates the release (and the tag at in.Ref when missing),
+// or brings an existing one up to date with in. CI_JOB_TOKEN may do this.
+func (g *GitLab) CreateRelease(ctx context.Context, in ReleaseInput) (*Release, error) {
+	var exists bool
+	err := g.api(ctx, "create release "+in.Tag, false, func(o gitlab.RequestOptionFunc) error {
+		r, err := g.GetRelease(ctx, in.Tag)
+		if err != nil || r != nil {
+			exists = r != nil
+			return err
+		}
+		opt := &gitlab.CreateReleaseOptions{TagName: &in.Tag, Name: &in.Name, Description: &in.Notes}
+		if in.Ref != "" {
+			opt.Ref = &in.Ref
+		}
+		if len(in.Links) > 0 {
+			assets := &gitlab.ReleaseAssetsOptions{}
+			for _, l := range in.Links {
+				assets.Links = append(assets.Links, &gitlab.ReleaseAssetLinkOptions{Name: gitlab.Ptr(l.Name), URL: gitlab.Ptr(l.URL)})
+			}
+			opt.Assets = assets
+		}
+		_, _, err = g.c.Releases.CreateRelease(g.pid, opt, o)
+		if glStatus(err) == http.StatusConflict {
+			exists = true
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if exists {
+		return g.UpdateRelease(ctx, in)
+	}
+	return g.GetRelease(ctx, in.Tag)
+}
+
+// UpdateRelease sets the name and notes of a release and adds the links it
+// lacks (by name). CI_JOB_TOKEN may do this.
+func (g *GitLab) UpdateRelease(ctx context.Context, in ReleaseInput) (*Release, error) {
+	err := g.api(ctx, "update release "+in.Tag, false, func(o gitlab.RequestOptionFunc) error {
+		_, _, err := g.c.Releases.UpdateRelease(g.pid, in.Tag, &gitlab.UpdateReleaseOptions{Name: &in.Name, Description: &in.Notes}, o)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(in.Links) > 0 {
+		have, err := glPages(ctx, g, "list links of release "+in.Tag, false, func(lo gitlab.ListOptions, o gitlab.RequestOptionFunc) ([]*gitlab.ReleaseLink, *gitlab.Response, error) {
+			return g.c.ReleaseLinks.ListReleaseLinks(g.pid, in.Tag, &gitlab.ListReleaseLinksOptions{ListOptions: lo}, o)
+		})
+		if err != nil {
+			return nil, err
+		}
+		names := map[string]bool{}
+		for _, l := range have {
+			names[l.Name] = true
+		}
+		for _, l := range in.Links {
+			if names[l.Name] {
+				continue
+			}
+			err := g.api(ctx, "add link "+l.Name+" to release "+in.Tag, false, func(o gitlab.RequestOptionFunc) error {
+				_, _, err := g.c.ReleaseLinks.CreateReleaseLink(g.pid, in.Tag, &gitlab.CreateReleaseLinkOptions{Name: gitlab.Ptr(l.Name), URL: gitlab.Ptr(l.URL)}, o)
+				// "has already been taken": a lost answer to our own earlier try.
+				if glStatus(err) == http.StatusBadRequest && strings.Contains(glMessage(err), "already been taken") {
+					return nil
+				}
+				return err
+			})
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+	return g.GetRelease(ctx, in.Tag)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-1] + "…"
+}
+
+var _ Forge = (*GitLab)(nil)
