@@ -134,6 +134,10 @@ type IntegrationChildPipeline struct {
 	Image string   `yaml:"image"`
 	Tags  []string `yaml:"tags"`
 	Stage string   `yaml:"stage"`
+	// NeedsJob is the parent pipeline's job whose artifacts (the package
+	// repository) every child job fetches; the trigger job must pass
+	// PARENT_PIPELINE_ID: $CI_PIPELINE_ID.
+	NeedsJob string `yaml:"needs_job"`
 }
 
 // DefaultLogPatterns are used when logs.patterns is empty.
