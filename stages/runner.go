@@ -77,8 +77,12 @@ func RunOne(ctx context.Context, env *Env, s Stage) (*Result, error) {
 		}
 	}
 	end()
+	if err != nil && !strings.HasPrefix(err.Error(), name+": ") {
+		// Say which stage failed, once.
+		err = fmt.Errorf("%s: %w", name, err)
+	}
 	if err != nil {
-		return res, fmt.Errorf("%s: %w", name, err)
+		return res, err
 	}
 	return res, nil
 }

@@ -1,12 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/pipeline-ci/pipeline/gitops"
 	"github.com/pipeline-ci/pipeline/internal/ci"
@@ -15,6 +19,7 @@ import (
 	"github.com/pipeline-ci/pipeline/internal/logging"
 	"github.com/pipeline-ci/pipeline/internal/report"
 	"github.com/pipeline-ci/pipeline/stages"
+	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )
 
@@ -30,41 +35,208 @@ type globals struct {
 }
 
 // app holds the global flags and the process's streams and environment; it
-// builds the stages.Env every command runs with.
+// builds the stages.Env every command runs with, and prints the outcome.
 type app struct {
 	g      globals
 	stdout io.Writer
 	stderr io.Writer
 	env    ci.Env
 	masker *logging.Masker
+	log    *logging.Logger // set by setup; nil before
+
+	command string    // name of the command being run ("run", "version")
+	started bool      // the command's own code began (errors before are usage errors)
+	printed bool      // the --json document is out
+	start   time.Time // when the command started
 }
 
-func newApp(stdout, stderr io.Writer) *app {
-	return &app{stdout: stdout, stderr: stderr, env: ci.OS, masker: &logging.Masker{}}
+func newApp(stdout, stderr io.Writer, env ci.Env) *app {
+	return &app{stdout: stdout, stderr: stderr, env: env, masker: &logging.Masker{}, start: time.Now()}
 }
 
 func (a *app) mask(s string) string { return a.masker.Mask(s) }
 
+// execute runs the command line args and returns the exit code. Whatever
+// happens, --json gives exactly one document on stdout, and an error is
+// printed (masked) on stderr.
+func (a *app) execute(ctx context.Context, args []string) int {
+	// Secrets first: even a bad flag's error message is masked.
+	a.masker.Add(knownSecrets(a.env)...)
+
+	root := newRootCmd(a)
+	root.SetArgs(args)
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err != nil && !a.started {
+		// cobra refused the command line before any command ran: unknown
+		// command or flag, wrong arguments.
+		if errs.KindOf(err) != errs.Usage || !isErrsError(err) {
+			err = errs.New(errs.Usage, err, "see `"+cmd.CommandPath()+" --help`")
+		}
+	}
+	code := errs.Code(err)
+	if a.log != nil {
+		a.log.Flush()
+	}
+	if a.wantJSON(args) && !a.printed && !printsText(cmd, root, err) {
+		a.emit(jsonDoc{Command: commandName(cmd, root)}, err)
+	}
+	if err != nil {
+		a.printError(err, code)
+	}
+	return code
+}
+
+func isErrsError(err error) bool {
+	var e *errs.Error
+	return errors.As(err, &e)
+}
+
+// wantJSON is --json, also when parsing stopped before reaching it.
+func (a *app) wantJSON(args []string) bool {
+	if a.g.json {
+		return true
+	}
+	for _, arg := range args {
+		if arg == "--" {
+			break
+		}
+		if arg == "--json" || arg == "--json=true" {
+			return true
+		}
+	}
+	return false
+}
+
+// printsText: help and shell completion scripts are text for people and
+// shells, not results; they print no JSON document.
+func printsText(cmd, root *cobra.Command, err error) bool {
+	if cmd == nil {
+		return false
+	}
+	if h := cmd.Flags().Lookup("help"); h != nil && h.Changed {
+		return true
+	}
+	for c := cmd; c != nil; c = c.Parent() {
+		switch c.Name() {
+		case "completion", "help", cobra.ShellCompRequestCmd, cobra.ShellCompNoDescRequestCmd:
+			return true
+		}
+	}
+	return cmd == root && err == nil // bare `pipeline` prints its help
+}
+
+func commandName(cmd, root *cobra.Command) string {
+	if cmd == nil || cmd == root {
+		return "pipeline"
+	}
+	return cmd.Name()
+}
+
+// printError writes the error on stderr: a log entry under --log-format
+// json, else one "pipeline: ..." paragraph.
+func (a *app) printError(err error, code int) {
+	msg := a.mask(err.Error())
+	if a.g.logFormat == "json" {
+		line, _ := json.Marshal(map[string]any{
+			"level": "error", "msg": msg, "exit_code": code,
+			"time": time.Now().Format(time.RFC3339Nano),
+		})
+		fmt.Fprintln(a.stderr, string(line))
+		return
+	}
+	fmt.Fprintln(a.stderr, "pipeline: "+msg)
+}
+
+// jsonDoc is the one document --json prints, for every command.
+type jsonDoc struct {
+	Command  string     `json:"command"`
+	ExitCode int        `json:"exit_code"`
+	Error    *jsonError `json:"error,omitempty"`
+	DryRun   bool       `json:"dry_run"`
+	Results  any        `json:"results,omitempty"` // stage commands: []*stages.Result, [] when none ran
+	Data     any        `json:"data,omitempty"`    // other commands: their result
+}
+
+type jsonError struct {
+	Kind    string `json:"kind"` // failure, usage or infrastructure
+	Message string `json:"message"`
+	Hint    string `json:"hint,omitempty"`
+}
+
+// emit prints doc (with err's exit code and message) as the --json
+// document, masked. It prints at most once.
+func (a *app) emit(doc jsonDoc, err error) {
+	if a.printed {
+		return
+	}
+	a.printed = true
+	doc.ExitCode = errs.Code(err)
+	doc.DryRun = a.g.dryRun
+	if err != nil {
+		msg, hint, _ := strings.Cut(err.Error(), "\n  hint: ")
+		doc.Error = &jsonError{Kind: errs.KindOf(err).String(), Message: msg, Hint: strings.ReplaceAll(hint, "\n  hint: ", "; ")}
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if e := enc.Encode(doc); e != nil {
+		b.Reset()
+		fmt.Fprintf(&b, "{\"command\": %q, \"exit_code\": 3, \"error\": {\"kind\": \"infrastructure\", \"message\": %q}}\n", doc.Command, "encoding the result: "+e.Error())
+	}
+	io.WriteString(a.stdout, a.mask(b.String()))
+}
+
+// emitData is for commands other than the stages: under --json it prints
+// the document with data; it reports whether it did (so the caller prints
+// text otherwise).
+func (a *app) emitData(data any) bool {
+	if !a.g.json {
+		return false
+	}
+	a.emit(jsonDoc{Command: a.command, Data: data}, nil)
+	return true
+}
+
+// before runs before every command's own code: it checks the global flags
+// every command shares.
+func (a *app) before(cmd *cobra.Command) error {
+	a.command = cmd.Name()
+	switch a.g.logFormat {
+	case "text", "json":
+	default:
+		return errs.New(errs.Usage, fmt.Errorf("--log-format %q", a.g.logFormat), "use text or json")
+	}
+	switch a.g.logLevel {
+	case "debug", "info", "warn", "warning", "error":
+	default:
+		return errs.New(errs.Usage, fmt.Errorf("--log-level %q", a.g.logLevel), "use debug, info, warn or error")
+	}
+	a.started = true
+	return nil
+}
+
 // setup builds the Env: configuration, CI context, log, report dir, forge.
 func (a *app) setup(ctx context.Context) (*stages.Env, error) {
 	cictx := ci.Detect(a.env)
-	a.masker.Add(knownSecrets(a.env)...)
 
-	isTTY := false
-	if f, ok := a.stderr.(*os.File); ok {
-		isTTY = term.IsTerminal(int(f.Fd()))
-	}
 	log, err := logging.New(a.stderr, logging.Options{
 		Format: a.g.logFormat, Level: a.g.logLevel,
-		Sections: cictx.Provider == ci.GitLab, Color: isTTY,
+		Sections: cictx.Provider == ci.GitLab, Color: a.colour(),
 	}, a.masker)
 	if err != nil {
 		return nil, errs.New(errs.Usage, err, "")
 	}
+	a.log = log
 
 	repo, err := filepath.Abs(a.g.repo)
 	if err != nil {
 		return nil, errs.Usagef("--repo %s: %w", a.g.repo, err)
+	}
+	if st, err := os.Stat(repo); err != nil || !st.IsDir() {
+		return nil, errs.New(errs.Usage, fmt.Errorf("--repo %s: not a directory", a.g.repo), "give the path of the repository to work on")
 	}
 	cfg := config.Default()
 	path := a.g.configPath
@@ -78,10 +250,13 @@ func (a *app) setup(ctx context.Context) (*stages.Env, error) {
 			return nil, errs.New(errs.Usage, err, "")
 		}
 	}
+	a.masker.Add(configSecrets(cfg, a.env)...)
 
 	reportDir := a.g.reportDir
 	if reportDir == "" {
 		reportDir = filepath.Join(repo, ".pipeline", "reports")
+	} else if reportDir, err = filepath.Abs(reportDir); err != nil {
+		return nil, errs.Usagef("--report-dir %s: %w", a.g.reportDir, err)
 	}
 	env := &stages.Env{
 		Repo:   repo,
@@ -98,12 +273,27 @@ func (a *app) setup(ctx context.Context) (*stages.Env, error) {
 	return env, nil
 }
 
-// knownSecrets are the values of the environment variables that hold
-// credentials: masked in every output.
+// colour: only when stderr is a terminal and NO_COLOR (no-color.org) is unset.
+func (a *app) colour() bool {
+	if _, off := a.env.Lookup("NO_COLOR"); off {
+		return false
+	}
+	f, ok := a.stderr.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// secretVars are the environment variables that hold credentials whatever
+// pipeline.yaml says: their values are masked in every output.
+var secretVars = []string{
+	"PIPELINE_TOKEN", "GITLAB_TOKEN", "GITHUB_TOKEN", "CI_JOB_TOKEN", "CI_REGISTRY_PASSWORD",
+	"AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SESSION_TOKEN",
+	"MINIO_ROOT_PASSWORD", "MINIO_SECRET_KEY", "MINIO_ACCESS_KEY", "MINIO_ROOT_USER",
+}
+
+// knownSecrets are the values of secretVars present in env.
 func knownSecrets(env ci.Env) []string {
 	var out []string
-	for _, k := range []string{"PIPELINE_TOKEN", "GITLAB_TOKEN", "GITHUB_TOKEN", "CI_JOB_TOKEN",
-		"AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SESSION_TOKEN", "MINIO_ROOT_PASSWORD", "MINIO_SECRET_KEY"} {
+	for _, k := range secretVars {
 		if v, ok := env.Lookup(k); ok {
 			out = append(out, v)
 		}
@@ -111,36 +301,110 @@ func knownSecrets(env ci.Env) []string {
 	return out
 }
 
-// runStages runs stages and prints the results: human lines, or one JSON
-// document under --json.
+// configSecrets are the values of the variables pipeline.yaml names for its
+// secrets (every key ending in _env).
+func configSecrets(cfg *config.Config, env ci.Env) []string {
+	// The method lives with the decoder; asked through an interface so the
+	// CLI does not depend on when it arrives.
+	named, ok := any(cfg).(interface{ SecretEnvNames() []string })
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, k := range named.SecretEnvNames() {
+		if v, ok := env.Lookup(k); ok {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// runStages runs stages (names: a selection, nil: all of them), writes the
+// JSON summary and prints the results: a line per stage, or the --json
+// document.
 func (a *app) runStages(ctx context.Context, all []stages.Stage, names []string) error {
 	env, err := a.setup(ctx)
 	if err != nil {
 		return err
 	}
-	results, runErr := stages.Run(ctx, env, all, names)
-	return a.print(results, runErr)
+	return a.runWith(ctx, env, all, names)
 }
 
-func (a *app) print(results []*stages.Result, runErr error) error {
+// runConfigured is `pipeline run`: the stages named on the command line,
+// or those listed under `stages:` in pipeline.yaml.
+func (a *app) runConfigured(ctx context.Context, all []stages.Stage, args []string) error {
+	env, err := a.setup(ctx)
+	if err != nil {
+		return err
+	}
+	names := args
+	if len(names) == 0 {
+		names = env.Config.Stages
+		if len(names) == 0 {
+			return errs.New(errs.Usage, errors.New("no stages to run: `stages:` in "+configName(env.Config)+" is empty"),
+				"list the stages to run there, or name them: pipeline run build template")
+		}
+	}
+	return a.runWith(ctx, env, all, names)
+}
+
+func configName(cfg *config.Config) string {
+	if cfg.Path == "" {
+		return "the default configuration"
+	}
+	return cfg.Path
+}
+
+func (a *app) runWith(ctx context.Context, env *stages.Env, all []stages.Stage, names []string) error {
+	fields := map[string]any{"ci": string(env.CI.Provider), "repo": env.Repo, "config": configName(env.Config)}
+	if sha := env.CI.ShortSHA(); sha != "" {
+		fields["commit"] = sha
+	}
+	if env.CI.Branch != "" {
+		fields["branch"] = env.CI.Branch
+	}
+	if env.DryRun {
+		fields["dry_run"] = true
+	}
+	env.Log.WithFields(fields).Infof("pipeline %s", a.command)
+
+	results, runErr := stages.Run(ctx, env, all, names)
+	if !env.DryRun {
+		if _, err := env.Report.WriteSummary(a.summary(env, results, runErr)); err != nil {
+			env.Log.Warnf("JSON summary not written: %v", err)
+			if runErr == nil {
+				runErr = errs.Infraf("%w", err)
+			}
+		}
+	}
+	a.printResults(results, runErr)
+	return runErr
+}
+
+func (a *app) summary(env *stages.Env, results []*stages.Result, err error) *report.Summary {
+	s := &report.Summary{
+		Command: a.command, CI: string(env.CI.Provider), Commit: env.CI.SHA, Branch: env.CI.Branch,
+		Started: a.start.UTC().Format(time.RFC3339), Seconds: time.Since(a.start).Seconds(),
+		DryRun: env.DryRun, ExitCode: errs.Code(err), Results: results,
+	}
+	if results == nil {
+		s.Results = []*stages.Result{}
+	}
+	if err != nil {
+		s.Error = err.Error()
+	}
+	return s
+}
+
+func (a *app) printResults(results []*stages.Result, runErr error) {
 	if a.g.json {
-		doc := struct {
-			Results []*stages.Result `json:"results"`
-			Error   string           `json:"error,omitempty"`
-			Exit    int              `json:"exit_code"`
-		}{Results: results, Exit: errs.Code(runErr)}
-		if runErr != nil {
-			doc.Error = runErr.Error()
+		if results == nil {
+			results = []*stages.Result{}
 		}
-		b, err := json.MarshalIndent(doc, "", "  ")
-		if err != nil {
-			return err
-		}
-		fmt.Fprintln(a.stdout, a.mask(string(b)))
-		return runErr
+		a.emit(jsonDoc{Command: a.command, Results: results}, runErr)
+		return
 	}
 	for _, r := range results {
 		fmt.Fprintf(a.stdout, "%-12s %-8s %s\n", r.Stage, r.Outcome, a.mask(r.Summary))
 	}
-	return runErr
 }

@@ -1,24 +1,28 @@
 // Command pipeline is the stage runner an OS-distribution / appliance team
 // calls from CI: build, template, integration, promote and release.
+//
+// This package is thin: cobra commands (one file each) that parse flags
+// and hand over to the stages; app.go builds what every command runs with
+// and turns the outcome into output and an exit code.
 package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
 
-	"github.com/pipeline-ci/pipeline/internal/errs"
+	"github.com/pipeline-ci/pipeline/internal/ci"
 )
 
 func main() {
+	os.Exit(pipelineMain())
+}
+
+// pipelineMain runs the command line in os.Args and returns the exit code;
+// the testscript tests run it as the `pipeline` program.
+func pipelineMain() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	a := newApp(os.Stdout, os.Stderr)
-	err := newRootCmd(a).ExecuteContext(ctx)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "pipeline: "+a.mask(err.Error()))
-	}
-	os.Exit(errs.Code(err))
+	defer stop()
+	return newApp(os.Stdout, os.Stderr, ci.OS).execute(ctx, os.Args[1:])
 }
