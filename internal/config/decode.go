@@ -426,6 +426,9 @@ func (w whole) int() int64 {
 func wholeNumber(text, tag string) (whole, bool) {
 	s := strings.ReplaceAll(text, "_", "")
 	var w whole
+	if s == "" {
+		return w, false
+	}
 	switch s[0] {
 	case '-':
 		w.neg, s = true, s[1:]

@@ -12,6 +12,8 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"gopkg.in/yaml.v3"
+
+	"github.com/pipeline-ci/pipeline/templates"
 )
 
 // schemaPath is the committed schema, from this package's folder.
@@ -98,7 +100,7 @@ func TestSchemaAgreesWithDecoder(t *testing.T) {
 			schema: Schema(),
 			decode: func(b []byte) error { _, err := Parse("pipeline.yaml", b, testEnv); return err },
 			dirs:   []string{"testdata/valid", "testdata/invalid"},
-			extra:  []string{"../../examples/appliance/pipeline.yaml", "../../templates/init/pipeline.yaml"},
+			extra:  []string{"../../examples/appliance/pipeline.yaml"},
 		},
 		{
 			schema: schemaJSON(reflect.TypeOf(richConfig{}), reflect.ValueOf(defaultRich()).Elem(), "rich", "test"),
@@ -106,8 +108,18 @@ func TestSchemaAgreesWithDecoder(t *testing.T) {
 			dirs:   []string{"testdata/rich/valid", "testdata/rich/invalid"},
 		},
 	}
+	// What `pipeline init` writes, for each forge choice.
+	initFiles := renderInitTemplate(t)
 	for _, c := range cases {
 		sch := compileSchema(t, c.schema)
+		if c.extra != nil {
+			for name, data := range initFiles {
+				ok, why := schemaVerdict(sch, data)
+				if err := c.decode(data); err != nil || !ok {
+					t.Errorf("%s: want both to accept it\n  decoder: %v\n  schema: ok=%v %s", name, err, ok, why)
+				}
+			}
+		}
 		files := c.extra
 		for _, d := range c.dirs {
 			files = append(files, yamlFiles(t, d)...)
@@ -129,11 +141,34 @@ func TestSchemaAgreesWithDecoder(t *testing.T) {
 				}
 				continue
 			}
+			if !strings.Contains(path, "testdata") && (decErr != nil || !ok) {
+				t.Errorf("%s: want the decoder and the schema to accept it\n  decoder: %v\n  schema: ok=%v %s", path, decErr, ok, why)
+				continue
+			}
 			if (decErr == nil) != ok {
 				t.Errorf("%s: decoder and schema disagree\n  decoder: %v\n  schema: ok=%v %s", path, decErr, ok, why)
 			}
 		}
 	}
+}
+
+// renderInitTemplate renders templates/init/pipeline.yaml.tmpl (when it
+// exists) as `pipeline init` does, once per forge choice.
+func renderInitTemplate(t *testing.T) map[string][]byte {
+	tmpl, err := templates.Parse("init/pipeline.yaml.tmpl", nil)
+	if err != nil {
+		t.Logf("no init template to check: %v", err)
+		return nil
+	}
+	out := map[string][]byte{}
+	for _, forge := range []string{"", "gitlab", "github", "none"} {
+		s, err := templates.Render(tmpl, map[string]any{"Project": "acme", "Forge": forge})
+		if err != nil {
+			t.Fatalf("render init/pipeline.yaml.tmpl: %v", err)
+		}
+		out["init/pipeline.yaml.tmpl (forge "+forge+")"] = []byte(s)
+	}
+	return out
 }
 
 // Spot checks of what editors rely on: additionalProperties false,
