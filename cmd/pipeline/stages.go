@@ -3,6 +3,8 @@ package main
 import (
 	"github.com/pipeline-ci/pipeline/stages"
 	"github.com/pipeline-ci/pipeline/stages/build"
+	"github.com/pipeline-ci/pipeline/stages/promote"
+	"github.com/pipeline-ci/pipeline/stages/release"
 )
 
 // allStages is the ordered list behind `pipeline run`, each stage with its
@@ -12,7 +14,7 @@ func allStages() []stages.Stage {
 		build.New(),                          // packages, lock, meta-package, repos, upload
 		stages.NotImplemented("template"),    // dev VM template, rebuilt only when its inputs change
 		stages.NotImplemented("integration"), // suites on fresh and upgraded targets, state diff
-		stages.NotImplemented("promote"),     // staging → master, culprits named
-		stages.NotImplemented("release"),     // version, changelog, notes, milestone, tag
+		promote.New(),                        // staging → master, culprits named
+		release.New(release.Options{}),       // version, changelog, notes, milestone, tag
 	}
 }

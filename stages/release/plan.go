@@ -1,0 +1,494 @@
+package release
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/Masterminds/semver/v3"
+	"github.com/pipeline-ci/pipeline/gitops"
+	"github.com/pipeline-ci/pipeline/internal/errs"
+	"github.com/pipeline-ci/pipeline/release"
+)
+
+// planKind says what a run is doing.
+type planKind int
+
+const (
+	// planNew: a new release from the changes since the last one.
+	planNew planKind = iota
+	// planPending: a release commit (ours, with its trailers) is on the
+	// branch but not tagged yet — a merged release MR, or a run that died
+	// after pushing it. Finish it.
+	planPending
+	// planFinish: the last release tag is ours but its forge release is
+	// missing or the tag was never pushed — a run that died after tagging.
+	planFinish
+)
+
+// state is what the plan step found in git and on the forge.
+type state struct {
+	kind   planKind
+	reason string
+	head   string // HEAD when the run started
+	// target is the commit to tag: the release commit once made (new), or
+	// the one found (pending, finish).
+	target string
+	// milestone is the title of the milestone this release closes.
+	milestone string
+	current   *gitops.Milestone
+}
+
+// makePlan reads tags, history and the forge and decides.
+func (r *run) makePlan(ctx context.Context) error {
+	head, err := r.git.Head(ctx)
+	if err != nil {
+		return errs.New(errs.Usage, fmt.Errorf("release: %w", err), "the repository has no commit to release yet")
+	}
+	r.state = &state{head: head}
+	prefix := r.cfg.TagPrefix
+
+	refs, err := r.tagRefs(ctx)
+	if err != nil {
+		return err
+	}
+	cands, ignored := release.SortTags(refs, prefix, r.line)
+	r.data.IgnoredTags = ignored
+	if len(ignored) > 0 {
+		r.env.Log.Infof("ignored %d tag(s) that are not %q + a semantic version: %s", len(ignored), prefix, listSome(ignored, 5))
+	}
+	lastAny, lastStable, err := r.lastReleases(ctx, cands, head)
+	if err != nil {
+		return err
+	}
+	var existing []*semver.Version
+	for _, t := range cands {
+		existing = append(existing, t.Version)
+	}
+	// Versions tagged on other lines count too: never tag a version twice.
+	if r.line != nil {
+		all, _ := release.SortTags(refs, prefix, nil)
+		existing = existing[:0]
+		for _, t := range all {
+			existing = append(existing, t.Version)
+		}
+	}
+
+	// The history since the last stable release: all the plan needs.
+	since := ""
+	if lastStable != nil {
+		since = lastStable.SHA
+	}
+	commits, err := r.walk(ctx, head, since)
+	if err != nil {
+		return err
+	}
+	r.env.Log.Infof("%d commit(s) since %s", len(commits), tagName(lastStable, "the first commit"))
+
+	in := release.PlanInput{
+		Prefix: prefix, LastStable: lastStable, LastAny: lastAny, Existing: existing,
+		Commits: commits, Head: head, Labels: r.labels(), Links: r.links,
+		Pre: r.opts.Pre, Line: r.line, Initial: semver.MustParse(r.cfg.InitialVersion),
+	}
+	if err := r.findUnfinished(ctx, &in, cands); err != nil {
+		return err
+	}
+	if r.state.kind == planNew {
+		if err := r.requested(&in); err != nil {
+			return err
+		}
+		if in.Version != nil && lastAny != nil && in.Version.Equal(lastAny.Version) {
+			r.plan = &release.Plan{Reason: lastAny.Version.String() + " is already released (" + lastAny.Name + ")", Counts: map[string]int{}}
+			return nil
+		}
+	}
+	if err := r.readForge(ctx, &in); err != nil {
+		return err
+	}
+	p, err := release.MakePlan(in)
+	if err != nil {
+		return errs.New(errs.Usage, fmt.Errorf("release: %w", err), "change --bump, --version or --pre")
+	}
+	r.plan = p
+	return nil
+}
+
+// requested reads --bump and --version.
+func (r *run) requested(in *release.PlanInput) error {
+	b, err := release.ParseBump(r.opts.Bump)
+	if err != nil {
+		return errs.New(errs.Usage, fmt.Errorf("--bump: %w", err), "give --bump major, minor or patch")
+	}
+	in.Forced = b
+	if r.opts.Version != "" {
+		if b != release.NoBump {
+			return errs.Usagef("--bump and --version both given: give one")
+		}
+		v, err := semver.StrictNewVersion(strings.TrimPrefix(r.opts.Version, r.cfg.TagPrefix))
+		if err != nil {
+			return errs.New(errs.Usage, fmt.Errorf("--version %q: %w", r.opts.Version, err), "give a semantic version such as 1.4.0")
+		}
+		in.Version = v
+	}
+	return nil
+}
+
+// findUnfinished looks for a release an earlier run left half done.
+func (r *run) findUnfinished(ctx context.Context, in *release.PlanInput, cands []release.Tag) error {
+	// A release commit of ours after the last tag: commit (and push, or MR
+	// merge) done, tag not yet.
+	for _, c := range in.Commits {
+		j, ok := release.ReadJournal(c.Message)
+		if !ok {
+			continue
+		}
+		v, err := semver.StrictNewVersion(j.Version)
+		if err != nil || (in.LastAny != nil && !v.GreaterThan(in.LastAny.Version)) {
+			continue
+		}
+		r.state.kind, r.state.target, r.state.milestone = planPending, c.SHA, j.Milestone
+		r.state.reason = fmt.Sprintf("finishing %s from its release commit %s", j.Version, short(c.SHA))
+		// Only what the release commit contains belongs to this release.
+		keep := release.Reachable(in.Commits, c.SHA)
+		var cs []release.Commit
+		for _, x := range in.Commits {
+			if keep[x.SHA] {
+				cs = append(cs, x)
+			}
+		}
+		in.Commits, in.Head = cs, c.SHA
+		in.Fixed, in.FixedReason = v, r.state.reason
+		return nil
+	}
+	// The last tag is ours (annotated with our trailers) but incomplete.
+	last := in.LastAny
+	if last == nil {
+		return nil
+	}
+	msg, err := r.git.Run(ctx, "for-each-ref", "--format=%(contents)", "refs/tags/"+last.Name)
+	if err != nil {
+		return errs.Infraf("release: read tag %s: %w", last.Name, err)
+	}
+	j, ours := release.ReadJournal(msg)
+	if !ours || !strings.Contains(msg, release.TrailerVersion+":") {
+		return nil
+	}
+	complete, why, err := r.complete(ctx, last)
+	if err != nil || complete {
+		return err
+	}
+	r.state.kind, r.state.target, r.state.milestone = planFinish, last.SHA, j.Milestone
+	r.state.reason = fmt.Sprintf("finishing %s, tagged but %s", last.Version, why)
+	// Its notes: from the release before it.
+	var prev *release.Tag
+	for i := range cands {
+		t := &cands[i]
+		if !t.Version.LessThan(last.Version) || (last.Version.Prerelease() == "" && t.Version.Prerelease() != "") {
+			continue
+		}
+		if ok, _ := r.git.IsAncestor(ctx, t.SHA, last.SHA); ok {
+			prev = t
+			break
+		}
+	}
+	since := ""
+	if prev != nil {
+		since = prev.SHA
+	}
+	commits, err := r.walk(ctx, last.SHA, since)
+	if err != nil {
+		return err
+	}
+	in.Commits, in.Head, in.LastStable, in.LastAny = commits, last.SHA, prev, prev
+	in.Fixed, in.FixedReason = last.Version, r.state.reason
+	return nil
+}
+
+// complete reports whether the release of tag t is complete: the tag is
+// on the remote, and the forge has its release.
+func (r *run) complete(ctx context.Context, t *release.Tag) (bool, string, error) {
+	if r.remote != "" {
+		sha, err := r.git.RemoteRef(ctx, r.remote, "refs/tags/"+t.Name)
+		if err != nil {
+			return false, "", errs.Infraf("release: look up tag %s on %s: %w", t.Name, r.remote, err)
+		}
+		if sha == "" {
+			return false, "the tag was never pushed", nil
+		}
+	}
+	if r.forge.Kind() != "none" {
+		rel, err := r.forge.GetRelease(ctx, t.Name)
+		if err != nil {
+			return false, "", errs.Infraf("release: look up the forge release of %s: %w", t.Name, err)
+		}
+		if rel == nil {
+			return false, "its forge release is missing", nil
+		}
+	}
+	return true, "", nil
+}
+
+// tagRefs lists every tag with the commit it points at.
+func (r *run) tagRefs(ctx context.Context) ([]release.TagRef, error) {
+	out, err := r.git.Run(ctx, "for-each-ref", "--format=%(refname:strip=2)%00%(objectname)%00%(*objectname)", "refs/tags")
+	if err != nil {
+		return nil, errs.Infraf("release: list tags: %w", err)
+	}
+	var refs []release.TagRef
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Split(line, "\x00")
+		if len(f) != 3 {
+			continue
+		}
+		sha := f[1]
+		if f[2] != "" {
+			sha = f[2] // annotated: the commit it peels to
+		}
+		refs = append(refs, release.TagRef{Name: f[0], SHA: sha})
+	}
+	return refs, nil
+}
+
+// lastReleases finds the highest release tags that are ancestors of head:
+// the last of any kind, and the last stable one. A shallow clone is
+// deepened only as far as that tag.
+func (r *run) lastReleases(ctx context.Context, cands []release.Tag, head string) (lastAny, lastStable *release.Tag, err error) {
+	shallow, err := r.git.IsShallow(ctx)
+	if err != nil {
+		return nil, nil, errs.Infraf("release: %w", err)
+	}
+	for i := range cands {
+		t := &cands[i]
+		ok, err := r.reaches(ctx, t, shallow)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !ok {
+			continue
+		}
+		if lastAny == nil {
+			lastAny = t
+		}
+		if t.Version.Prerelease() == "" {
+			lastStable = t
+			break
+		}
+	}
+	// No stable release reachable: the walk covers the whole history, so a
+	// shallow clone must be made whole.
+	if lastStable == nil && shallow && r.remote != "" {
+		r.env.Log.Info("no release tag yet: fetching the whole history of the shallow clone")
+		err := r.git.DeepenUntil(ctx, r.remote, nil, func(ctx context.Context) (bool, error) {
+			s, err := r.git.IsShallow(ctx)
+			return !s, err
+		})
+		if err != nil && !errors.Is(err, gitops.ErrNotInHistory) {
+			return nil, nil, errs.Infraf("release: unshallow: %w", err)
+		}
+	}
+	return lastAny, lastStable, nil
+}
+
+// reaches reports whether tag t is an ancestor of HEAD, deepening a
+// shallow clone up to it when needed.
+func (r *run) reaches(ctx context.Context, t *release.Tag, shallow bool) (bool, error) {
+	if shallow && r.remote != "" {
+		err := r.git.DeepenToTag(ctx, r.remote, t.Name)
+		if err == nil {
+			return true, nil
+		}
+		if errors.Is(err, gitops.ErrNotInHistory) {
+			return false, nil
+		}
+		return false, errs.Infraf("release: deepen the shallow clone to %s: %w", t.Name, err)
+	}
+	if !r.git.Exists(ctx, t.SHA) {
+		return false, nil
+	}
+	ok, err := r.git.IsAncestor(ctx, t.SHA, "HEAD")
+	if err != nil {
+		return false, errs.Infraf("release: is %s an ancestor of HEAD: %w", t.Name, err)
+	}
+	return ok, nil
+}
+
+// walk streams `git log -z` of head ^since (the whole history of head when
+// since is empty) through the byte-exact parser.
+func (r *run) walk(ctx context.Context, head, since string) ([]release.Commit, error) {
+	return Walk(ctx, r.git, head, since)
+}
+
+// Walk reads the commits reachable from head and not from since, newest
+// first, streaming git's output: it never holds the raw log in memory and
+// never splits a record.
+func Walk(ctx context.Context, g *gitops.Git, head, since string) ([]release.Commit, error) {
+	args := []string{"log", "-z", release.LogFormat, head}
+	if since != "" {
+		args = append(args, "^"+since)
+	}
+	args = append(args, "--")
+	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd.Dir = g.Dir
+	cmd.Env = append(cmd.Environ(), g.Env...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, errs.Infraf("release: git log: %w", err)
+	}
+	commits, perr := release.ParseLog(out)
+	if perr != nil {
+		_, _ = io.Copy(io.Discard, out)
+	}
+	werr := cmd.Wait()
+	if werr != nil {
+		return nil, errs.Infraf("release: git %s: %w: %s", strings.Join(args, " "), werr, strings.TrimSpace(stderr.String()))
+	}
+	if perr != nil {
+		return nil, errs.Infraf("release: %w", perr)
+	}
+	return commits, nil
+}
+
+func (r *run) labels() release.Labels {
+	l := release.Labels{}
+	add := func(names []string, k release.Kind) {
+		for _, n := range names {
+			l[strings.ToLower(n)] = k
+		}
+	}
+	add(r.cfg.Labels.Performance, release.Performance)
+	add(r.cfg.Labels.Fix, release.Fix)
+	add(r.cfg.Labels.Feature, release.Feature)
+	add(r.cfg.Labels.Breaking, release.Breaking)
+	return l
+}
+
+// readForge fills in the MRs merged and the issues closed in the range,
+// and the current milestone.
+func (r *run) readForge(ctx context.Context, in *release.PlanInput) error {
+	if r.forge.Kind() == "none" {
+		return nil
+	}
+	inRange := make(map[string]bool, len(in.Commits))
+	var oldest time.Time
+	for _, c := range in.Commits {
+		inRange[c.SHA] = true
+		if oldest.IsZero() || c.Time.Before(oldest) {
+			oldest = c.Time
+		}
+	}
+	var since time.Time
+	if in.LastStable != nil && !oldest.IsZero() {
+		since = oldest.Add(-time.Hour) // merged after the first commit of the range
+	}
+	mrs, err := r.forge.MergedMergeRequests(ctx, r.branch, since)
+	if err != nil {
+		return errs.Infraf("release: list merged MRs: %w", err)
+	}
+	for _, m := range mrs {
+		if !inRange[m.MergeCommitSHA] && !inRange[m.SquashCommitSHA] && !inRange[m.SHA] {
+			continue
+		}
+		closes, err := r.forge.IssuesClosedBy(ctx, m.Number)
+		if err != nil {
+			return errs.Infraf("release: issues closed by MR %d: %w", m.Number, err)
+		}
+		rm := release.MergeRequest{Number: m.Number, Title: m.Title, Labels: m.Labels, URL: m.WebURL,
+			MergeSHA: m.MergeCommitSHA, SquashSHA: m.SquashCommitSHA, HeadSHA: m.SHA, MergedAt: m.MergedAt}
+		for _, is := range closes {
+			rm.Closes = append(rm.Closes, release.Issue{Number: is.Number, Title: is.Title, URL: is.WebURL})
+		}
+		in.MergeRequests = append(in.MergeRequests, rm)
+	}
+	if !r.cfg.Milestone.Enabled {
+		return nil
+	}
+	ms, err := r.forge.ListMilestones(ctx, "active")
+	if err != nil {
+		return errs.Infraf("release: list milestones: %w", err)
+	}
+	if r.state.milestone != "" {
+		// A re-run: the milestone is the one the release commit names, even
+		// if it is closed by now.
+		all, err := r.forge.ListMilestones(ctx, "all")
+		if err != nil {
+			return errs.Infraf("release: list milestones: %w", err)
+		}
+		ms = all
+	}
+	r.state.current = currentMilestone(ms, r.state.milestone)
+	if r.state.current == nil {
+		return nil
+	}
+	r.state.milestone = r.state.current.Title
+	issues, _, err := r.forge.MilestoneItems(ctx, r.state.current.ID)
+	if err != nil {
+		return errs.Infraf("release: items of milestone %s: %w", r.state.current.Title, err)
+	}
+	for _, is := range issues {
+		if is.State == "closed" {
+			in.MilestoneIssues = append(in.MilestoneIssues, release.Issue{Number: is.Number, Title: is.Title, URL: is.WebURL})
+		}
+	}
+	return nil
+}
+
+// currentMilestone is the milestone named title, or else the open one due
+// first (one without a due date last).
+func currentMilestone(ms []gitops.Milestone, title string) *gitops.Milestone {
+	if title != "" {
+		for i := range ms {
+			if ms[i].Title == title {
+				return &ms[i]
+			}
+		}
+		return nil
+	}
+	var open []gitops.Milestone
+	for _, m := range ms {
+		if m.State == "active" || m.State == "open" {
+			open = append(open, m)
+		}
+	}
+	if len(open) == 0 {
+		return nil
+	}
+	sort.SliceStable(open, func(i, j int) bool {
+		a, b := open[i].DueDate, open[j].DueDate
+		if a.IsZero() != b.IsZero() {
+			return !a.IsZero()
+		}
+		return a.Before(b)
+	})
+	return &open[0]
+}
+
+func tagName(t *release.Tag, none string) string {
+	if t == nil {
+		return none
+	}
+	return t.Name
+}
+
+func short(sha string) string {
+	if len(sha) > 8 {
+		return sha[:8]
+	}
+	return sha
+}
+
+func listSome(s []string, n int) string {
+	if len(s) <= n {
+		return strings.Join(s, ", ")
+	}
+	return strings.Join(s[:n], ", ") + fmt.Sprintf(" and %d more", len(s)-n)
+}

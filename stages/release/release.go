@@ -1,0 +1,402 @@
+// Package release is the `pipeline release` stage: it reads the repository
+// and the forge, asks package release (pure logic) for the plan, and carries
+// it out as an ordered list of steps — changelog and version files, commit,
+// push, release MR or tag, milestone, comments, forge release.
+//
+// The stage is safe to re-run. Its state lives where a fresh CI clone sees
+// it: the release commit and the annotated tag carry trailers naming the
+// version and milestone, every step checks before it writes, and the forge
+// release is made last, so its existence means "this release is complete".
+package release
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/pipeline-ci/pipeline/gitops"
+	"github.com/pipeline-ci/pipeline/internal/config"
+	"github.com/pipeline-ci/pipeline/internal/errs"
+	"github.com/pipeline-ci/pipeline/release"
+	"github.com/pipeline-ci/pipeline/stages"
+)
+
+// Options are what the release manager gives on the command line.
+type Options struct {
+	Bump    string // --bump major|minor|patch
+	Version string // --version X.Y.Z
+	Pre     string // --pre rc
+	// Branch overrides the branch released (default: CI branch, else the
+	// checked-out one).
+	Branch string
+
+	// FailAfter makes the run stop with an infrastructure error right after
+	// the named step: the re-run tests use it to die at every step in turn.
+	FailAfter string
+	// Now is the clock (tests pin it).
+	Now func() time.Time
+}
+
+// Stage is the release stage.
+type Stage struct{ Opts Options }
+
+// New returns the stage with the given options.
+func New(opts Options) *Stage { return &Stage{Opts: opts} }
+
+// Name implements stages.Stage.
+func (*Stage) Name() string { return "release" }
+
+// Steps are the steps in the order they run; their names are those of the
+// log sections, of Action.Step and of FailAfter.
+var Steps = []string{
+	StepFiles,        // prepend the changelog entry, update version files
+	StepCommit,       // commit them with the release trailers
+	StepPush,         // guarded push of the branch (or the release MR branch)
+	StepMergeRequest, // open or update the release MR (mode mr)
+	StepTag,          // annotated tag with the release trailers
+	StepPushTag,      // push the tag
+	StepMilestone,    // close the milestone, open the next one
+	StepComments,     // tell shipped MRs and issues
+	StepForgeRelease, // the forge release, last: it marks the release complete
+}
+
+// Step names.
+const (
+	StepFiles        = "files"
+	StepCommit       = "commit"
+	StepPush         = "push"
+	StepMergeRequest = "merge-request"
+	StepTag          = "tag"
+	StepPushTag      = "push-tag"
+	StepMilestone    = "milestone"
+	StepComments     = "comments"
+	StepForgeRelease = "forge-release"
+)
+
+// Action is one thing the stage did, found done, skipped, or (under
+// --dry-run) would do.
+type Action struct {
+	Step   string `json:"step"`
+	Action string `json:"action"`
+	// Status is done, exists (already there: a re-run), skipped (with the
+	// reason in Detail), or would (dry run).
+	Status string `json:"status"`
+	Detail string `json:"detail,omitempty"`
+	URL    string `json:"url,omitempty"`
+}
+
+// Data is the stage's --json result.
+type Data struct {
+	Releasable   bool             `json:"releasable"`
+	Version      string           `json:"version,omitempty"`
+	Previous     string           `json:"previous,omitempty"`
+	Tag          string           `json:"tag,omitempty"`
+	PreviousTag  string           `json:"previous_tag,omitempty"`
+	Bump         string           `json:"bump"`
+	Reason       string           `json:"reason"`
+	Mode         string           `json:"mode"`
+	Branch       string           `json:"branch"`
+	Resumed      string           `json:"resumed,omitempty"`
+	Notes        string           `json:"notes,omitempty"`
+	Changes      []release.Change `json:"changes"`
+	Counts       map[string]int   `json:"counts"`
+	ClosedIssues []release.Issue  `json:"closed_issues,omitempty"`
+	IgnoredTags  []string         `json:"ignored_tags,omitempty"`
+	Actions      []Action         `json:"actions"`
+}
+
+// Run implements stages.Stage.
+func (s *Stage) Run(ctx context.Context, env *stages.Env) (*stages.Result, error) {
+	r, err := newRun(ctx, s.Opts, env)
+	if err != nil {
+		return nil, err
+	}
+	defer r.cleanup()
+	return r.run(ctx)
+}
+
+// run is one execution of the stage: its inputs and what it found.
+type run struct {
+	opts   Options
+	env    *stages.Env
+	cfg    config.Release
+	git    *gitops.Git
+	forge  gitops.Forge
+	now    time.Time
+	branch string
+	mode   string
+	remote string // "" when there is no such remote: the release stays local
+	line   *release.Line
+	links  release.Links
+	tmpl   release.Templates
+
+	wt      *gitops.Git // the worktree of the release branch (mode mr)
+	changed []string    // files written, to commit
+	state   *state
+	plan    *release.Plan
+	notes   *release.Notes
+	texts   texts
+	data    Data
+	cleanup func()
+}
+
+// texts are the rendered notes, changelog entry and MR body.
+type texts struct{ notes, entry, mrBody string }
+
+func newRun(ctx context.Context, opts Options, env *stages.Env) (*run, error) {
+	r := &run{opts: opts, env: env, cfg: env.Config.Release, forge: env.Forge, cleanup: func() {}}
+	if r.forge == nil {
+		r.forge = gitops.None{}
+	}
+	r.now = time.Now().UTC()
+	if opts.Now != nil {
+		r.now = opts.Now().UTC()
+	}
+	r.git = gitops.Open(env.Repo)
+	if _, err := r.git.Run(ctx, "rev-parse", "--git-dir"); err != nil {
+		return nil, errs.New(errs.Usage, fmt.Errorf("release: %s is not a git repository: %w", env.Repo, err), "run pipeline release inside the repository, or give --repo")
+	}
+	if err := r.identity(ctx); err != nil {
+		return nil, err
+	}
+
+	r.branch = firstNonEmpty(opts.Branch, env.CI.Branch)
+	if r.branch == "" {
+		b, err := r.git.CurrentBranch(ctx)
+		if err != nil {
+			return nil, errs.Infraf("release: read the current branch: %w", err)
+		}
+		r.branch = b
+	}
+	if r.branch == "" {
+		return nil, errs.New(errs.Usage, errors.New("release: HEAD is detached and the CI context names no branch"),
+			"check out the branch to release, or run from a branch pipeline (CI_COMMIT_BRANCH)")
+	}
+	line, err := release.LineOf(r.branch, r.cfg.MaintenanceBranch)
+	if err != nil {
+		return nil, errs.New(errs.Usage, fmt.Errorf("release.%w", err), "fix release.maintenance_branch in pipeline.yaml")
+	}
+	r.line = line
+
+	r.mode = r.cfg.Mode
+	if r.mode == "" {
+		r.mode = config.ReleaseModeDirect
+		if r.forge.Kind() != "none" {
+			r.mode = config.ReleaseModeMR
+		}
+	}
+	if r.cfg.Remote != "" {
+		if _, err := r.git.Run(ctx, "remote", "get-url", r.cfg.Remote); err == nil {
+			r.remote = r.cfg.Remote
+		}
+	}
+	r.links = linksFor(r.forge.Kind(), env.CI.WebURL)
+	if r.tmpl, err = r.templates(); err != nil {
+		return nil, err
+	}
+	r.data = Data{Mode: r.mode, Branch: r.branch, Counts: map[string]int{}}
+	return r, nil
+}
+
+// identity makes sure commits and tags can be made: a CI clone often has
+// no user.name/user.email.
+func (r *run) identity(ctx context.Context) error {
+	name, _ := r.git.Run(ctx, "config", "user.name")
+	email, _ := r.git.Run(ctx, "config", "user.email")
+	if name == "" {
+		r.git.Env = append(r.git.Env, "GIT_AUTHOR_NAME=pipeline release", "GIT_COMMITTER_NAME=pipeline release")
+	}
+	if email == "" {
+		r.git.Env = append(r.git.Env, "GIT_AUTHOR_EMAIL=pipeline-release@localhost", "GIT_COMMITTER_EMAIL=pipeline-release@localhost")
+	}
+	return nil
+}
+
+// templates reads the team's template files, relative to pipeline.yaml.
+func (r *run) templates() (release.Templates, error) {
+	t := release.Templates{Links: r.links}
+	base := r.env.Repo
+	if r.env.Config.Path != "" {
+		base = filepath.Dir(r.env.Config.Path)
+	}
+	for _, f := range []struct {
+		key, path string
+		dst       *string
+	}{
+		{"release.templates.notes", r.cfg.Templates.Notes, &t.Notes},
+		{"release.templates.changelog", r.cfg.Templates.Changelog, &t.Changelog},
+		{"release.templates.merge_request", r.cfg.Templates.MergeRequest, &t.MergeRequest},
+	} {
+		if f.path == "" {
+			continue
+		}
+		p := f.path
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(base, p)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return t, errs.New(errs.Usage, fmt.Errorf("%s: %w", f.key, err), "give the path of a template file, relative to pipeline.yaml")
+		}
+		*f.dst = string(b)
+	}
+	return t, nil
+}
+
+// linksFor gives the URL forms of a forge's web pages.
+func linksFor(kind, web string) release.Links {
+	web = strings.TrimRight(web, "/")
+	l := release.Links{MRRef: "!%d", IssueRef: "#%d"}
+	if kind == "github" {
+		l.MRRef = "#%d"
+	}
+	if web == "" {
+		return l
+	}
+	switch kind {
+	case "gitlab":
+		l.MergeRequest, l.Issue, l.Commit, l.Compare = web+"/-/merge_requests/%d", web+"/-/issues/%d", web+"/-/commit/%s", web+"/-/compare/%s...%s"
+	case "github":
+		l.MergeRequest, l.Issue, l.Commit, l.Compare = web+"/pull/%d", web+"/issues/%d", web+"/commit/%s", web+"/compare/%s...%s"
+	}
+	return l
+}
+
+func (r *run) run(ctx context.Context) (*stages.Result, error) {
+	end := r.env.Log.Section("release_plan", "release: plan")
+	err := r.makePlan(ctx)
+	end()
+	if err != nil {
+		return r.result(stages.Errored, err.Error()), err
+	}
+	p := r.plan
+	r.data.Releasable, r.data.Reason, r.data.Bump = p.Releasable, p.Reason, p.Bump.String()
+	r.data.Changes, r.data.Counts, r.data.ClosedIssues = p.Changes, p.Counts, p.ClosedIssues
+	r.data.Previous, r.data.PreviousTag = p.Previous, p.PreviousTag
+	if !p.Releasable {
+		msg := "nothing to release: " + p.Reason
+		r.env.Log.Info(msg)
+		r.print(msg)
+		return r.result(stages.NoChange, msg), nil
+	}
+	r.data.Version, r.data.Tag = p.Version, p.Tag
+	r.env.Log.WithField("version", p.Version).Infof("release %s (%s): %s", p.Version, p.Bump, p.Reason)
+
+	if err := r.render(); err != nil {
+		return r.result(stages.Errored, err.Error()), err
+	}
+	r.data.Notes = r.texts.notes
+
+	for _, step := range Steps {
+		end := r.env.Log.Section("release_"+strings.ReplaceAll(step, "-", "_"), "release: "+step)
+		err := r.step(ctx, step)
+		end()
+		if err != nil {
+			return r.result(stages.Errored, fmt.Sprintf("release %s stopped at step %s: %v", p.Version, step, err)), err
+		}
+		if r.opts.FailAfter == step && !r.env.DryRun {
+			err := errs.Infraf("release: fault injected after step %s", step)
+			return r.result(stages.Errored, err.Error()), err
+		}
+		if r.mode == config.ReleaseModeMR && step == StepMergeRequest && r.state.kind == planNew {
+			break // the rest happens when the release MR is merged
+		}
+	}
+	return r.finish(), nil
+}
+
+func (r *run) finish() *stages.Result {
+	p := r.plan
+	var summary string
+	switch {
+	case r.env.DryRun:
+		summary = fmt.Sprintf("would release %s (%s): %s", p.Version, p.Bump, p.Reason)
+	case r.mode == config.ReleaseModeMR && r.state.kind == planNew:
+		summary = fmt.Sprintf("release MR for %s is open; merging it releases %s", p.Version, p.Tag)
+	default:
+		summary = fmt.Sprintf("released %s (%s)", p.Version, p.Bump)
+	}
+	if r.state.kind != planNew {
+		summary += " — " + r.state.reason
+	}
+	r.print(summary)
+	for _, a := range r.data.Actions {
+		line := fmt.Sprintf("  %-14s %-8s %s", a.Step, a.Status, a.Action)
+		if a.Detail != "" {
+			line += " (" + a.Detail + ")"
+		}
+		r.print(line)
+	}
+	outcome := stages.Passed
+	if r.env.DryRun {
+		outcome = stages.DryRunned
+	}
+	res := r.result(outcome, summary)
+	res.Dotenv = map[string]string{
+		"PIPELINE_VERSION":          p.Version,
+		"PIPELINE_PREVIOUS_VERSION": p.Previous,
+		"PIPELINE_RELEASE_TAG":      p.Tag,
+	}
+	return res
+}
+
+func (r *run) result(o stages.Outcome, summary string) *stages.Result {
+	return &stages.Result{Outcome: o, Summary: summary, Data: &r.data}
+}
+
+func (r *run) print(line string) {
+	if r.env.Out != nil {
+		fmt.Fprintln(r.env.Out, line)
+	}
+}
+
+// render turns the plan into notes, changelog entry and MR body.
+func (r *run) render() error {
+	r.notes = release.NewNotes(r.plan, r.now.Format("2006-01-02"), r.links, r.artifacts())
+	var err error
+	if r.texts.notes, err = r.tmpl.RenderNotes(r.notes); err != nil {
+		return errs.WithHint(err, "fix release.templates.notes")
+	}
+	if r.texts.entry, err = r.tmpl.RenderChangelogEntry(r.notes); err != nil {
+		return errs.WithHint(err, "fix release.templates.changelog")
+	}
+	if r.texts.mrBody, err = r.tmpl.RenderMRBody(r.notes); err != nil {
+		return errs.WithHint(err, "fix release.templates.merge_request")
+	}
+	return nil
+}
+
+func (r *run) artifacts() []release.Artifact {
+	var out []release.Artifact
+	for _, l := range r.cfg.Links {
+		rep := strings.NewReplacer("{version}", r.plan.Version, "{tag}", r.plan.Tag)
+		out = append(out, release.Artifact{Name: rep.Replace(l.Name), URL: rep.Replace(l.URL)})
+	}
+	return out
+}
+
+func (r *run) act(a Action) {
+	if a.Status == "" {
+		a.Status = "done"
+	}
+	r.data.Actions = append(r.data.Actions, a)
+	log := r.env.Log.WithField("step", a.Step)
+	msg := a.Status + ": " + a.Action
+	if a.Detail != "" {
+		msg += " (" + a.Detail + ")"
+	}
+	log.Info(msg)
+}
+
+func firstNonEmpty(v ...string) string {
+	for _, s := range v {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
