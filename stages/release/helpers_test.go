@@ -93,7 +93,10 @@ func (r *repo) commit(msg string) string {
 // tag makes an annotated tag at HEAD (not ours: no release trailers).
 func (r *repo) tag(name string) { r.t.Helper(); r.run("tag", "-a", "-m", "release "+name, name) }
 
-func (r *repo) push() { r.t.Helper(); r.run("push", "--quiet", "--follow-tags", "origin", "HEAD:refs/heads/main") }
+func (r *repo) push() {
+	r.t.Helper()
+	r.run("push", "--quiet", "--follow-tags", "origin", "HEAD:refs/heads/main")
+}
 
 func (r *repo) head() string { return r.run("rev-parse", "HEAD") }
 

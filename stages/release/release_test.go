@@ -285,7 +285,9 @@ func TestVersionFilesAndTemplateOverride(t *testing.T) {
 	}
 	// A file the config names that is not there is a usage error.
 	r.commit("fix: x")
-	env = r.env(nil, func(c *config.Release) { c.VersionFiles = []config.VersionFile{{Path: "nope.yml", Kind: "yaml", Key: "v"}} })
+	env = r.env(nil, func(c *config.Release) {
+		c.VersionFiles = []config.VersionFile{{Path: "nope.yml", Kind: "yaml", Key: "v"}}
+	})
 	if _, _, err := r.release(env, Options{}); errs.KindOf(err) != errs.Usage || !strings.Contains(err.Error(), "version_files[0]") {
 		t.Errorf("missing version file: %v", err)
 	}
