@@ -163,6 +163,9 @@ func parseGitLabCI(t *testing.T, text string) (stages []string, jobs map[string]
 		if j.Rules == nil {
 			j.Rules = b.Rules
 		}
+		if j.Needs == nil {
+			j.Needs = b.Needs
+		}
 		jobs[name] = j
 	}
 	return stages, jobs
