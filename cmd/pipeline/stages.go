@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/pipeline-ci/pipeline/stages"
 	"github.com/pipeline-ci/pipeline/stages/build"
+	"github.com/pipeline-ci/pipeline/stages/integration"
 	"github.com/pipeline-ci/pipeline/stages/promote"
 	"github.com/pipeline-ci/pipeline/stages/release"
 )
@@ -11,10 +12,10 @@ import (
 // default options. One line per stage.
 func allStages() []stages.Stage {
 	return []stages.Stage{
-		build.New(),                          // packages, lock, meta-package, repos, upload
-		stages.NotImplemented("template"),    // dev VM template, rebuilt only when its inputs change
-		stages.NotImplemented("integration"), // suites on fresh and upgraded targets, state diff
-		promote.New(),                        // staging → master, culprits named
-		release.New(release.Options{}),       // version, changelog, notes, milestone, tag
+		build.New(),                       // packages, lock, meta-package, repos, upload
+		stages.NotImplemented("template"), // dev VM template, rebuilt only when its inputs change
+		&integration.Stage{},              // suites on fresh and upgraded targets, state diff
+		promote.New(),                     // staging → master, culprits named
+		release.New(release.Options{}),    // version, changelog, notes, milestone, tag
 	}
 }

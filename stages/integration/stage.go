@@ -1,0 +1,511 @@
+// Package integration is the `pipeline integration` stage: it runs every
+// suite on a FRESH target (a clean base, then the new version) and on an
+// UPGRADED one (the production version, then the new version), provisions
+// again to prove idempotence, diffs the state of FRESH and UPGRADE, and
+// scans the logs written since provisioning began. Results go to JUnit
+// (classname suite.target.phase), JSON, per-target artifacts and an MR
+// comment.
+//
+// The pure parts — the suite parser (suite.go), check probes and their
+// judgement (checks.go), TAP/JUnit folding (scripts.go), the snapshot
+// normaliser and diff (snapshot.go), the log scan (logscan.go) and the
+// rendering (report.go) — do no I/O. run.go drives targets through the
+// runners.Runner interface; this file wires it to pipeline.yaml and the
+// report directory.
+package integration
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/pipeline-ci/pipeline/gitops"
+	"github.com/pipeline-ci/pipeline/internal/config"
+	"github.com/pipeline-ci/pipeline/internal/errs"
+	"github.com/pipeline-ci/pipeline/runners"
+	"github.com/pipeline-ci/pipeline/runners/qemu"
+	"github.com/pipeline-ci/pipeline/stages"
+)
+
+// Options are the command-line choices of one run.
+type Options struct {
+	// Shard (1-based) of Shards: this job runs every Shards-th target.
+	// Zero means from CI_NODE_INDEX/CI_NODE_TOTAL, or all targets.
+	Shard, Shards int
+	// Targets limits the run to these target names.
+	Targets []string
+	// EmitChildPipeline, when set, writes a GitLab child pipeline (one
+	// job per target) to this path instead of running anything.
+	EmitChildPipeline string
+}
+
+// Stage is the integration stage.
+type Stage struct {
+	Opts Options
+}
+
+func (s *Stage) Name() string { return "integration" }
+
+// ParseShard reads "i/n" (1-based).
+func ParseShard(v string) (int, int, error) {
+	var i, n int
+	if _, err := fmt.Sscanf(v, "%d/%d", &i, &n); err != nil || n < 1 || i < 1 || i > n || fmt.Sprintf("%d/%d", i, n) != v {
+		return 0, 0, errs.Usagef("--shard %q: want i/n with 1 <= i <= n, such as 2/4", v)
+	}
+	return i, n, nil
+}
+
+// SelectTargets keeps the named targets (all when names is empty) and then
+// shard i of n (1-based; round-robin in configuration order, so adding a
+// target at the end moves no other).
+func SelectTargets(all []config.IntegrationTarget, names []string, shard, shards int) ([]config.IntegrationTarget, error) {
+	var picked []config.IntegrationTarget
+	if len(names) == 0 {
+		picked = all
+	} else {
+		for _, n := range names {
+			found := false
+			for _, t := range all {
+				if t.Name == n {
+					picked, found = append(picked, t), true
+				}
+			}
+			if !found {
+				var known []string
+				for _, t := range all {
+					known = append(known, t.Name)
+				}
+				return nil, errs.Usagef("--target %q: no such target in integration.targets (known: %s)", n, strings.Join(known, ", "))
+			}
+		}
+	}
+	if shards <= 1 {
+		return picked, nil
+	}
+	var out []config.IntegrationTarget
+	for i, t := range picked {
+		if i%shards == shard-1 {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+// LoadSuites reads every suite named by the patterns (relative to repo).
+func LoadSuites(repo string, patterns []string) ([]*Suite, error) {
+	var files []string
+	seen := map[string]bool{}
+	for _, p := range patterns {
+		full := p
+		if !filepath.IsAbs(full) {
+			full = filepath.Join(repo, p)
+		}
+		matches, err := filepath.Glob(full)
+		if err != nil {
+			return nil, errs.Usagef("integration.suites: %q: %v", p, err)
+		}
+		if len(matches) == 0 {
+			return nil, errs.New(errs.Usage, fmt.Errorf("integration.suites: %q matches no file", p), "check the path; suites are relative to the repository")
+		}
+		sort.Strings(matches)
+		for _, m := range matches {
+			if !seen[m] {
+				seen[m] = true
+				files = append(files, m)
+			}
+		}
+	}
+	var suites []*Suite
+	var problems []string
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, errs.Usagef("suite %s: %v", f, err)
+		}
+		rel, err := filepath.Rel(repo, f)
+		if err != nil || strings.HasPrefix(rel, "..") {
+			rel = f
+		}
+		s, err := ParseSuite(rel, data)
+		if err != nil {
+			problems = append(problems, err.Error())
+			continue
+		}
+		// Scripts are resolved from the suite's real location.
+		for _, c := range s.Checks {
+			if c.Script != nil {
+				c.Script.Local = filepath.Join(filepath.Dir(f), c.Script.Path)
+				if _, err := os.Stat(c.Script.Local); err != nil {
+					problems = append(problems, fmt.Sprintf("%s: check %q: script %s: %v", c.Pos, c.ID, c.Script.Path, err))
+				}
+			}
+		}
+		suites = append(suites, s)
+	}
+	if err := checkSuiteNames(suites); err != nil {
+		problems = append(problems, err.Error())
+	}
+	if len(problems) > 0 {
+		return nil, errs.New(errs.Usage, errors.New(strings.Join(problems, "\n")), "fix the suite files at the positions shown")
+	}
+	return suites, nil
+}
+
+// NewRunner makes the runner of a configured target. lookup reads the
+// environment variables the configuration names (key_env).
+func NewRunner(t config.IntegrationTarget, repo string, lookup func(string) (string, bool)) (runners.Runner, error) {
+	abs := func(p string) string {
+		if p == "" || filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(repo, p)
+	}
+	key := func() ([]byte, error) {
+		switch {
+		case t.KeyEnv != "":
+			v, ok := lookup(t.KeyEnv)
+			if !ok || v == "" {
+				return nil, errs.New(errs.Usage, fmt.Errorf("target %s: key_env %s is not set", t.Name, t.KeyEnv), "set the variable to the private key (a masked, file-less CI variable works)")
+			}
+			return []byte(v), nil
+		case t.KeyFile != "":
+			b, err := runners.ReadKeyFile(abs(t.KeyFile))
+			if err != nil {
+				return nil, errs.Usagef("target %s: %v", t.Name, err)
+			}
+			return b, nil
+		}
+		return nil, nil
+	}
+	switch t.Runner {
+	case "local":
+		return &runners.Local{Name: t.Name, ResetCommand: t.ResetCommand}, nil
+	case "chroot":
+		return &runners.Chroot{Name: t.Name, Rootfs: abs(t.Rootfs)}, nil
+	case "container":
+		image := t.Image
+		if image == "" {
+			image = "localhost/pipeline-integration-" + strings.ToLower(t.Name) + ":latest"
+		}
+		return &runners.Container{Name: t.Name, Engine: t.Engine, Image: image, Tarball: abs(t.Tarball), RunArgs: t.RunArgs}, nil
+	case "ssh":
+		k, err := key()
+		if err != nil {
+			return nil, err
+		}
+		sock, _ := lookup("SSH_AUTH_SOCK")
+		port := t.Port
+		if port == 0 {
+			port = 22
+		}
+		user := t.User
+		if user == "" {
+			user = "root"
+		}
+		return &runners.SSH{Name: t.Name, Addr: runners.HostPort(t.Host, port), User: user, Key: k, AgentSocket: sock,
+			KnownHosts: abs(t.KnownHosts), ResetCommand: t.ResetCommand}, nil
+	case "qemu":
+		k, err := key()
+		if err != nil {
+			return nil, err
+		}
+		hostKey, err := os.ReadFile(abs(t.KnownHosts))
+		if err != nil {
+			return nil, errs.New(errs.Usage, fmt.Errorf("target %s: known_hosts: %v", t.Name, err), "for a qemu target, known_hosts names a file holding the template's public host key")
+		}
+		user := t.User
+		if user == "" {
+			user = "root"
+		}
+		return &runners.QEMU{Name: t.Name, VM: qemu.Config{Image: abs(t.DiskImage), MemoryMB: t.Memory},
+			User: user, Key: k, HostKey: lastKeyField(string(hostKey))}, nil
+	}
+	return nil, errs.Usagef("target %s: unknown runner %q", t.Name, t.Runner)
+}
+
+// lastKeyField takes "ssh-ed25519 AAAA... comment" or a known_hosts line
+// and returns "ssh-ed25519 AAAA...".
+func lastKeyField(s string) string {
+	f := strings.Fields(strings.TrimSpace(strings.SplitN(s, "\n", 2)[0]))
+	for i := range f {
+		if strings.HasPrefix(f[i], "ssh-") || strings.HasPrefix(f[i], "ecdsa-") {
+			if i+1 < len(f) {
+				return f[i] + " " + f[i+1]
+			}
+		}
+	}
+	return strings.TrimSpace(s)
+}
+
+func compileAll(list []string) []*regexp.Regexp {
+	var out []*regexp.Regexp
+	for _, p := range list {
+		out = append(out, regexp.MustCompile(p)) // validated with the config
+	}
+	return out
+}
+
+// Run runs the stage.
+func (s *Stage) Run(ctx context.Context, env *stages.Env) (*stages.Result, error) {
+	cfg := env.Config.Integration
+	if !cfg.Configured() {
+		return &stages.Result{Outcome: stages.Skipped, Summary: "no integration targets configured (integration.targets)"}, nil
+	}
+	shard, shards := s.Opts.Shard, s.Opts.Shards
+	if shards == 0 && env.CI.NodeTotal > 1 {
+		shard, shards = env.CI.NodeIndex, env.CI.NodeTotal
+	}
+	shardName := ""
+	if shards > 1 {
+		shardName = fmt.Sprintf("%d/%d", shard, shards)
+	}
+	targets, err := SelectTargets(cfg.Targets, s.Opts.Targets, shard, shards)
+	if err != nil {
+		return nil, err
+	}
+	if s.Opts.EmitChildPipeline != "" {
+		return s.emitChild(env, targets)
+	}
+	suites, err := LoadSuites(env.Repo, cfg.Suites)
+	if err != nil {
+		return nil, err
+	}
+	nChecks := 0
+	for _, su := range suites {
+		nChecks += len(su.Checks)
+	}
+	if len(targets) == 0 {
+		return &stages.Result{Outcome: stages.NoChange, Summary: fmt.Sprintf("shard %s has no target", shardName)}, nil
+	}
+	if env.DryRun {
+		var lines []string
+		for _, t := range targets {
+			lines = append(lines, fmt.Sprintf("%s (%s): %s", t.Name, t.Runner, strings.Join(cfg.ScenariosOf(t), ", ")))
+		}
+		env.Log.Infof("dry run: would run %d check(s) from %d suite(s) on: %s", nChecks, len(suites), strings.Join(lines, "; "))
+		return &stages.Result{Outcome: stages.DryRunned,
+			Summary: fmt.Sprintf("would run %d check(s) on %d target(s), nothing started", nChecks, len(targets))}, nil
+	}
+
+	provTimeout, checkTimeout := cfg.Timeouts()
+	journal := cfg.Logs.Journal == nil || *cfg.Logs.Journal
+	patterns := cfg.Logs.Patterns
+	if len(patterns) == 0 {
+		patterns = config.DefaultLogPatterns
+	}
+	ctxLines := cfg.Logs.Context
+	if ctxLines == 0 {
+		ctxLines = 3
+	}
+	plan := &Plan{
+		Suites: suites, Version: cfg.Version, Previous: cfg.Previous,
+		Setup: cfg.Setup, Base: cfg.Base, Provision: cfg.Provision,
+		Idempotence: cfg.IdempotenceOn(),
+		Snapshot:    SnapshotSpec{Paths: cfg.Snapshot.Paths, Sysctl: cfg.Snapshot.Sysctl, Ignore: cfg.Snapshot.Ignore},
+		Logs: LogSpec{Files: cfg.Logs.Files, Journal: journal, Patterns: compileAll(patterns),
+			Allow: compileAll(cfg.Logs.Allow), Context: ctxLines},
+		ProvisionTimeout: provTimeout, CheckTimeout: checkTimeout, Parallel: cfg.ParallelOrDefault(),
+		Progress: func(target, scenario, msg string) {
+			env.Log.With(map[string]any{"target": target, "scenario": scenario}).Info(msg)
+		},
+	}
+	for _, c := range cfg.Copy {
+		src := c.Src
+		if !filepath.IsAbs(src) {
+			src = filepath.Join(env.Repo, src)
+		}
+		if _, err := os.Stat(src); err != nil {
+			return nil, errs.New(errs.Usage, fmt.Errorf("integration.copy: %v", err), "build the files first (pipeline build) or fix the path")
+		}
+		plan.Copy = append(plan.Copy, CopyItem{Src: src, Dest: c.Dest})
+	}
+	lookup := func(k string) (string, bool) { return env.CI.Env.Lookup(k) }
+	if env.CI.Env == nil {
+		lookup = func(string) (string, bool) { return "", false }
+	}
+	for _, t := range targets {
+		r, err := NewRunner(t, env.Repo, lookup)
+		if err != nil {
+			return nil, err
+		}
+		plan.Targets = append(plan.Targets, Target{Name: t.Name, Kind: t.Runner, Runner: r, Scenarios: cfg.ScenariosOf(t)})
+	}
+
+	started := time.Now()
+	env.Log.Infof("running %d check(s) from %d suite(s) on %d target(s), %d at a time", nChecks, len(suites), len(targets), plan.Parallel)
+	runs := Execute(ctx, plan)
+
+	// Each target's scenarios in their own log section, written whole so
+	// that parallel targets do not interleave inside a section.
+	for _, tr := range runs {
+		for _, sc := range tr.Scenarios {
+			end := env.Log.Section("integration_"+tr.Target+"_"+sc.Scenario, fmt.Sprintf("integration %s %s", tr.Target, strings.ToUpper(sc.Scenario)))
+			fmt.Fprint(env.Log.Writer(), sc.Log)
+			end()
+		}
+	}
+	return s.finish(ctx, env, cfg, runs, started, shardName)
+}
+
+// finish writes the reports and artifacts, posts the comment and decides
+// the outcome.
+func (s *Stage) finish(ctx context.Context, env *stages.Env, cfg config.Integration, runs []*TargetRun, started time.Time, shard string) (*stages.Result, error) {
+	arts := map[string]string{} // target/phase → artifact path (relative to the report dir)
+	for _, tr := range runs {
+		base := "integration/" + tr.Target + "/"
+		for _, sc := range tr.Scenarios {
+			if p, _ := env.Report.WriteFile(base+sc.Scenario+".log", []byte(sc.Log)); p != "" {
+				arts[tr.Target+"/"+sc.Scenario] = base + sc.Scenario + ".log"
+			}
+			if sc.Snapshot != nil {
+				env.Report.WriteFile(base+sc.Scenario+".snapshot.txt", []byte(sc.Snapshot.Text()))
+			}
+		}
+		var b strings.Builder
+		for _, d := range tr.Diff {
+			fmt.Fprintf(&b, "%s\n  fresh:   %s\n  upgrade: %s\n", d.Key, show(d.A), show(d.B))
+		}
+		if len(tr.Scenarios) > 1 {
+			if p, _ := env.Report.WriteFile(base+"diff.txt", []byte(b.String())); p != "" {
+				arts[tr.Target+"/diff"] = base + "diff.txt"
+			}
+		}
+	}
+	reportRel := func(p string) string {
+		if env.Report == nil || env.Report.Path == "" {
+			return ""
+		}
+		full := filepath.Join(env.Report.Path, p)
+		if rel, err := filepath.Rel(env.Repo, full); err == nil && !strings.HasPrefix(rel, "..") {
+			return rel
+		}
+		return full
+	}
+	attach := func(target, phase string) string {
+		if a, ok := arts[target+"/"+phase]; ok {
+			return reportRel(a)
+		}
+		return ""
+	}
+	data := Summarise(runs, cfg.Version, cfg.Previous, shard)
+	var reports []string
+	if p, err := env.Report.WriteJUnit("junit-integration.xml", JUnit(runs, started, attach)); err != nil {
+		return nil, errs.Infraf("integration: write JUnit: %w", err)
+	} else if p != "" {
+		reports = append(reports, p)
+	}
+	if p, _ := env.Report.WriteJSON("integration.json", data); p != "" {
+		reports = append(reports, p)
+	}
+	link := func(target, phase string) string {
+		a := attach(target, phase)
+		base := cfg.ArtifactsURL
+		if base == "" && env.CI.JobURL != "" {
+			base = strings.TrimRight(env.CI.JobURL, "/") + "/artifacts/file"
+		}
+		if a == "" || base == "" {
+			return ""
+		}
+		return strings.TrimRight(base, "/") + "/" + a
+	}
+	comment, err := Comment(CommentInput{Data: data, JobURL: env.CI.JobURL, Link: link})
+	if err != nil {
+		return nil, errs.Infraf("integration: render comment: %w", err)
+	}
+	if p, _ := env.Report.WriteFile("integration-comment.md", []byte(comment)); p != "" {
+		reports = append(reports, p)
+	}
+	data.Reports = reports
+	if env.CI.MergeRequest > 0 && (cfg.Comment == nil || *cfg.Comment) && env.Forge != nil && env.Forge.Kind() != "none" {
+		marker := "pipeline-integration"
+		if shard != "" {
+			marker += "-shard-" + strings.ReplaceAll(shard, "/", "-of-")
+		}
+		if err := env.Forge.UpsertComment(ctx, gitops.CommentTarget{MergeRequest: env.CI.MergeRequest}, marker, comment); err != nil {
+			// The verdict is in the reports; a comment that did not post
+			// is said loudly but does not hide it.
+			env.Log.Warnf("integration: MR comment not posted: %v", err)
+		}
+	}
+
+	t := data.Totals
+	summary := fmt.Sprintf("%d passed, %d failed, %d errors, %d skipped on %d target(s)", t.Passed, t.Failed, t.Errors, t.Skipped, len(runs))
+	res := &stages.Result{Summary: summary, Data: data, Dotenv: map[string]string{
+		"PIPELINE_INTEGRATION_PASSED": fmt.Sprint(t.Passed),
+		"PIPELINE_INTEGRATION_FAILED": fmt.Sprint(t.Failed + t.Errors),
+	}}
+	var broken []string
+	for _, td := range data.Targets {
+		if len(td.Infra) > 0 {
+			broken = append(broken, td.Target)
+		}
+	}
+	switch {
+	case len(broken) > 0:
+		res.Outcome = stages.Failed
+		return res, errs.New(errs.Infra, fmt.Errorf("integration: target(s) %s could not be used: %s", strings.Join(broken, ", "), summary),
+			"see the <error> cases in junit-integration.xml; the verdict on the change is incomplete")
+	case t.Failed > 0 || t.Errors > 0:
+		res.Outcome = stages.Failed
+		return res, errs.Failuref("integration: %s", summary)
+	}
+	res.Outcome = stages.Passed
+	return res, nil
+}
+
+func (s *Stage) emitChild(env *stages.Env, targets []config.IntegrationTarget) (*stages.Result, error) {
+	cp := env.Config.Integration.ChildPipeline
+	var names []string
+	for _, t := range targets {
+		names = append(names, t.Name)
+	}
+	reportDir := ".pipeline/reports"
+	if env.Report != nil && env.Report.Path != "" {
+		if rel, err := filepath.Rel(env.Repo, env.Report.Path); err == nil && !strings.HasPrefix(rel, "..") {
+			reportDir = filepath.ToSlash(rel)
+		}
+	}
+	text, err := ChildPipeline(ChildPipelineInput{Targets: names, Stage: cp.Stage, Image: cp.Image, Tags: cp.Tags, NeedsJob: cp.NeedsJob, ReportDir: reportDir})
+	if err != nil {
+		return nil, errs.Infraf("integration: %w", err)
+	}
+	out := s.Opts.EmitChildPipeline
+	if env.DryRun {
+		env.Log.Infof("dry run: would write the child pipeline (%d job(s)) to %s", len(names), out)
+		return &stages.Result{Outcome: stages.DryRunned, Summary: fmt.Sprintf("would write %s with %d job(s)", out, len(names))}, nil
+	}
+	if err := writeAtomic(out, []byte(text)); err != nil {
+		return nil, errs.Usagef("--emit-child-pipeline %s: %v", out, err)
+	}
+	return &stages.Result{Outcome: stages.Passed, Summary: fmt.Sprintf("wrote %s: %d job(s), one per target", out, len(names)),
+		Data: map[string]any{"child_pipeline": out, "targets": names}}, nil
+}
+
+func writeAtomic(path string, data []byte) error {
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	os.Chmod(tmp.Name(), 0o644)
+	return os.Rename(tmp.Name(), path)
+}
