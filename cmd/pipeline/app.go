@@ -304,14 +304,8 @@ func knownSecrets(env ci.Env) []string {
 // configSecrets are the values of the variables pipeline.yaml names for its
 // secrets (every key ending in _env).
 func configSecrets(cfg *config.Config, env ci.Env) []string {
-	// The method lives with the decoder; asked through an interface so the
-	// CLI does not depend on when it arrives.
-	named, ok := any(cfg).(interface{ SecretEnvNames() []string })
-	if !ok {
-		return nil
-	}
 	var out []string
-	for _, k := range named.SecretEnvNames() {
+	for _, k := range cfg.SecretEnvNames() {
 		if v, ok := env.Lookup(k); ok {
 			out = append(out, v)
 		}
