@@ -41,7 +41,14 @@ func WriteYUM(ctx context.Context, dir string, pkgs []*dist.Inspected, date time
 			continue
 		}
 		rel := path.Join("Packages", p.File)
-		if err := linkOrCopy(p.Path, filepath.Join(dir, filepath.FromSlash(rel))); err != nil {
+		dst := filepath.Join(dir, filepath.FromSlash(rel))
+		// A copy, not a link: createrepo_c records the file's time, which
+		// is set to date here so the repodata is reproducible, and the
+		// component's own file must not be touched.
+		if err := copyFile(p.Path, dst); err != nil {
+			return nil, fmt.Errorf("yum: %w", err)
+		}
+		if err := os.Chtimes(dst, date, date); err != nil {
 			return nil, fmt.Errorf("yum: %w", err)
 		}
 		repo.Files = append(repo.Files, rel)
