@@ -46,6 +46,9 @@ type Change struct {
 	CommitURL    string        `json:"commit_url,omitempty"`
 	// Reason says what decided Kind ("label feature on !12").
 	Reason string `json:"-"`
+	// Release marks our own release commit (or the merge of the release
+	// MR): it is not a change of the next release.
+	Release bool `json:"-"`
 }
 
 // Short is the abbreviated commit id.
@@ -213,6 +216,7 @@ func (in ChangesInput) change(c Commit, members []int, bySHA map[string]*MergeRe
 			msg = mr.Title + "\n" + body
 		}
 	}
+	_, ch.Release = ReadJournal(msg)
 	cc := ParseConventional(msg)
 	ch.Kind, ch.Conventional = cc.Kind(), cc.OK
 	ch.Scope, ch.Description, ch.BreakingNote = cc.Scope, cc.Description, cc.BreakingNote

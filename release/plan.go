@@ -3,7 +3,6 @@ package release
 import (
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/Masterminds/semver/v3"
 )
@@ -33,7 +32,11 @@ type PlanInput struct {
 	Pre     string          // --pre
 	Line    *Line           // maintenance line
 	Initial *semver.Version
-	Date    time.Time
+	// Fixed is a version already decided by an earlier run (its release
+	// commit or tag exists): the plan is made for it, without bump rules.
+	Fixed *semver.Version
+	// FixedReason says where Fixed comes from.
+	FixedReason string
 }
 
 // Plan is the decision: which version, why, and what it contains.
@@ -65,14 +68,19 @@ func (p *Plan) SemVer() *semver.Version { return p.version }
 // MakePlan decides the next release from in. An error is a request that
 // cannot be honoured (bad --version, --bump outside a maintenance line).
 func MakePlan(in PlanInput) (*Plan, error) {
-	all := Changes(ChangesInput{Commits: in.Commits, Head: in.Head, MergeRequests: in.MergeRequests, Labels: in.Labels, Links: in.Links})
+	var all []Change
+	for _, c := range Changes(ChangesInput{Commits: in.Commits, Head: in.Head, MergeRequests: in.MergeRequests, Labels: in.Labels, Links: in.Links}) {
+		if !c.Release {
+			all = append(all, c)
+		}
+	}
 
 	// Changes already shipped in a pre-release since the last stable one.
 	shipped := map[string]bool{}
 	if in.LastAny != nil && in.LastStable != nil && in.LastAny.SHA != in.LastStable.SHA {
-		shipped = reachable(in.Commits, in.LastAny.SHA)
+		shipped = Reachable(in.Commits, in.LastAny.SHA)
 	} else if in.LastAny != nil && in.LastStable == nil {
-		shipped = reachable(in.Commits, in.LastAny.SHA)
+		shipped = Reachable(in.Commits, in.LastAny.SHA)
 	}
 	var fresh []Change
 	bump := NoBump
@@ -106,6 +114,19 @@ func MakePlan(in PlanInput) (*Plan, error) {
 	// A stable release right after pre-releases of the same version
 	// promotes them even without new changes.
 	promoting := in.Pre == "" && any != nil && any.Prerelease() != "" && bump != NoBump
+	if in.Fixed != nil {
+		p.Releasable = true
+		p.version = in.Fixed
+		p.Version, p.Tag, p.Bump = in.Fixed.String(), TagName(in.Prefix, in.Fixed), bumpBetween(stable, in.Fixed)
+		p.Reason = in.FixedReason
+		p.Changes = all
+		if in.Fixed.Prerelease() != "" {
+			p.Changes = fresh
+		}
+		p.ClosedIssues = unlinkedIssues(p.Changes, in.MilestoneIssues, in.Links)
+		p.count()
+		return p, nil
+	}
 	requested := in.Forced != NoBump || in.Version != nil
 	if !requested && freshBump == NoBump && !promoting {
 		p.Bump = NoBump
@@ -162,8 +183,8 @@ func noReleaseReason(changes []Change, last *Tag) string {
 	return fmt.Sprintf("%d change(s) %s, none of them a feature, fix, performance or breaking change", len(changes), since)
 }
 
-// reachable returns the commits of the range reachable from sha.
-func reachable(commits []Commit, sha string) map[string]bool {
+// Reachable returns the commits of the range reachable from sha.
+func Reachable(commits []Commit, sha string) map[string]bool {
 	byID := make(map[string]int, len(commits))
 	for i, c := range commits {
 		byID[c.SHA] = i

@@ -144,7 +144,7 @@ func (r *run) stepCommit(ctx context.Context) error {
 		a.Status, a.Detail = "exists", short(r.state.target)
 	case r.env.DryRun:
 		a.Status = "would"
-	case len(r.changed) == 0:
+	case len(r.pending(ctx)) == 0:
 		// Nothing to write (no changelog configured, files already right):
 		// the release is HEAD itself.
 		r.state.target = r.state.head
@@ -163,7 +163,7 @@ func (r *run) stepCommit(ctx context.Context) error {
 		gc := *g
 		gc.Env = append(append([]string(nil), g.Env...), "GIT_AUTHOR_DATE="+when, "GIT_COMMITTER_DATE="+when)
 		msg := release.JournalMessage(release.ReleaseSubject(r.plan.Version), r.plan.Version, r.state.milestone)
-		sha, err := gc.Commit(ctx, msg, r.changed...)
+		sha, err := gc.Commit(ctx, msg, r.pending(ctx)...)
 		if err != nil {
 			return errs.Infraf("release: commit: %w", err)
 		}
@@ -172,6 +172,34 @@ func (r *run) stepCommit(ctx context.Context) error {
 	}
 	r.act(a)
 	return nil
+}
+
+// pending lists the files the release manages (changelog, version files)
+// that differ from HEAD in the work tree: written by this run, or by an
+// earlier one that died before committing them.
+func (r *run) pending(ctx context.Context) []string {
+	g, err := r.workdir(ctx)
+	if err != nil {
+		return r.changed
+	}
+	var out []string
+	for _, p := range r.managed() {
+		if st, err := g.Run(ctx, "status", "--porcelain", "--", p); err == nil && st != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (r *run) managed() []string {
+	var out []string
+	if r.cfg.Changelog != "" {
+		out = append(out, r.cfg.Changelog)
+	}
+	for _, vf := range r.cfg.VersionFiles {
+		out = append(out, vf.Path)
+	}
+	return out
 }
 
 func (r *run) stepPush(ctx context.Context) error {

@@ -1,0 +1,291 @@
+package release
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pipeline-ci/pipeline/gitops"
+	"github.com/pipeline-ci/pipeline/gitops/forgetest"
+	"github.com/pipeline-ci/pipeline/internal/config"
+	"github.com/pipeline-ci/pipeline/internal/errs"
+	"github.com/pipeline-ci/pipeline/stages"
+)
+
+const token = "glpat-release-test-token"
+
+// glFixture is a real repo (with origin) whose project lives on a fake
+// GitLab: a week of work after v1.3.0, as MRs and issues on the forge.
+type glFixture struct {
+	r     *repo
+	srv   *forgetest.Server
+	forge gitops.Forge
+	mergeSHA, squashSHA string
+}
+
+func newGLFixture(t *testing.T) *glFixture {
+	t.Helper()
+	r := newRepo(t)
+	r.commit("feat: the base")
+	r.tag("v1.3.0")
+	// MR !1 merged with a merge commit, GitLab style.
+	r.run("checkout", "--quiet", "-b", "sso")
+	r.commit("wip: sso")
+	r.commit("more sso")
+	r.run("checkout", "--quiet", "main")
+	r.n++
+	if _, err := r.gitErr(r.dir, nil, "merge", "--quiet", "--no-ff", "sso", "-m", "Merge branch 'sso' into 'main'\n\nfeat(ui): log in with SSO\n\nSee merge request appliance/os!1"); err != nil {
+		t.Fatal(err)
+	}
+	merge := r.head()
+	// MR !2 squash-merged: a plain title, labelled bug.
+	squash := r.commit("Mirror sync retries")
+	r.commit("docs: how to release")
+	r.push()
+
+	srv := forgetest.New(t, token)
+	gl := srv.GitLab()
+	gl.AddProject(42, "appliance/os")
+	at := time.Date(2026, 11, 10, 9, 0, 0, 0, time.UTC)
+	gl.AddIssue("42", forgetest.GLIssue{Title: "SSO login", State: "closed", ClosedAt: &at})
+	gl.AddIssue("42", forgetest.GLIssue{Title: "Release docs", State: "closed", ClosedAt: &at})
+	gl.AddMergeRequest("42", forgetest.GLMergeRequest{Title: "feat(ui): log in with SSO", Description: "Closes #1", SourceBranch: "sso",
+		TargetBranch: "main", State: "merged", MergedAt: &at, MergeCommitSHA: &merge})
+	gl.AddMergeRequest("42", forgetest.GLMergeRequest{Title: "Mirror sync retries", SourceBranch: "mirror", Labels: []string{"bug"},
+		TargetBranch: "main", State: "merged", MergedAt: &at, SquashCommitSHA: &squash})
+	ms := gl.AddMilestone("42", "2026-11-21", "active")
+	gl.SetMilestone("42", "issue", 2, ms)
+	f, err := gitops.NewGitLab(gitops.Options{BaseURL: srv.GitLabURL(), Project: "42", Token: token,
+		Retry: gitops.Retry{Attempts: 2, Min: time.Millisecond, Max: 5 * time.Millisecond, MaxWait: 10 * time.Millisecond, Timeout: 2 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &glFixture{r: r, srv: srv, forge: f, mergeSHA: merge, squashSHA: squash}
+}
+
+func (f *glFixture) env(edit func(*config.Release)) *stages.Env {
+	e := f.r.env(f.forge, func(c *config.Release) {
+		c.Comment = true
+		c.Links = []config.ReleaseLink{{Name: "appliance-{version}.qcow2", URL: "https://s3.example.com/images/{tag}/appliance.qcow2"}}
+		if edit != nil {
+			edit(c)
+		}
+	})
+	e.CI.WebURL = "https://gitlab.example.com/appliance/os"
+	return e
+}
+
+func direct(c *config.Release) { c.Mode = config.ReleaseModeDirect }
+
+// checkReleased asserts the forge and git hold exactly one of everything.
+func (f *glFixture) checkReleased(t *testing.T, version string) {
+	t.Helper()
+	gl := f.srv.GitLab()
+	rels := gl.Releases("42")
+	if len(rels) != 1 || rels[0].TagName != "v"+version {
+		t.Fatalf("releases %+v", rels)
+	}
+	notes := rels[0].Description
+	for _, want := range []string{"### Features", "**ui:** log in with SSO ([!1](https://gitlab.example.com/appliance/os/-/merge_requests/1)), closes [#1]",
+		"### Fixes", "Mirror sync retries ([!2]", "### Closed issues", "[#2](https://gitlab.example.com/appliance/os/-/issues/2) Release docs"} {
+		if !strings.Contains(notes, want) {
+			t.Errorf("release notes lack %q:\n%s", want, notes)
+		}
+	}
+	if n := len(rels[0].Assets.Links); n != 1 || rels[0].Assets.Links[0].URL != "https://s3.example.com/images/v"+version+"/appliance.qcow2" {
+		t.Errorf("release links %+v", rels[0].Assets.Links)
+	}
+	var titles []string
+	for _, m := range gl.Milestones("42") {
+		titles = append(titles, m.Title+"="+m.State)
+	}
+	if strings.Join(titles, " ") != "2026-11-21=closed 2026-11-28=active" {
+		t.Errorf("milestones %v", titles)
+	}
+	comments := 0
+	gl.Do("42", func(p *forgetest.GLProject) {
+		for _, ns := range p.Notes {
+			comments += len(ns)
+		}
+	})
+	if comments != 4 { // !1, !2, #1, #2
+		t.Errorf("%d comments, want 4", comments)
+	}
+	if got := f.r.tags(true); strings.Join(got, " ") != "v1.3.0 v"+version {
+		t.Errorf("remote tags %v", got)
+	}
+	cl := f.r.git(f.r.remote, "show", "main:CHANGELOG.md")
+	if count(cl, "## [") != 1 || count(cl, "## ["+version+"]") != 1 {
+		t.Errorf("CHANGELOG on main:\n%s", cl)
+	}
+	if n := count(f.r.git(f.r.remote, "log", "--format=%s", "main"), "chore(release): "+version); n != 1 {
+		t.Errorf("%d release commits on main", n)
+	}
+}
+
+func TestGitLabDirectRelease(t *testing.T) {
+	f := newGLFixture(t)
+	res, d := f.r.mustRelease(f.env(direct), Options{})
+	if res.Outcome != stages.Passed || d.Version != "1.4.0" || d.Bump != "minor" {
+		t.Fatalf("%+v %+v", res, d)
+	}
+	f.checkReleased(t, "1.4.0")
+	if d.Counts["feature"] != 1 || d.Counts["fix"] != 1 || d.Counts["other"] != 1 {
+		t.Errorf("counts %v", d.Counts)
+	}
+	// Fully released: a re-run writes nothing at all.
+	writes := f.srv.Writes()
+	res, _ = f.r.mustRelease(f.env(direct), Options{})
+	if res.Outcome != stages.NoChange || f.srv.Writes() != writes {
+		t.Errorf("re-run after a full release: %s, %d new writes", res.Outcome, f.srv.Writes()-writes)
+	}
+}
+
+// TestReRunAfterEachStep stops the run right after each step in turn, then
+// runs again: the second run must finish the job with exactly one commit,
+// changelog entry, tag, release, milestone and comment of each.
+func TestReRunAfterEachStep(t *testing.T) {
+	for _, step := range Steps {
+		t.Run(step, func(t *testing.T) {
+			f := newGLFixture(t)
+			_, _, err := f.r.release(f.env(direct), Options{FailAfter: step})
+			if errs.KindOf(err) != errs.Infra || !strings.Contains(err.Error(), "after step "+step) {
+				t.Fatalf("first run: %v", err)
+			}
+			res, d := f.r.mustRelease(f.env(direct), Options{})
+			// After the last step everything is done: nothing is left.
+			if step == StepForgeRelease && res.Outcome != stages.NoChange ||
+				step != StepForgeRelease && (res.Outcome != stages.Passed || d.Version != "1.4.0") {
+				t.Fatalf("re-run: %+v", res)
+			}
+			f.checkReleased(t, "1.4.0")
+			res, _ = f.r.mustRelease(f.env(direct), Options{})
+			if res.Outcome != stages.NoChange {
+				t.Errorf("third run: %+v", res)
+			}
+		})
+	}
+}
+
+// A fresh CI clone re-runs after the first run died: nothing local helps.
+func TestReRunFromAFreshClone(t *testing.T) {
+	for _, step := range []string{StepPush, StepPushTag, StepMilestone} {
+		t.Run(step, func(t *testing.T) {
+			f := newGLFixture(t)
+			if _, _, err := f.r.release(f.env(direct), Options{FailAfter: step}); err == nil {
+				t.Fatal("no injected fault")
+			}
+			clone := t.TempDir() + "/clone"
+			f.r.git(t.TempDir(), "clone", "--quiet", f.r.remote, clone)
+			c := &repo{t: t, dir: clone, remote: f.r.remote, n: 500}
+			f.r = c
+			res, d := c.mustRelease(f.env(direct), Options{})
+			if res.Outcome != stages.Passed || d.Version != "1.4.0" {
+				t.Fatalf("re-run in a fresh clone: %+v %+v", res, d)
+			}
+			f.checkReleased(t, "1.4.0")
+		})
+	}
+}
+
+func TestForgeFaultThenReRun(t *testing.T) {
+	f := newGLFixture(t)
+	// The release endpoint fails longer than the client retries.
+	f.srv.Inject(forgetest.Fault{Method: "POST", Path: "/api/v4/projects/*/releases", Kind: forgetest.ServerError, Times: 10})
+	_, _, err := f.r.release(f.env(direct), Options{})
+	if errs.KindOf(err) != errs.Infra {
+		t.Fatalf("forge down: %v, want an infrastructure error", err)
+	}
+	f.srv.ClearFaults()
+	res, _ := f.r.mustRelease(f.env(direct), Options{})
+	if !strings.Contains(res.Summary, "finishing 1.4.0") {
+		t.Errorf("summary %q", res.Summary)
+	}
+	f.checkReleased(t, "1.4.0")
+}
+
+func TestGitLabReleaseMergeRequestFlow(t *testing.T) {
+	f := newGLFixture(t)
+	mainBefore := f.r.git(f.r.remote, "rev-parse", "main")
+	res, d := f.r.mustRelease(f.env(nil), Options{})
+	if d.Mode != "mr" || !strings.Contains(res.Summary, "release MR for 1.4.0 is open") {
+		t.Fatalf("%+v", res)
+	}
+	mrs := f.srv.GitLab().MergeRequests("42")
+	if len(mrs) != 3 || mrs[2].Title != "chore(release): 1.4.0" || mrs[2].SourceBranch != "pipeline-release/main" || !strings.Contains(mrs[2].Description, "### Features") {
+		t.Fatalf("release MR %+v", mrs[len(mrs)-1])
+	}
+	branch := f.r.git(f.r.remote, "rev-parse", "pipeline-release/main")
+	if f.r.git(f.r.remote, "rev-parse", "main") != mainBefore || len(f.r.tags(true)) != 1 || len(f.srv.GitLab().Releases("42")) != 0 {
+		t.Fatal("phase one touched main, tags or releases")
+	}
+	// Again: the same MR is updated, the branch keeps its commit.
+	_, d = f.r.mustRelease(f.env(nil), Options{})
+	if n := len(f.srv.GitLab().MergeRequests("42")); n != 3 || f.r.git(f.r.remote, "rev-parse", "pipeline-release/main") != branch {
+		t.Fatalf("second phase-one run: %d MRs, branch moved", n)
+	}
+	for _, a := range d.Actions {
+		if a.Step == StepMergeRequest && a.Status != "updated" || a.Step == StepPush && a.Status != "exists" {
+			t.Errorf("second run action %+v", a)
+		}
+	}
+	// A developer merges the release MR (merge commit), and a commit lands.
+	f.r.run("fetch", "--quiet", "origin", "pipeline-release/main")
+	f.r.n++
+	if _, err := f.r.gitErr(f.r.dir, nil, "merge", "--quiet", "--no-ff", "FETCH_HEAD", "-m", "Merge branch 'pipeline-release/main' into 'main'\n\nchore(release): 1.4.0\n\nSee merge request appliance/os!3"); err != nil {
+		t.Fatal(err)
+	}
+	f.r.commit("fix: after the release")
+	f.r.push()
+	res, d = f.r.mustRelease(f.env(nil), Options{})
+	if res.Outcome != stages.Passed || d.Version != "1.4.0" || !strings.Contains(res.Summary, "finishing 1.4.0 from its release commit") {
+		t.Fatalf("phase two: %+v", res)
+	}
+	if got := f.r.run("rev-parse", "v1.4.0^{commit}"); got != branch {
+		t.Errorf("tag at %s, want the release commit %s", got, branch)
+	}
+	f.checkReleased(t, "1.4.0")
+	// The next run plans 1.4.1 from the fix, as a new release MR.
+	_, d = f.r.mustRelease(f.env(nil), Options{})
+	if d.Version != "1.4.1" || len(d.Changes) != 1 {
+		t.Errorf("after the release: %s with %d changes", d.Version, len(d.Changes))
+	}
+}
+
+func TestLabelBump(t *testing.T) {
+	r := newRepo(t)
+	r.commit("feat: base")
+	r.tag("v2.1.0")
+	sq := r.commit("Faster mirror sync (#7)")
+	r.push()
+	// Without a forge the plain title is not releasable.
+	if res, _ := r.mustRelease(r.env(nil, nil), Options{}); res.Outcome != stages.NoChange {
+		t.Fatalf("no forge: %+v", res)
+	}
+	srv := forgetest.New(t, token)
+	gl := srv.GitLab()
+	gl.AddProject(42, "appliance/os")
+	at := time.Date(2026, 11, 10, 9, 0, 0, 0, time.UTC)
+	for i := 0; i < 6; i++ { // MRs !1..!6 unrelated to this range
+		gl.AddMergeRequest("42", forgetest.GLMergeRequest{Title: fmt.Sprintf("old %d", i), TargetBranch: "main", State: "merged", MergedAt: &at})
+	}
+	gl.AddMergeRequest("42", forgetest.GLMergeRequest{Title: "Faster mirror sync", Labels: []string{"Enhancement"}, SourceBranch: "perf",
+		TargetBranch: "main", State: "merged", MergedAt: &at, SquashCommitSHA: &sq})
+	f, err := gitops.NewGitLab(gitops.Options{BaseURL: srv.GitLabURL(), Project: "42", Token: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := r.env(f, direct)
+	env.DryRun = true
+	_, d := r.mustRelease(env, Options{})
+	if d.Version != "2.2.0" || !strings.Contains(d.Reason, "label Enhancement on !7") {
+		t.Errorf("label bump: %s (%s)", d.Version, d.Reason)
+	}
+	if len(d.Changes) != 1 || d.Changes[0].MergeRequest == nil || d.Changes[0].MergeRequest.Number != 7 {
+		t.Errorf("changes %+v", d.Changes)
+	}
+	if srv.Writes() != 0 {
+		t.Errorf("dry run made %d forge writes", srv.Writes())
+	}
+}
