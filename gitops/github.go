@@ -78,7 +78,7 @@ func (discard) Write(p []byte) (int, error) { return len(p), nil }
 // Kind is "github".
 func (g *GitHub) Kind() string { return "github" }
 
-func (g *GitHub) api(ctx context.Context, what string, f func() error) error {
+func (g *GitHub) api(ctx context.Context, what string, f func(ctx context.Context) error) error {
 	if g.opts.Token == "" {
 		return noToken("github")
 	}
@@ -98,9 +98,11 @@ func ghTransient(err error) (bool, time.Duration) {
 			return true, *ab.RetryAfter
 		}
 		return true, 0
-	case errors.As(err, &er) && er.Response != nil:
+	case errors.As(err, &er) && er.Response != nil && er.Response.Request != nil:
+		// 429s and 5xx of safe methods were already retried by the HTTP
+		// client; a 5xx on POST was not, because the server may have acted.
 		code := er.Response.StatusCode
-		return code == http.StatusTooManyRequests || code >= 500 && code != http.StatusNotImplemented, 0
+		return code >= 500 && code != http.StatusNotImplemented && !safeToRepeat(er.Response.Request.Method), 0
 	}
 	return false, 0
 }
@@ -146,8 +148,25 @@ func (g *GitHub) SetStatus(ctx context.Context, s Status) error {
 	if s.TargetURL != "" {
 		st.TargetURL = &s.TargetURL
 	}
-	return g.api(ctx, "set status "+s.Name+" on "+short(s.SHA), func() error {
-		// A status is keyed by context: posting it again replaces it.
+	retried := false
+	return g.api(ctx, "set status "+s.Name+" on "+short(s.SHA), func(ctx context.Context) error {
+		// GitHub keeps every status posted (the newest per context
+		// counts): after a lost answer, look before posting again.
+		if retried {
+			have, _, err := g.c.Repositories.ListStatuses(ctx, g.owner, g.repo, s.SHA, &github.ListOptions{PerPage: 100})
+			if err != nil {
+				return err
+			}
+			for _, h := range have { // newest first
+				if h.GetContext() == s.Name {
+					if h.GetState() == st.GetState() && h.GetDescription() == st.GetDescription() && h.GetTargetURL() == st.GetTargetURL() {
+						return nil
+					}
+					break
+				}
+			}
+		}
+		retried = true
 		_, _, err := g.c.Repositories.CreateStatus(ctx, g.owner, g.repo, s.SHA, st)
 		return err
 	})
@@ -199,7 +218,7 @@ func ghPR(p *github.PullRequest) MergeRequest {
 // FindMergeRequest returns the open PR from source into target, or nil.
 func (g *GitHub) FindMergeRequest(ctx context.Context, source, target string) (*MergeRequest, error) {
 	var found *MergeRequest
-	err := g.api(ctx, "find PR "+source+" → "+target, func() error {
+	err := g.api(ctx, "find PR "+source+" → "+target, func(ctx context.Context) error {
 		prs, _, err := g.c.PullRequests.List(ctx, g.owner, g.repo, &github.PullRequestListOptions{
 			State: "open", Head: g.owner + ":" + source, Base: target,
 		})
@@ -220,7 +239,7 @@ func (g *GitHub) FindMergeRequest(ctx context.Context, source, target string) (*
 // the same head into the same base.
 func (g *GitHub) CreateMergeRequest(ctx context.Context, in MergeRequestInput) (*MergeRequest, error) {
 	var number int
-	err := g.api(ctx, "create PR "+in.SourceBranch+" → "+in.TargetBranch, func() error {
+	err := g.api(ctx, "create PR "+in.SourceBranch+" → "+in.TargetBranch, func(ctx context.Context) error {
 		m, err := g.FindMergeRequest(ctx, in.SourceBranch, in.TargetBranch)
 		if err != nil {
 			return err
@@ -254,7 +273,7 @@ func (g *GitHub) CreateMergeRequest(ctx context.Context, in MergeRequestInput) (
 // UpdateMergeRequest sets title, body, base, labels and milestone of a PR.
 func (g *GitHub) UpdateMergeRequest(ctx context.Context, number int, in MergeRequestInput) (*MergeRequest, error) {
 	var out *MergeRequest
-	err := g.api(ctx, fmt.Sprintf("update PR #%d", number), func() error {
+	err := g.api(ctx, fmt.Sprintf("update PR #%d", number), func(ctx context.Context) error {
 		edit := &github.PullRequest{Title: &in.Title, Body: &in.Description}
 		if in.TargetBranch != "" {
 			edit.Base = &github.PullRequestBranch{Ref: &in.TargetBranch}
@@ -294,7 +313,7 @@ func (g *GitHub) MergedMergeRequests(ctx context.Context, target string, since t
 	for {
 		var prs []*github.PullRequest
 		var next int
-		err := g.api(ctx, "list merged PRs into "+target, func() error {
+		err := g.api(ctx, "list merged PRs into "+target, func(ctx context.Context) error {
 			var resp *github.Response
 			var err error
 			prs, resp, err = g.c.PullRequests.List(ctx, g.owner, g.repo, opt)
@@ -349,7 +368,7 @@ var ghClosing = regexp.MustCompile(`(?i)\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd
 // GitHub itself does.
 func (g *GitHub) IssuesClosedBy(ctx context.Context, mr int) ([]Issue, error) {
 	var body string
-	err := g.api(ctx, fmt.Sprintf("get PR #%d", mr), func() error {
+	err := g.api(ctx, fmt.Sprintf("get PR #%d", mr), func(ctx context.Context) error {
 		pr, _, err := g.c.PullRequests.Get(ctx, g.owner, g.repo, mr)
 		body = pr.GetBody()
 		return err
@@ -365,7 +384,7 @@ func (g *GitHub) IssuesClosedBy(ctx context.Context, mr int) ([]Issue, error) {
 			continue
 		}
 		seen[n] = true
-		err := g.api(ctx, fmt.Sprintf("get issue #%d", n), func() error {
+		err := g.api(ctx, fmt.Sprintf("get issue #%d", n), func(ctx context.Context) error {
 			is, _, err := g.c.Issues.Get(ctx, g.owner, g.repo, n)
 			if ghStatus(err) == http.StatusNotFound {
 				return nil
@@ -402,7 +421,7 @@ func (g *GitHub) UpsertComment(ctx context.Context, t CommentTarget, marker, bod
 		if n == 0 {
 			n = t.Issue
 		}
-		return g.api(ctx, fmt.Sprintf("comment on #%d", n), func() error {
+		return g.api(ctx, fmt.Sprintf("comment on #%d", n), func(ctx context.Context) error {
 			opt := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: 100}}
 			for {
 				cs, resp, err := g.c.Issues.ListComments(ctx, g.owner, g.repo, n, opt)
@@ -427,7 +446,7 @@ func (g *GitHub) UpsertComment(ctx context.Context, t CommentTarget, marker, bod
 			return err
 		})
 	case t.Commit != "":
-		return g.api(ctx, "comment on commit "+short(t.Commit), func() error {
+		return g.api(ctx, "comment on commit "+short(t.Commit), func(ctx context.Context) error {
 			opt := &github.ListOptions{PerPage: 100}
 			for {
 				cs, resp, err := g.c.Repositories.ListCommitComments(ctx, g.owner, g.repo, t.Commit, opt)
@@ -462,7 +481,7 @@ func (g *GitHub) listIssues(ctx context.Context, what string, opt *github.IssueL
 	var all []*github.Issue
 	for {
 		var next int
-		err := g.api(ctx, what, func() error {
+		err := g.api(ctx, what, func(ctx context.Context) error {
 			is, resp, err := g.c.Issues.ListByRepo(ctx, g.owner, g.repo, opt)
 			if err != nil {
 				return err
@@ -518,7 +537,7 @@ func (g *GitHub) ListMilestones(ctx context.Context, state string) ([]Milestone,
 	var out []Milestone
 	for {
 		var next int
-		err := g.api(ctx, "list milestones", func() error {
+		err := g.api(ctx, "list milestones", func(ctx context.Context) error {
 			ms, resp, err := g.c.Issues.ListMilestones(ctx, g.owner, g.repo, opt)
 			if err != nil {
 				return err
@@ -552,7 +571,7 @@ func (g *GitHub) CreateMilestone(ctx context.Context, in MilestoneInput) (*Miles
 		return nil, err
 	}
 	var out *Milestone
-	err := g.api(ctx, "create milestone "+in.Title, func() error {
+	err := g.api(ctx, "create milestone "+in.Title, func(ctx context.Context) error {
 		m, err := byTitle()
 		if err != nil || m != nil {
 			out = m
@@ -582,7 +601,7 @@ func (g *GitHub) CreateMilestone(ctx context.Context, in MilestoneInput) (*Miles
 
 // CloseMilestone closes milestone number id.
 func (g *GitHub) CloseMilestone(ctx context.Context, id int) error {
-	return g.api(ctx, fmt.Sprintf("close milestone %d", id), func() error {
+	return g.api(ctx, fmt.Sprintf("close milestone %d", id), func(ctx context.Context) error {
 		_, _, err := g.c.Issues.EditMilestone(ctx, g.owner, g.repo, id, &github.Milestone{State: github.String("closed")})
 		return err
 	})
@@ -622,7 +641,7 @@ func (g *GitHub) MilestoneItems(ctx context.Context, id int) ([]Issue, []MergeRe
 // GetTag returns the tag (peeled to its commit) or nil.
 func (g *GitHub) GetTag(ctx context.Context, name string) (*Tag, error) {
 	var out *Tag
-	err := g.api(ctx, "get tag "+name, func() error {
+	err := g.api(ctx, "get tag "+name, func(ctx context.Context) error {
 		out = nil
 		ref, _, err := g.c.Git.GetRef(ctx, g.owner, g.repo, "tags/"+name)
 		if ghStatus(err) == http.StatusNotFound {
@@ -649,7 +668,7 @@ func (g *GitHub) GetTag(ctx context.Context, name string) (*Tag, error) {
 // returns it when it already points there; elsewhere is ErrTagExists.
 func (g *GitHub) CreateTag(ctx context.Context, name, sha, message string) (*Tag, error) {
 	var out *Tag
-	err := g.api(ctx, "create tag "+name, func() error {
+	err := g.api(ctx, "create tag "+name, func(ctx context.Context) error {
 		t, err := g.GetTag(ctx, name)
 		if err != nil {
 			return err
@@ -727,7 +746,7 @@ func joinLinks(notes string, links []Link) string {
 
 func (g *GitHub) getRelease(ctx context.Context, tag string) (*github.RepositoryRelease, error) {
 	var out *github.RepositoryRelease
-	err := g.api(ctx, "get release "+tag, func() error {
+	err := g.api(ctx, "get release "+tag, func(ctx context.Context) error {
 		r, _, err := g.c.Repositories.GetReleaseByTag(ctx, g.owner, g.repo, tag)
 		if ghStatus(err) == http.StatusNotFound {
 			out = nil
@@ -752,7 +771,7 @@ func (g *GitHub) GetRelease(ctx context.Context, tag string) (*Release, error) {
 // is missing), or brings an existing one up to date with in.
 func (g *GitHub) CreateRelease(ctx context.Context, in ReleaseInput) (*Release, error) {
 	var exists bool
-	err := g.api(ctx, "create release "+in.Tag, func() error {
+	err := g.api(ctx, "create release "+in.Tag, func(ctx context.Context) error {
 		r, err := g.getRelease(ctx, in.Tag)
 		if err != nil || r != nil {
 			exists = r != nil
@@ -782,7 +801,7 @@ func (g *GitHub) CreateRelease(ctx context.Context, in ReleaseInput) (*Release, 
 // lacks (by name).
 func (g *GitHub) UpdateRelease(ctx context.Context, in ReleaseInput) (*Release, error) {
 	var out *Release
-	err := g.api(ctx, "update release "+in.Tag, func() error {
+	err := g.api(ctx, "update release "+in.Tag, func(ctx context.Context) error {
 		r, _, err := g.c.Repositories.GetReleaseByTag(ctx, g.owner, g.repo, in.Tag)
 		if err != nil {
 			return err

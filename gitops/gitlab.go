@@ -63,22 +63,24 @@ func (g *GitLab) Kind() string { return "gitlab" }
 // api runs one API operation with retries. needsAPIToken says whether
 // CI_JOB_TOKEN is refused for it (everything but releases): then it fails
 // before any request.
-func (g *GitLab) api(ctx context.Context, what string, needsAPIToken bool, f func(o gitlab.RequestOptionFunc) error) error {
+func (g *GitLab) api(ctx context.Context, what string, needsAPIToken bool, f func(ctx context.Context, o gitlab.RequestOptionFunc) error) error {
 	if g.opts.Token == "" {
 		return noToken("gitlab")
 	}
 	if needsAPIToken && g.opts.JobToken {
 		return jobTokenScope(what)
 	}
-	return g.retry.call(ctx, "gitlab: "+what, glTransient, func() error { return f(gitlab.WithContext(ctx)) })
+	return g.retry.call(ctx, "gitlab: "+what, glTransient, func(ctx context.Context) error { return f(ctx, gitlab.WithContext(ctx)) })
 }
 
 // glTransient classifies GitLab API errors for the method-level retry.
 func glTransient(err error) (bool, time.Duration) {
 	var er *gitlab.ErrorResponse
-	if errors.As(err, &er) && er.Response != nil {
-		code := er.Response.StatusCode
-		if code == http.StatusTooManyRequests || code >= 500 && code != http.StatusNotImplemented {
+	if errors.As(err, &er) && er.Response != nil && er.Response.Request != nil {
+		// 429s and 5xx of safe methods were already retried by the HTTP
+		// client; a 5xx on POST was not, because the server may have acted.
+		code := er.StatusCode
+		if code >= 500 && code != http.StatusNotImplemented && !safeToRepeat(er.Response.Request.Method) {
 			return true, 0
 		}
 	}
@@ -87,8 +89,8 @@ func glTransient(err error) (bool, time.Duration) {
 
 func glStatus(err error) int {
 	var er *gitlab.ErrorResponse
-	if errors.As(err, &er) && er.Response != nil {
-		return er.Response.StatusCode
+	if errors.As(err, &er) {
+		return er.StatusCode
 	}
 	return 0
 }
@@ -107,7 +109,7 @@ func glPages[T any](ctx context.Context, g *GitLab, what string, needsAPIToken b
 	lo := gitlab.ListOptions{PerPage: 100, Page: 1}
 	for {
 		var next int64
-		err := g.api(ctx, what, needsAPIToken, func(o gitlab.RequestOptionFunc) error {
+		err := g.api(ctx, what, needsAPIToken, func(ctx context.Context, o gitlab.RequestOptionFunc) error {
 			items, resp, err := list(lo, o)
 			if err != nil {
 				return err
@@ -146,7 +148,7 @@ func (g *GitLab) SetStatus(ctx context.Context, s Status) error {
 	if s.TargetURL != "" {
 		opt.TargetURL = &s.TargetURL
 	}
-	return g.api(ctx, "set status "+s.Name+" on "+short(s.SHA), true, func(o gitlab.RequestOptionFunc) error {
+	return g.api(ctx, "set status "+s.Name+" on "+short(s.SHA), true, func(ctx context.Context, o gitlab.RequestOptionFunc) error {
 		_, _, err := g.c.Commits.SetCommitStatus(g.pid, s.SHA, opt, o)
 		if glStatus(err) == http.StatusBadRequest && strings.Contains(glMessage(err), "Cannot transition status") {
 			return nil
@@ -170,7 +172,7 @@ func (g *GitLab) SetExternalStatusCheck(ctx context.Context, mr int, checkID int
 		status = "passed"
 	}
 	opt := &gitlab.SetExternalStatusCheckStatusOptions{SHA: &sha, ExternalStatusCheckID: gitlab.Ptr(int64(checkID)), Status: &status}
-	return g.api(ctx, fmt.Sprintf("answer status check %d on !%d", checkID, mr), true, func(o gitlab.RequestOptionFunc) error {
+	return g.api(ctx, fmt.Sprintf("answer status check %d on !%d", checkID, mr), true, func(ctx context.Context, o gitlab.RequestOptionFunc) error {
 		// Answering twice records the same answer again: harmless.
 		_, err := g.c.ExternalStatusChecks.SetExternalStatusCheckStatus(g.pid, int64(mr), opt, o)
 		return err
@@ -201,7 +203,7 @@ func glMR(m *gitlab.BasicMergeRequest) MergeRequest {
 // FindMergeRequest returns the open MR from source into target, or nil.
 func (g *GitLab) FindMergeRequest(ctx context.Context, source, target string) (*MergeRequest, error) {
 	var found *MergeRequest
-	err := g.api(ctx, "find MR "+source+" → "+target, true, func(o gitlab.RequestOptionFunc) error {
+	err := g.api(ctx, "find MR "+source+" → "+target, true, func(ctx context.Context, o gitlab.RequestOptionFunc) error {
 		mrs, _, err := g.c.MergeRequests.ListProjectMergeRequests(g.pid, &gitlab.ListProjectMergeRequestsOptions{
 			State: gitlab.Ptr("opened"), SourceBranch: &source, TargetBranch: &target,
 		}, o)
@@ -228,7 +230,7 @@ func (g *GitLab) CreateMergeRequest(ctx context.Context, in MergeRequestInput) (
 	}
 	var out *MergeRequest
 	conflict := false
-	err := g.api(ctx, "create MR "+in.SourceBranch+" → "+in.TargetBranch, true, func(o gitlab.RequestOptionFunc) error {
+	err := g.api(ctx, "create MR "+in.SourceBranch+" → "+in.TargetBranch, true, func(ctx context.Context, o gitlab.RequestOptionFunc) error {
 		// Checked again on every attempt: a lost answer may hide a success.
 		if m, err := g.FindMergeRequest(ctx, in.SourceBranch, in.TargetBranch); err != nil || m != nil {
 			out = m
@@ -273,7 +275,7 @@ func (g *GitLab) UpdateMergeRequest(ctx context.Context, number int, in MergeReq
 		opt.MilestoneID = gitlab.Ptr(int64(in.MilestoneID))
 	}
 	var out *MergeRequest
-	err := g.api(ctx, fmt.Sprintf("update MR !%d", number), true, func(o gitlab.RequestOptionFunc) error {
+	err := g.api(ctx, fmt.Sprintf("update MR !%d", number), true, func(ctx context.Context, o gitlab.RequestOptionFunc) error {
 		m, _, err := g.c.MergeRequests.UpdateMergeRequest(g.pid, int64(number), opt, o)
 		if err != nil {
 			return err
@@ -343,7 +345,7 @@ func (g *GitLab) CherryPick(ctx context.Context, sha, branch, message string, dr
 		message = strings.TrimRight(message, "\n") + "\n\n" + line
 	}
 	var picked string
-	err := g.api(ctx, "cherry-pick "+short(sha)+" onto "+branch, true, func(o gitlab.RequestOptionFunc) error {
+	err := g.api(ctx, "cherry-pick "+short(sha)+" onto "+branch, true, func(ctx context.Context, o gitlab.RequestOptionFunc) error {
 		if !dryRun {
 			commits, _, err := g.c.Commits.ListCommits(g.pid, &gitlab.ListCommitsOptions{RefName: &branch, ListOptions: gitlab.ListOptions{PerPage: 100}}, o)
 			if err != nil {
@@ -420,7 +422,7 @@ func (g *GitLab) upsertNote(ctx context.Context, t CommentTarget, marker, full s
 		}
 		return nil, nil
 	}
-	return g.api(ctx, what, true, func(o gitlab.RequestOptionFunc) error {
+	return g.api(ctx, what, true, func(ctx context.Context, o gitlab.RequestOptionFunc) error {
 		n, err := find()
 		if err != nil {
 			return err
@@ -443,7 +445,7 @@ func (g *GitLab) upsertNote(ctx context.Context, t CommentTarget, marker, full s
 
 func (g *GitLab) upsertCommitNote(ctx context.Context, sha, marker, full string) error {
 	what := "comment on commit " + short(sha)
-	return g.api(ctx, what, true, func(o gitlab.RequestOptionFunc) error {
+	return g.api(ctx, what, true, func(ctx context.Context, o gitlab.RequestOptionFunc) error {
 		discs, err := glPages(ctx, g, what, true, func(lo gitlab.ListOptions, o gitlab.RequestOptionFunc) ([]*gitlab.Discussion, *gitlab.Response, error) {
 			return g.c.Discussions.ListCommitDiscussions(g.pid, sha, &gitlab.ListCommitDiscussionsOptions{ListOptions: lo}, o)
 		})
@@ -539,7 +541,7 @@ func (g *GitLab) CreateMilestone(ctx context.Context, in MilestoneInput) (*Miles
 		return nil, err
 	}
 	var out *Milestone
-	err := g.api(ctx, "create milestone "+in.Title, true, func(o gitlab.RequestOptionFunc) error {
+	err := g.api(ctx, "create milestone "+in.Title, true, func(ctx context.Context, o gitlab.RequestOptionFunc) error {
 		m, err := byTitle()
 		if err != nil || m != nil {
 			out = m
@@ -572,7 +574,7 @@ func (g *GitLab) CreateMilestone(ctx context.Context, in MilestoneInput) (*Miles
 
 // CloseMilestone closes a milestone (closing a closed one is fine).
 func (g *GitLab) CloseMilestone(ctx context.Context, id int) error {
-	return g.api(ctx, fmt.Sprintf("close milestone %d", id), true, func(o gitlab.RequestOptionFunc) error {
+	return g.api(ctx, fmt.Sprintf("close milestone %d", id), true, func(ctx context.Context, o gitlab.RequestOptionFunc) error {
 		_, _, err := g.c.Milestones.UpdateMilestone(g.pid, int64(id), &gitlab.UpdateMilestoneOptions{StateEvent: gitlab.Ptr("close")}, o)
 		return err
 	})
@@ -609,7 +611,7 @@ func (g *GitLab) MilestoneItems(ctx context.Context, id int) ([]Issue, []MergeRe
 // GetTag returns the tag or nil.
 func (g *GitLab) GetTag(ctx context.Context, name string) (*Tag, error) {
 	var out *Tag
-	err := g.api(ctx, "get tag "+name, true, func(o gitlab.RequestOptionFunc) error {
+	err := g.api(ctx, "get tag "+name, true, func(ctx context.Context, o gitlab.RequestOptionFunc) error {
 		t, _, err := g.c.Tags.GetTag(g.pid, name, o)
 		if glStatus(err) == http.StatusNotFound {
 			out = nil
@@ -631,7 +633,7 @@ func (g *GitLab) GetTag(ctx context.Context, name string) (*Tag, error) {
 // there; at another commit it is an ErrTagExists error.
 func (g *GitLab) CreateTag(ctx context.Context, name, sha, message string) (*Tag, error) {
 	var out *Tag
-	err := g.api(ctx, "create tag "+name, true, func(o gitlab.RequestOptionFunc) error {
+	err := g.api(ctx, "create tag "+name, true, func(ctx context.Context, o gitlab.RequestOptionFunc) error {
 		t, err := g.GetTag(ctx, name)
 		if err != nil {
 			return err
@@ -672,7 +674,7 @@ func glRelease(r *gitlab.Release) *Release {
 // GetRelease returns the release of tag, or nil. CI_JOB_TOKEN may do this.
 func (g *GitLab) GetRelease(ctx context.Context, tag string) (*Release, error) {
 	var out *Release
-	err := g.api(ctx, "get release "+tag, false, func(o gitlab.RequestOptionFunc) error {
+	err := g.api(ctx, "get release "+tag, false, func(ctx context.Context, o gitlab.RequestOptionFunc) error {
 		r, _, err := g.c.Releases.GetRelease(g.pid, tag, o)
 		if glStatus(err) == http.StatusNotFound || glStatus(err) == http.StatusForbidden && g.opts.JobToken {
 			out = nil
@@ -691,7 +693,7 @@ func (g *GitLab) GetRelease(ctx context.Context, tag string) (*Release, error) {
 // or brings an existing one up to date with in. CI_JOB_TOKEN may do this.
 func (g *GitLab) CreateRelease(ctx context.Context, in ReleaseInput) (*Release, error) {
 	var exists bool
-	err := g.api(ctx, "create release "+in.Tag, false, func(o gitlab.RequestOptionFunc) error {
+	err := g.api(ctx, "create release "+in.Tag, false, func(ctx context.Context, o gitlab.RequestOptionFunc) error {
 		r, err := g.GetRelease(ctx, in.Tag)
 		if err != nil || r != nil {
 			exists = r != nil
@@ -727,7 +729,7 @@ func (g *GitLab) CreateRelease(ctx context.Context, in ReleaseInput) (*Release, 
 // UpdateRelease sets the name and notes of a release and adds the links it
 // lacks (by name). CI_JOB_TOKEN may do this.
 func (g *GitLab) UpdateRelease(ctx context.Context, in ReleaseInput) (*Release, error) {
-	err := g.api(ctx, "update release "+in.Tag, false, func(o gitlab.RequestOptionFunc) error {
+	err := g.api(ctx, "update release "+in.Tag, false, func(ctx context.Context, o gitlab.RequestOptionFunc) error {
 		_, _, err := g.c.Releases.UpdateRelease(g.pid, in.Tag, &gitlab.UpdateReleaseOptions{Name: &in.Name, Description: &in.Notes}, o)
 		return err
 	})
@@ -749,7 +751,7 @@ func (g *GitLab) UpdateRelease(ctx context.Context, in ReleaseInput) (*Release, 
 			if names[l.Name] {
 				continue
 			}
-			err := g.api(ctx, "add link "+l.Name+" to release "+in.Tag, false, func(o gitlab.RequestOptionFunc) error {
+			err := g.api(ctx, "add link "+l.Name+" to release "+in.Tag, false, func(ctx context.Context, o gitlab.RequestOptionFunc) error {
 				_, _, err := g.c.ReleaseLinks.CreateReleaseLink(g.pid, in.Tag, &gitlab.CreateReleaseLinkOptions{Name: gitlab.Ptr(l.Name), URL: gitlab.Ptr(l.URL)}, o)
 				// "has already been taken": a lost answer to our own earlier try.
 				if glStatus(err) == http.StatusBadRequest && strings.Contains(glMessage(err), "already been taken") {

@@ -156,12 +156,21 @@ func (r Retry) serverWait(resp *http.Response) (time.Duration, bool) {
 // classification of API errors.
 type classify func(err error) (transient bool, wait time.Duration)
 
+type nestedKey struct{}
+
 // call runs f, and runs it again while it fails transiently. what names the
-// operation for the error message ("gitlab: create tag v1.2.0").
-func (r Retry) call(ctx context.Context, what string, cls classify, f func() error) error {
+// operation for the error message ("gitlab: create tag v1.2.0"). A call
+// made inside another (a write's check) runs once: the outer call repeats
+// the whole method, so the tries do not multiply.
+func (r Retry) call(ctx context.Context, what string, cls classify, f func(ctx context.Context) error) error {
+	attempts := r.Attempts
+	if ctx.Value(nestedKey{}) != nil {
+		attempts = 1
+	}
+	inner := context.WithValue(ctx, nestedKey{}, true)
 	var err error
-	for attempt := 0; attempt < r.Attempts; attempt++ {
-		if err = f(); err == nil {
+	for attempt := 0; attempt < attempts; attempt++ {
+		if err = f(inner); err == nil {
 			return nil
 		}
 		again, wait := transientNet(err)
@@ -182,6 +191,9 @@ func (r Retry) call(ctx context.Context, what string, cls classify, f func() err
 			return errs.New(errs.Infra, fmt.Errorf("%s: %w", what, ctx.Err()), "")
 		case <-time.After(wait):
 		}
+	}
+	if attempts == 1 {
+		return err // the outer call wraps it
 	}
 	return wrapForgeErr(what, err)
 }

@@ -472,6 +472,7 @@ func (g *GitHub) routes(mux *http.ServeMux) {
 	}
 	const rp = "/api/v3/repos/{owner}/{repo}"
 	h("POST "+rp+"/statuses/{sha}", g.postStatus)
+	h("GET "+rp+"/commits/{ref}/statuses", g.listStatuses)
 	h("GET "+rp+"/pulls", g.listPulls)
 	h("POST "+rp+"/pulls", g.createPull)
 	h("PATCH "+rp+"/pulls/{n}", g.editPull)
@@ -520,6 +521,16 @@ func (g *GitHub) postStatus(w http.ResponseWriter, req *http.Request, r *GHRepo)
 	}
 	r.Statuses = append(r.Statuses, st)
 	writeJSON(w, http.StatusCreated, st)
+}
+
+func (g *GitHub) listStatuses(w http.ResponseWriter, req *http.Request, r *GHRepo) {
+	out := []GHStatus{}
+	for i := len(r.Statuses) - 1; i >= 0; i-- { // newest first
+		if r.Statuses[i].SHA == req.PathValue("ref") {
+			out = append(out, r.Statuses[i])
+		}
+	}
+	writeJSON(w, http.StatusOK, page(w, req, out, false))
 }
 
 func (g *GitHub) listPulls(w http.ResponseWriter, req *http.Request, r *GHRepo) {

@@ -137,8 +137,8 @@ const (
 	// ServerErrorAfter does the request, then answers 500: the write is
 	// applied but the client does not know it.
 	ServerErrorAfter
-	// Slow waits Delay before handling the request (the client may give up
-	// first; the request is still applied, as on a real server).
+	// Slow handles the request, then waits Delay before answering: the
+	// client may give up first although the request was applied.
 	Slow
 	// Drop closes the connection without handling the request.
 	Drop
@@ -262,14 +262,6 @@ func (s *Server) handler(mux *http.ServeMux) http.Handler {
 			case Drop:
 				hijackClose(w)
 				return
-			case Slow:
-				select {
-				case <-time.After(f.Delay):
-				case <-r.Context().Done():
-					// The client gave up; a real server still finishes the
-					// request it already read.
-					time.Sleep(f.Delay / 4)
-				}
 			}
 		}
 		// Handle into a buffer so that a fault can still replace the answer.
@@ -278,6 +270,15 @@ func (s *Server) handler(mux *http.ServeMux) http.Handler {
 		rec.Status = bw.status
 		if f != nil {
 			switch f.Kind {
+			case Slow:
+				// The request is done; the answer is late (the client
+				// may have given up by then).
+				select {
+				case <-time.After(f.Delay):
+				case <-r.Context().Done():
+					rec.Status = 0
+					return
+				}
 			case DropAfter:
 				rec.Status = 0
 				hijackClose(w)
