@@ -520,8 +520,11 @@ func TestJobTokenScope(t *testing.T) {
 	// Everything else: a usage error before any request.
 	before := len(srv.Requests())
 	calls := map[string]func() error{
-		"status":    func() error { return f.SetStatus(ctx, Status{SHA: sha, Name: "x", State: "success"}) },
-		"mr":        func() error { _, err := f.CreateMergeRequest(ctx, MergeRequestInput{Title: "t", SourceBranch: "a", TargetBranch: "b"}); return err },
+		"status": func() error { return f.SetStatus(ctx, Status{SHA: sha, Name: "x", State: "success"}) },
+		"mr": func() error {
+			_, err := f.CreateMergeRequest(ctx, MergeRequestInput{Title: "t", SourceBranch: "a", TargetBranch: "b"})
+			return err
+		},
 		"comment":   func() error { return f.UpsertComment(ctx, CommentTarget{MergeRequest: 1}, "x", "y") },
 		"milestone": func() error { _, err := f.CreateMilestone(ctx, MilestoneInput{Title: "m"}); return err },
 		"tag":       func() error { _, err := f.CreateTag(ctx, "v2", sha, ""); return err },
