@@ -18,9 +18,9 @@ const token = "glpat-release-test-token"
 // glFixture is a real repo (with origin) whose project lives on a fake
 // GitLab: a week of work after v1.3.0, as MRs and issues on the forge.
 type glFixture struct {
-	r     *repo
-	srv   *forgetest.Server
-	forge gitops.Forge
+	r                   *repo
+	srv                 *forgetest.Server
+	forge               gitops.Forge
 	mergeSHA, squashSHA string
 }
 
