@@ -273,3 +273,11 @@ func (in Integration) Validate() []FieldError {
 	}
 	return errs
 }
+
+// YAMLSyntax places a YAML syntax error from yaml.v3 at its line and
+// column, as the config loader does; suite files use it for the same
+// messages.
+func YAMLSyntax(data []byte, err error) (line, col int, msg string) {
+	p := syntaxProblem(data, err)
+	return p.Line, p.Col, p.Msg
+}

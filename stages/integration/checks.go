@@ -164,6 +164,7 @@ func Judge(c *Check, out runners.Output) Verdict {
 
 func judgePackage(p *PackageCheck, stdout string) Verdict {
 	status, version, _ := strings.Cut(strings.TrimSpace(firstLine(stdout)), "|")
+	status = strings.TrimSpace(status)
 	installed := strings.HasPrefix(status, "ii")
 	wantInstalled := p.Installed == nil || *p.Installed
 	switch {

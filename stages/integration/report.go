@@ -173,7 +173,7 @@ func Comment(in CommentInput) (string, error) {
 		for _, f := range td.Failures {
 			total++
 			if len(fails) < max {
-				fails = append(fails, commentFailure{Class: f.Classname(), Name: mdEscape(f.Name), Message: mdEscape(report.OneLine(f.Message))})
+				fails = append(fails, commentFailure{Class: mdEscape(f.Classname()), Name: mdEscape(f.Name), Message: mdEscape(report.OneLine(f.Message))})
 			}
 		}
 	}

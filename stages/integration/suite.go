@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pipeline-ci/pipeline/internal/config"
 	"gopkg.in/yaml.v3"
 )
 
@@ -202,7 +203,11 @@ func ParseSuite(file string, data []byte) (*Suite, error) {
 	p := &parser{file: file}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, &SuiteError{[]string{fmt.Sprintf("%s: %s", file, strings.TrimPrefix(err.Error(), "yaml: "))}}
+		line, col, msg := config.YAMLSyntax(data, err)
+		if line > 0 {
+			return nil, &SuiteError{[]string{fmt.Sprintf("%s:%d:%d: %s", file, line, col, msg)}}
+		}
+		return nil, &SuiteError{[]string{fmt.Sprintf("%s: %s", file, msg)}}
 	}
 	s := &Suite{File: file, Name: strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))}
 	if len(doc.Content) == 0 {
@@ -287,7 +292,8 @@ func (p *parser) decode(n *yaml.Node, v any) bool {
 		if te, ok := err.(*yaml.TypeError); ok {
 			msg = strings.Join(te.Errors, "; ")
 		}
-		p.errf(n, "%s", strings.TrimPrefix(msg, "yaml: "))
+		msg = yamlLinePrefix.ReplaceAllString(strings.TrimPrefix(msg, "yaml: "), "")
+		p.errf(n, "%s", msg)
 		return false
 	}
 	return true
@@ -423,6 +429,9 @@ func fieldByTag(t reflect.Type, key string) (reflect.StructField, bool) {
 	}
 	return reflect.StructField{}, false
 }
+
+// yamlLinePrefix is yaml.v3's own "line N: " prefix, redundant after ours.
+var yamlLinePrefix = regexp.MustCompile(`(^|; )line \d+: `)
 
 var modePattern = regexp.MustCompile(`^0?[0-7]{3,4}$`)
 var sha256Pattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
