@@ -69,11 +69,11 @@ func RunOne(ctx context.Context, env *Env, s Stage) (*Result, error) {
 				err = errs.Infraf("%s: dotenv report: %w", name, werr)
 			}
 		}
-		switch {
-		case err != nil:
-			log.Errorf("%s %s: %s", name, res.Outcome, firstLine(err.Error()))
-		default:
-			log.Infof("%s %s: %s", name, res.Outcome, res.Summary)
+		ol := log.WithField("outcome", string(res.Outcome))
+		if err != nil {
+			ol.Error(firstLine(err.Error()))
+		} else {
+			ol.Info(res.Summary)
 		}
 	}
 	end()

@@ -69,7 +69,7 @@ func TestRunInOrderStopsAtFirstFailure(t *testing.T) {
 		t.Errorf("dotenv = %q, %v", env2, err2)
 	}
 	log := logBuf.String()
-	for _, want := range []string{"stage=build", "commit=01234567", `msg="── pipeline template"`, "integration failed: 2 suites failed"} {
+	for _, want := range []string{"stage=build", "commit=01234567", `msg="── pipeline template"`, `msg="2 suites failed" commit=01234567 outcome=failed stage=integration`, `msg="3 packages" commit=01234567 outcome=passed stage=build`} {
 		if !strings.Contains(log, want) {
 			t.Errorf("log lacks %q:\n%s", want, log)
 		}
