@@ -120,8 +120,8 @@ var phaseTitle = map[string]string{Fresh: "FRESH", Upgrade: "UPGRADE", "diff": "
 
 // CommentInput is what the MR comment shows.
 type CommentInput struct {
-	Data    *Data
-	JobURL  string
+	Data   *Data
+	JobURL string
 	// Link returns the artifact link of a target's phase ("" for none).
 	Link func(target, phase string) string
 	// MaxFailures caps the failure list (default 30).
