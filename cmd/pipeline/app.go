@@ -38,7 +38,8 @@ type globals struct {
 // builds the stages.Env every command runs with, and prints the outcome.
 type app struct {
 	g      globals
-	stdout io.Writer
+	stdout io.Writer             // raw: help text, completion scripts
+	out    *logging.MaskedWriter // stdout, masked: results and what stages print
 	stderr io.Writer
 	env    ci.Env
 	masker *logging.Masker
@@ -51,7 +52,9 @@ type app struct {
 }
 
 func newApp(stdout, stderr io.Writer, env ci.Env) *app {
-	return &app{stdout: stdout, stderr: stderr, env: env, masker: &logging.Masker{}, start: time.Now()}
+	m := &logging.Masker{}
+	out := logging.NewMaskedWriter(stdout, m)
+	return &app{stdout: out, out: out, stderr: stderr, env: env, masker: m, start: time.Now()}
 }
 
 func (a *app) mask(s string) string { return a.masker.Mask(s) }
@@ -76,6 +79,7 @@ func (a *app) execute(ctx context.Context, args []string) int {
 		}
 	}
 	code := errs.Code(err)
+	a.out.Flush()
 	if a.log != nil {
 		a.log.Flush()
 	}
@@ -186,7 +190,8 @@ func (a *app) emit(doc jsonDoc, err error) {
 		b.Reset()
 		fmt.Fprintf(&b, "{\"command\": %q, \"exit_code\": 3, \"error\": {\"kind\": \"infrastructure\", \"message\": %q}}\n", doc.Command, "encoding the result: "+e.Error())
 	}
-	io.WriteString(a.stdout, a.mask(b.String()))
+	a.out.Write(b.Bytes())
+	a.out.Flush()
 }
 
 // emitData is for commands other than the stages: under --json it prints
@@ -258,17 +263,21 @@ func (a *app) setup(ctx context.Context) (*stages.Env, error) {
 	} else if reportDir, err = filepath.Abs(reportDir); err != nil {
 		return nil, errs.Usagef("--report-dir %s: %w", a.g.reportDir, err)
 	}
+	forge, err := gitops.OpenForge(cfg.Forge, cictx, log.Warnf)
+	if err != nil {
+		return nil, err
+	}
 	env := &stages.Env{
 		Repo:   repo,
 		Config: cfg,
 		CI:     cictx,
 		Log:    log,
 		Report: &report.Dir{Path: reportDir, Mask: a.mask},
-		Forge:  gitops.None{},
+		Forge:  forge,
 		DryRun: a.g.dryRun,
 	}
 	if !a.g.json {
-		env.Out = a.stdout
+		env.Out = a.out
 	}
 	return env, nil
 }
@@ -399,6 +408,6 @@ func (a *app) printResults(results []*stages.Result, runErr error) {
 		return
 	}
 	for _, r := range results {
-		fmt.Fprintf(a.stdout, "%-12s %-8s %s\n", r.Stage, r.Outcome, a.mask(r.Summary))
+		fmt.Fprintf(a.out, "%-12s %-8s %s\n", r.Stage, r.Outcome, r.Summary)
 	}
 }

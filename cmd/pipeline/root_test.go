@@ -2,10 +2,13 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/pipeline-ci/pipeline/internal/ci"
+	"github.com/pipeline-ci/pipeline/stages"
 )
 
 // TestEveryCommandTeaches: each command of the contract has a description
@@ -41,5 +44,34 @@ func TestKnownSecrets(t *testing.T) {
 	got := knownSecrets(env)
 	if len(got) != 2 {
 		t.Errorf("knownSecrets = %v", got)
+	}
+}
+
+// TestStageOutputIsMasked: what a stage prints for people (env.Out) and its
+// result go through the masked stdout, whole lines at a time.
+func TestStageOutputIsMasked(t *testing.T) {
+	const tok = "glpat-stage-output-secret"
+	var stdout, stderr bytes.Buffer
+	a := newApp(&stdout, &stderr, ci.MapEnv{"PIPELINE_TOKEN": tok})
+	a.masker.Add(knownSecrets(a.env)...)
+	a.g = globals{repo: t.TempDir(), logFormat: "text", logLevel: "info", reportDir: t.TempDir()}
+	a.command = "run"
+	printer := stages.Func{StageName: "release", Fn: func(ctx context.Context, env *stages.Env) (*stages.Result, error) {
+		fmt.Fprintf(env.Out, "pushed to https://oauth2:%s", tok[:9])
+		fmt.Fprintf(env.Out, "%s@gitlab.example.com\n", tok[9:])
+		env.Log.Infof("token %s", tok)
+		return &stages.Result{Outcome: stages.Passed, Summary: "released with " + tok}, nil
+	}}
+	if err := a.runStages(context.Background(), []stages.Stage{printer}, nil); err != nil {
+		t.Fatal(err)
+	}
+	a.out.Flush()
+	for name, text := range map[string]string{"stdout": stdout.String(), "stderr": stderr.String()} {
+		if strings.Contains(text, tok) || !strings.Contains(text, "[MASKED]") {
+			t.Errorf("%s not masked:\n%s", name, text)
+		}
+	}
+	if !strings.Contains(stdout.String(), "pushed to https://oauth2:[MASKED]@gitlab.example.com\n") {
+		t.Errorf("stdout = %q", stdout.String())
 	}
 }

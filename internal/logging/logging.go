@@ -312,3 +312,33 @@ func contains(list []string, v string) bool {
 	}
 	return false
 }
+
+// MaskedWriter masks every secret in what is written through it, holding
+// back an unfinished line until its newline (or Flush) so a secret split
+// across writes is still masked. The binary puts one on stdout, for what
+// the stages print for people.
+type MaskedWriter struct{ s *sink }
+
+// NewMaskedWriter returns a MaskedWriter writing to w.
+func NewMaskedWriter(w io.Writer, m *Masker) *MaskedWriter {
+	return &MaskedWriter{s: &sink{w: w, m: m}}
+}
+
+func (w *MaskedWriter) Write(p []byte) (int, error) {
+	if err := w.s.stream(p); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// Flush writes out an unfinished line, masked, without adding a newline.
+func (w *MaskedWriter) Flush() error {
+	w.s.mu.Lock()
+	defer w.s.mu.Unlock()
+	if len(w.s.partial) == 0 {
+		return nil
+	}
+	_, err := io.WriteString(w.s.w, w.s.m.Mask(string(w.s.partial)))
+	w.s.partial = w.s.partial[:0]
+	return err
+}

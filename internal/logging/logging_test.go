@@ -238,3 +238,19 @@ func TestMasker(t *testing.T) {
 		t.Error("nil Masker must pass text through")
 	}
 }
+
+func TestMaskedWriter(t *testing.T) {
+	m := &Masker{}
+	m.Add("ghp_secret12345")
+	var buf bytes.Buffer
+	w := NewMaskedWriter(&buf, m)
+	fmt.Fprint(w, "release notes at https://x:ghp_sec")
+	fmt.Fprint(w, "ret12345@host\nno newline ghp_secret")
+	fmt.Fprint(w, "12345")
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if want := "release notes at https://x:[MASKED]@host\nno newline [MASKED]"; buf.String() != want {
+		t.Errorf("got %q, want %q", buf.String(), want)
+	}
+}
