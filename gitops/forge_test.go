@@ -503,7 +503,7 @@ func TestJobTokenScope(t *testing.T) {
 	srv.AddJobToken(jobToken)
 	srv.GitLab().AddProject(42, "appliance/os")
 	sha := srv.GitLab().AddCommit("42", "main", "first")
-	f, err := OpenForge(config.Forge{}, gitlabCI(srv, nil))
+	f, err := OpenForge(config.Forge{}, gitlabCI(srv, nil), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -545,7 +545,7 @@ func TestJobTokenScope(t *testing.T) {
 		t.Fatalf("%d requests were sent for calls the job token cannot make", after-before)
 	}
 	// With PIPELINE_TOKEN the same calls work.
-	f, _ = OpenForge(config.Forge{}, gitlabCI(srv, map[string]string{"PIPELINE_TOKEN": apiToken}))
+	f, _ = OpenForge(config.Forge{}, gitlabCI(srv, map[string]string{"PIPELINE_TOKEN": apiToken}), nil)
 	if err := f.SetStatus(ctx, Status{SHA: sha, Name: "x", State: "success"}); err != nil {
 		t.Fatal(err)
 	}
@@ -572,7 +572,7 @@ func TestOpenForgeSelection(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			f, err := OpenForge(c.cfg, ci.Detect(c.env))
+			f, err := OpenForge(c.cfg, ci.Detect(c.env), nil)
 			if c.err != "" {
 				if err == nil || !strings.Contains(err.Error(), c.err) || errs.KindOf(err) != errs.Usage {
 					t.Fatalf("err = %v, want usage error about %q", err, c.err)

@@ -44,8 +44,9 @@ const (
 // project CI_PROJECT_ID), GitHub under GitHub Actions, else None. The token
 // comes from forge.token_env, else PIPELINE_TOKEN, else GITLAB_TOKEN /
 // GITHUB_TOKEN, else (GitLab CI) CI_JOB_TOKEN. A missing token is not an
-// error here: the first call that needs one says what to set.
-func OpenForge(cfg config.Forge, c ci.Context) (Forge, error) {
+// error here: the first call that needs one says what to set. logf (may be
+// nil) is told about retries.
+func OpenForge(cfg config.Forge, c ci.Context, logf func(format string, args ...any)) (Forge, error) {
 	kind := strings.ToLower(strings.TrimSpace(cfg.Type))
 	if kind == "" {
 		switch {
@@ -63,7 +64,7 @@ func OpenForge(cfg config.Forge, c ci.Context) (Forge, error) {
 	if kind != "gitlab" && kind != "github" {
 		return nil, errs.Usagef("forge.type %q: want gitlab, github or none", cfg.Type)
 	}
-	opts := Options{BaseURL: cfg.URL, Project: cfg.Project}
+	opts := Options{BaseURL: cfg.URL, Project: cfg.Project, Logf: logf}
 	sameCI := (kind == "gitlab" && c.Provider == ci.GitLab) || (kind == "github" && c.Provider == ci.GitHub)
 	if sameCI {
 		if opts.BaseURL == "" {

@@ -1,18 +1,133 @@
 package main
 
 import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/pipeline-ci/pipeline/gitops"
+	"github.com/pipeline-ci/pipeline/internal/ci"
 	"github.com/pipeline-ci/pipeline/internal/errs"
 	"github.com/spf13/cobra"
 )
 
+// statusResult is the --json data of `pipeline status`.
+type statusResult struct {
+	Forge       string `json:"forge"`
+	SHA         string `json:"sha"`
+	Ref         string `json:"ref,omitempty"`
+	Name        string `json:"name"`
+	State       string `json:"state"`
+	Description string `json:"description,omitempty"`
+	TargetURL   string `json:"target_url,omitempty"`
+	// Posted is true when the forge accepted the status; false under
+	// --dry-run or with no forge (Skipped says why).
+	Posted  bool   `json:"posted"`
+	Skipped string `json:"skipped,omitempty"`
+}
+
 func newStatusCmd(a *app) *cobra.Command {
-	return &cobra.Command{
-		Use:     "status",
-		Short:   "Post a commit status / MR status-check result",
-		Example: "  pipeline status --name bvt --state success --description 'all suites passed'",
-		Args:    cobra.NoArgs,
+	var st gitops.Status
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Post a commit status / MR status-check result",
+		Long: `Post a commit status on the forge: GitLab's statuses/:sha (shown on the
+pipeline and the MR), GitHub's commit statuses (shown as a check on the PR).
+
+The commit is --sha, else the merge request's head commit under GitLab CI
+(CI_MERGE_REQUEST_SOURCE_BRANCH_SHA), else the CI commit (CI_COMMIT_SHA,
+GITHUB_SHA, GIT_COMMIT), else HEAD of --repo. The link is --target-url,
+else the CI job's URL. States: pending, running, success, failed, canceled
+(GitHub has no "running": it shows pending; "failed" is "failure").
+
+With the "none" forge nothing is posted and the command says so (exit 0).
+Under --dry-run nothing is posted either: it prints what it would post.`,
+		Example: `  pipeline status --name bvt --state running
+  pipeline status --name bvt --state success --description 'all suites passed'
+  pipeline status --name upgrade --state failed --sha 1a2b3c4 --target-url https://ci.example.com/job/42
+  pipeline status --name bvt --state success --dry-run --json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return errs.Usagef("status is not implemented in this version of pipeline")
+			if st.Name == "" {
+				return errs.New(errs.Usage, fmt.Errorf("status: --name is required"), "name the check, e.g. --name bvt")
+			}
+			if !slices.Contains(gitops.StatusStates, st.State) {
+				return errs.New(errs.Usage, fmt.Errorf("status: --state %q", st.State), "use one of "+strings.Join(gitops.StatusStates, ", "))
+			}
+			env, err := a.setup(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if st.SHA == "" {
+				st.SHA = ci.Get(env.CI.Env, "CI_MERGE_REQUEST_SOURCE_BRANCH_SHA")
+			}
+			if st.SHA == "" {
+				st.SHA = env.CI.SHA
+			}
+			if st.SHA == "" {
+				// By hand: the checked-out commit, when --repo is a git repository.
+				st.SHA, _ = gitops.Open(env.Repo).Head(cmd.Context())
+			}
+			if st.SHA == "" {
+				return errs.New(errs.Usage, fmt.Errorf("status: no commit known: not in CI and %s is not a git repository", env.Repo),
+					"pass --sha COMMIT, or run it in the repository (--repo DIR)")
+			}
+			if st.Ref == "" {
+				st.Ref = statusFirstSet(env.CI.Branch, env.CI.Tag)
+			}
+			if st.TargetURL == "" {
+				st.TargetURL = env.CI.JobURL
+			}
+			res := statusResult{Forge: env.Forge.Kind(), SHA: st.SHA, Ref: st.Ref, Name: st.Name, State: st.State,
+				Description: st.Description, TargetURL: st.TargetURL}
+			switch {
+			case env.Forge.Kind() == "none":
+				res.Skipped = "no forge configured (forge.type none, and not in GitLab CI or GitHub Actions)"
+				env.Log.Warnf("status %s=%s not posted: %s", st.Name, st.State, res.Skipped)
+			case env.DryRun:
+				res.Skipped = "dry run"
+				env.Log.Infof("dry run: would post status %s=%s on %s to %s", st.Name, st.State, statusShort(st.SHA), env.Forge.Kind())
+			default:
+				if err := env.Forge.SetStatus(cmd.Context(), st); err != nil {
+					return err
+				}
+				res.Posted = true
+				env.Log.Infof("posted status %s=%s on %s", st.Name, st.State, statusShort(st.SHA))
+			}
+			if a.emitData(res) {
+				return nil
+			}
+			switch {
+			case res.Posted:
+				fmt.Fprintf(a.stdout, "status %s=%s posted on %s (%s)\n", res.Name, res.State, statusShort(res.SHA), res.Forge)
+			default:
+				fmt.Fprintf(a.stdout, "status %s=%s on %s not posted: %s\n", res.Name, res.State, statusShort(res.SHA), res.Skipped)
+			}
+			return nil
 		},
 	}
+	f := cmd.Flags()
+	f.StringVar(&st.Name, "name", "", "name of the status (GitLab name, GitHub context), e.g. bvt (required)")
+	f.StringVar(&st.State, "state", "", "pending, running, success, failed or canceled (required)")
+	f.StringVar(&st.Description, "description", "", "one line shown next to the status")
+	f.StringVar(&st.TargetURL, "target-url", "", "link of the status (default: the CI job)")
+	f.StringVar(&st.SHA, "sha", "", "commit to post on (default: the MR head or CI commit, else HEAD)")
+	f.StringVar(&st.Ref, "ref", "", "branch or tag of the commit (GitLab; default: the CI branch)")
+	return cmd
+}
+
+func statusFirstSet(v ...string) string {
+	for _, s := range v {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+func statusShort(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
 }
