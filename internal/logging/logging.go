@@ -257,6 +257,15 @@ func (m *Masker) Add(values ...string) {
 			continue
 		}
 		forms := []string{v}
+		if strings.Contains(v, "\n") {
+			// A multi-line secret (an SSH or TLS key) may reach the log a
+			// line at a time: mask each of its lines too.
+			for _, line := range strings.Split(v, "\n") {
+				if line = strings.TrimSpace(line); len(line) >= MinSecretLen {
+					forms = append(forms, line)
+				}
+			}
+		}
 		for _, html := range []bool{true, false} {
 			var b bytes.Buffer
 			enc := json.NewEncoder(&b)

@@ -254,3 +254,16 @@ func TestMaskedWriter(t *testing.T) {
 		t.Errorf("got %q, want %q", buf.String(), want)
 	}
 }
+
+func TestMultiLineSecretMaskedLineByLine(t *testing.T) {
+	key := "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\nAAAAMwAAAAtzc2gtZWQyNTUxOQAAACD\n-----END OPENSSH PRIVATE KEY-----\n"
+	l, buf := newTest(t, Options{}, key)
+	w := l.Writer()
+	for _, line := range strings.SplitAfter(key, "\n") {
+		fmt.Fprint(w, "ssh: "+line)
+	}
+	l.Flush()
+	if strings.Contains(buf.String(), "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ") || strings.Contains(buf.String(), "AAAAMwAAAAtzc2gtZWQyNTUxOQAAACD") {
+		t.Errorf("a line of a multi-line secret leaked:\n%s", buf.String())
+	}
+}
