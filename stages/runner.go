@@ -54,6 +54,7 @@ func RunOne(ctx context.Context, env *Env, s Stage) (*Result, error) {
 
 	end := log.Section("stage_"+name, "pipeline "+name)
 	start := time.Now()
+	postStageStatus(ctx, &senv, name, "pending", "running")
 	res, err := s.Run(ctx, &senv)
 	if err != nil && res == nil {
 		res = &Result{Outcome: Errored, Summary: firstLine(err.Error())}
@@ -69,6 +70,11 @@ func RunOne(ctx context.Context, env *Env, s Stage) (*Result, error) {
 				err = errs.Infraf("%s: dotenv report: %w", name, werr)
 			}
 		}
+		state := "success"
+		if err != nil {
+			state = "failed"
+		}
+		postStageStatus(ctx, &senv, name, state, res.Summary)
 		ol := log.WithField("outcome", string(res.Outcome))
 		if err != nil {
 			ol.Error(firstLine(err.Error()))
