@@ -2,6 +2,7 @@ package promote
 
 import (
 	"strings"
+	"time"
 
 	"github.com/pipeline-ci/pipeline/gitops"
 )
@@ -16,6 +17,8 @@ type Candidate struct {
 	// (an MR merged with a merge commit): it is picked against its first
 	// parent.
 	Merge bool `json:"merge,omitempty"`
+
+	time time.Time // commit time, to look up its merge request
 }
 
 // Pending returns the commits of source (staging's first-parent line, oldest

@@ -62,6 +62,7 @@ type Plan struct {
 	// blamedOn says, for a culprit-free blocked or suspect candidate, which
 	// culprit it was dropped with (index, or -1).
 	blamedOn []int
+	foundIn  []int // batch (1-based) in which a culprit or suspect was found
 	landed   []int // candidates promoted, in landing order
 
 	batch     []int // current batch (built)
@@ -86,7 +87,7 @@ type Plan struct {
 
 // NewPlan starts the plan for n candidates.
 func NewPlan(n int, opts Options) *Plan {
-	p := &Plan{opts: opts, states: make([]State, n), blamedOn: make([]int, n), lastDrop: -1}
+	p := &Plan{opts: opts, states: make([]State, n), blamedOn: make([]int, n), foundIn: make([]int, n), lastDrop: -1}
 	for i := range p.states {
 		p.states[i] = NotTested
 		p.blamedOn[i] = -1
@@ -103,6 +104,10 @@ func (p *Plan) State(i int) State { return p.states[i] }
 
 // BlamedOn returns the culprit a blocked candidate was dropped with, or -1.
 func (p *Plan) BlamedOn(i int) int { return p.blamedOn[i] }
+
+// FoundIn returns the batch (1-based) in which culprit or suspect i was
+// found, or 0.
+func (p *Plan) FoundIn(i int) int { return p.foundIn[i] }
 
 // Landed returns the promoted candidates in landing order.
 func (p *Plan) Landed() []int { return append([]int(nil), p.landed...) }
@@ -187,6 +192,7 @@ func (p *Plan) LandDone() {
 func (p *Plan) resolve() {
 	r := p.search.Result()
 	batch := p.batch
+	nb := p.Batches
 	p.search = nil
 	var next func()
 	switch {
@@ -201,6 +207,7 @@ func (p *Plan) resolve() {
 		c := batch[r.Culprit-1]
 		next = func() {
 			p.states[c] = Culprit
+			p.foundIn[c] = nb
 			p.lastDrop = c
 			p.pending = append([]int(nil), batch[r.Culprit:]...)
 		}
@@ -209,6 +216,7 @@ func (p *Plan) resolve() {
 		next = func() {
 			for _, s := range r.Suspects {
 				p.states[batch[s-1]] = Suspect
+				p.foundIn[batch[s-1]] = nb
 			}
 			p.lastDrop = batch[last-1]
 			p.pending = append([]int(nil), batch[last:]...)

@@ -1,0 +1,131 @@
+package promote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/pipeline-ci/pipeline/internal/errs"
+)
+
+// probeCommand runs the configured test in a directory and turns its exit
+// status into a verdict the way `git bisect run` does: 0 good, 125 cannot
+// test, 1–127 bad. Anything else — killed by a signal, an exit status above
+// 127 (a shell's report of a signal), the timeout, a command that cannot
+// start — is an infrastructure error: it says nothing about the tree.
+type probeCommand struct {
+	Command string
+	Timeout time.Duration
+	// Env is added to the process environment of the test.
+	Env []string
+	// Stream, when set, also receives the output as it comes.
+	Stream io.Writer
+}
+
+// probeRun is one run of the test.
+type probeRun struct {
+	Verdict  Verdict
+	ExitCode int
+	Seconds  float64
+	Output   []byte // the last maxOutput bytes
+}
+
+const maxOutput = 1 << 20
+
+func (pc probeCommand) run(ctx context.Context, dir string, extraEnv ...string) (probeRun, error) {
+	if pc.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, pc.Timeout)
+		defer cancel()
+	}
+	cmd := exec.CommandContext(ctx, "sh", "-c", pc.Command)
+	cmd.Dir = dir
+	cmd.Env = append(append(cmd.Environ(), pc.Env...), extraEnv...)
+	// The test runs in its own process group so that a timeout stops the
+	// whole tree of processes it started, not only the shell.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 10 * time.Second
+	out := &tailBuffer{max: maxOutput}
+	var w io.Writer = out
+	if pc.Stream != nil {
+		w = io.MultiWriter(out, pc.Stream)
+	}
+	cmd.Stdout, cmd.Stderr = w, w
+	start := time.Now()
+	err := cmd.Run()
+	res := probeRun{Seconds: time.Since(start).Seconds(), Output: out.Bytes(), ExitCode: cmd.ProcessState.ExitCode()}
+	if ctx.Err() == context.DeadlineExceeded {
+		return res, errs.New(errs.Infra, fmt.Errorf("test %q timed out after %s in %s", pc.Command, pc.Timeout, dir),
+			"a timeout says nothing about the commit: raise promote.timeout or make the test faster")
+	}
+	if ctx.Err() != nil {
+		return res, errs.New(errs.Infra, fmt.Errorf("test %q interrupted: %w", pc.Command, ctx.Err()), "")
+	}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		res.Verdict = Good
+	case errors.As(err, &ee) && ee.Exited() && ee.ExitCode() == 125:
+		res.Verdict = Skip
+	case errors.As(err, &ee) && ee.Exited() && ee.ExitCode() >= 1 && ee.ExitCode() <= 127:
+		res.Verdict = Bad
+	case errors.As(err, &ee) && !ee.Exited():
+		return res, errs.New(errs.Infra, fmt.Errorf("test %q was killed by a signal (%s)", pc.Command, ee.ProcessState),
+			"a signal is not a verdict on the commit: find what killed it (OOM killer? a runner timeout?) and re-run")
+	case errors.As(err, &ee):
+		return res, errs.New(errs.Infra, fmt.Errorf("test %q exited %d", pc.Command, ee.ExitCode()),
+			"exit statuses above 127 mean the test was killed, not that the commit is bad (as in git bisect run); re-run, or make the test exit 1 for a failure")
+	default:
+		return res, errs.New(errs.Infra, fmt.Errorf("run test %q: %w", pc.Command, err), "check that promote.test is a command sh can run")
+	}
+	return res, nil
+}
+
+// tailBuffer keeps the last max bytes written to it; safe for concurrent
+// writers (stdout and stderr of one process).
+type tailBuffer struct {
+	mu      sync.Mutex
+	buf     []byte
+	max     int
+	dropped bool
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > t.max {
+		t.buf = append([]byte(nil), t.buf[len(t.buf)-t.max:]...)
+		t.dropped = true
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) Bytes() []byte {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.dropped {
+		return append([]byte("[… earlier output dropped …]\n"), t.buf...)
+	}
+	return append([]byte(nil), t.buf...)
+}
+
+// tailLines returns the last n lines of out.
+func tailLines(out []byte, n int) string {
+	s := strings.TrimRight(string(out), "\n")
+	if n <= 0 || s == "" {
+		return ""
+	}
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

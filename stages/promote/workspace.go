@@ -1,0 +1,172 @@
+package promote
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/pipeline-ci/pipeline/gitops"
+)
+
+// workspace is where a promotion builds and tests trees without touching
+// the job's own checkout: one worktree to build the batch by cherry-picking
+// (detached, so no branch moves), and one worktree per parallel probe.
+// They live in a directory of their own that a re-run after a kill removes
+// and recreates, so nothing a dead run left behind is ever tested.
+type workspace struct {
+	repo   *gitops.Git
+	dir    string
+	build  *gitops.Git
+	probes []*gitops.Git
+}
+
+// defaultWorkdir is a directory under the system temp dir named after the
+// repository, so that the re-run of a killed run finds (and clears) the
+// worktrees it left.
+func defaultWorkdir(ctx context.Context, repo *gitops.Git) (string, error) {
+	common, err := repo.Run(ctx, "rev-parse", "--path-format=absolute", "--git-common-dir")
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256([]byte(common))
+	return filepath.Join(os.TempDir(), "pipeline-promote-"+hex.EncodeToString(sum[:6])), nil
+}
+
+func openWorkspace(ctx context.Context, repo *gitops.Git, dir string, parallel int, base string) (*workspace, error) {
+	// Leftovers of a run that was killed: forget them.
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, fmt.Errorf("clear promote workdir %s: %w", dir, err)
+	}
+	if _, err := repo.Run(ctx, "worktree", "prune"); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("promote workdir: %w", err)
+	}
+	w := &workspace{repo: repo, dir: dir}
+	var err error
+	if w.build, err = repo.WorktreeAdd(ctx, filepath.Join(dir, "build"), base); err != nil {
+		return nil, fmt.Errorf("build worktree: %w", err)
+	}
+	w.build.Env = append(w.build.Env, identityEnv(ctx, repo)...)
+	for i := 1; i <= parallel; i++ {
+		g, err := repo.WorktreeAdd(ctx, filepath.Join(dir, "probe-"+strconv.Itoa(i)), base)
+		if err != nil {
+			w.close(ctx)
+			return nil, fmt.Errorf("probe worktree: %w", err)
+		}
+		w.probes = append(w.probes, g)
+	}
+	return w, nil
+}
+
+// identityEnv gives cherry-picks a committer when the clone has none
+// configured (a CI runner usually has none); the author stays the
+// developer's.
+func identityEnv(ctx context.Context, repo *gitops.Git) []string {
+	var env []string
+	if name, _ := repo.Run(ctx, "config", "user.name"); name == "" {
+		env = append(env, "GIT_COMMITTER_NAME=pipeline promote")
+	}
+	if email, _ := repo.Run(ctx, "config", "user.email"); email == "" {
+		env = append(env, "GIT_COMMITTER_EMAIL=pipeline@localhost")
+	}
+	return env
+}
+
+func (w *workspace) close(ctx context.Context) {
+	if w == nil {
+		return
+	}
+	for _, g := range append([]*gitops.Git{w.build}, w.probes...) {
+		if g != nil {
+			_ = w.repo.WorktreeRemove(ctx, g.Dir)
+		}
+	}
+	_ = os.RemoveAll(w.dir)
+}
+
+// pickResult is one candidate picked onto the chain being built.
+type pickResult struct {
+	Commit   string   // the new commit ("" when blocked)
+	Blocked  bool     // conflicted: left out
+	Files    []string // conflicting files
+	Redudant bool     // the change was already there: recorded as an empty commit
+}
+
+// pick cherry-picks c onto the build worktree's HEAD with -x and our
+// Promoted-from trailer. A conflict leaves the worktree as before and the
+// candidate blocked.
+func (w *workspace) pick(ctx context.Context, c Candidate) (pickResult, error) {
+	opts := gitops.CherryPickOptions{
+		RecordOrigin: true,
+		Trailers:     []gitops.Trailer{{Key: gitops.TrailerPromotedFrom, Value: c.SHA}},
+	}
+	if c.Merge {
+		opts.Mainline = 1
+	}
+	sha, err := w.build.CherryPick(ctx, c.SHA, opts)
+	var ce *gitops.ConflictError
+	switch {
+	case err == nil:
+		return pickResult{Commit: sha}, nil
+	case errors.As(err, &ce):
+		return pickResult{Blocked: true, Files: ce.Files}, nil
+	case errors.Is(err, gitops.ErrEmptyPick):
+		// The change is already on master (a hotfix made there too):
+		// record the promotion anyway, as an empty commit, so master
+		// says it holds this candidate and no run picks it again.
+		return w.pickRedundant(ctx, c)
+	}
+	return pickResult{}, fmt.Errorf("cherry-pick %s: %w", short(c.SHA), err)
+}
+
+func (w *workspace) pickRedundant(ctx context.Context, c Candidate) (pickResult, error) {
+	args := []string{"cherry-pick", "-x", "--allow-empty", "--keep-redundant-commits", "--allow-empty-message"}
+	if c.Merge {
+		args = append(args, "-m", "1")
+	}
+	if _, err := w.build.Run(ctx, append(args, c.SHA)...); err != nil {
+		_, _ = w.build.Run(ctx, "cherry-pick", "--abort")
+		return pickResult{}, fmt.Errorf("record already-applied %s: %w", short(c.SHA), err)
+	}
+	if _, err := w.build.Run(ctx, "commit", "--quiet", "--amend", "--no-edit", "--allow-empty",
+		"--trailer", gitops.TrailerPromotedFrom+": "+c.SHA); err != nil {
+		return pickResult{}, err
+	}
+	sha, err := w.build.Head(ctx)
+	return pickResult{Commit: sha, Redudant: true}, err
+}
+
+// reset puts the build worktree on commit, discarding anything else.
+func (w *workspace) reset(ctx context.Context, commit string) error {
+	_, _ = w.build.Run(ctx, "cherry-pick", "--abort")
+	return checkoutClean(ctx, w.build, commit)
+}
+
+// checkoutClean makes g's worktree exactly commit's tree: detached, forced,
+// and every untracked or ignored file removed.
+func checkoutClean(ctx context.Context, g *gitops.Git, commit string) error {
+	if _, err := g.Run(ctx, "checkout", "--quiet", "--detach", "--force", commit); err != nil {
+		return err
+	}
+	_, err := g.Run(ctx, "clean", "-ffdxq")
+	return err
+}
+
+// treeOf returns the tree id of a commit.
+func treeOf(ctx context.Context, g *gitops.Git, commit string) (string, error) {
+	return g.Run(ctx, "rev-parse", "--verify", commit+"^{tree}")
+}
+
+func short(sha string) string {
+	if len(sha) > 10 {
+		return sha[:10]
+	}
+	return sha
+}
