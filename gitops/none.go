@@ -2,55 +2,87 @@ package gitops
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
-// None is the forge for local use: reads return nothing, writes return
-// ErrNoForge so that callers list the action as skipped.
+// None is the forge for local use (forge.type none, or no CI forge found).
+// Reads answer "nothing there" so that everything that needs no server
+// still works; writes do nothing and return an error wrapping ErrNoForge
+// that names the action ("create tag v1.2.0: no forge configured"), so that
+// callers list it as skipped:
+//
+//	if err := env.Forge.CreateTag(ctx, ...); errors.Is(err, gitops.ErrNoForge) {
+//		skipped = append(skipped, err.Error())
+//	}
 type None struct{}
 
+// Kind is "none".
 func (None) Kind() string { return "none" }
 
-func (None) SetStatus(context.Context, Status) error { return ErrNoForge }
-func (None) SetExternalStatusCheck(context.Context, int, int, string, bool) error {
-	return ErrNoForge
+func skip(format string, args ...any) error {
+	return fmt.Errorf(format+": %w", append(args, ErrNoForge)...)
+}
+
+// Skipped reports whether err only says the forge action was skipped
+// because there is no forge, and returns the action's description.
+func Skipped(err error) (string, bool) {
+	if err == nil || !isNoForge(err) {
+		return "", false
+	}
+	return err.Error(), true
+}
+
+func (None) SetStatus(_ context.Context, s Status) error {
+	return skip("set status %s=%s on %s", s.Name, s.State, short(s.SHA))
+}
+func (None) SetExternalStatusCheck(_ context.Context, mr, check int, _ string, passed bool) error {
+	return skip("answer status check %d on !%d (passed=%v)", check, mr, passed)
 }
 func (None) FindMergeRequest(context.Context, string, string) (*MergeRequest, error) {
 	return nil, nil
 }
-func (None) CreateMergeRequest(context.Context, MergeRequestInput) (*MergeRequest, error) {
-	return nil, ErrNoForge
+func (None) CreateMergeRequest(_ context.Context, in MergeRequestInput) (*MergeRequest, error) {
+	return nil, skip("open merge request %s → %s %q", in.SourceBranch, in.TargetBranch, in.Title)
 }
-func (None) UpdateMergeRequest(context.Context, int, MergeRequestInput) (*MergeRequest, error) {
-	return nil, ErrNoForge
+func (None) UpdateMergeRequest(_ context.Context, n int, _ MergeRequestInput) (*MergeRequest, error) {
+	return nil, skip("update merge request !%d", n)
 }
 func (None) MergedMergeRequests(context.Context, string, time.Time) ([]MergeRequest, error) {
 	return nil, nil
 }
 func (None) IssuesClosedBy(context.Context, int) ([]Issue, error) { return nil, nil }
-func (None) CherryPick(context.Context, string, string, string, bool) (string, error) {
-	return "", ErrNoForge
+func (None) CherryPick(_ context.Context, sha, branch, _ string, _ bool) (string, error) {
+	return "", skip("cherry-pick %s onto %s with the forge API", short(sha), branch)
 }
-func (None) UpsertComment(context.Context, CommentTarget, string, string) error { return ErrNoForge }
-func (None) ClosedIssues(context.Context, time.Time) ([]Issue, error)           { return nil, nil }
-func (None) ListMilestones(context.Context, string) ([]Milestone, error)        { return nil, nil }
-func (None) CreateMilestone(context.Context, MilestoneInput) (*Milestone, error) {
-	return nil, ErrNoForge
+func (None) UpsertComment(_ context.Context, t CommentTarget, marker, _ string) error {
+	switch {
+	case t.MergeRequest > 0:
+		return skip("comment %s on !%d", marker, t.MergeRequest)
+	case t.Issue > 0:
+		return skip("comment %s on #%d", marker, t.Issue)
+	}
+	return skip("comment %s on commit %s", marker, short(t.Commit))
 }
-func (None) CloseMilestone(context.Context, int) error { return ErrNoForge }
+func (None) ClosedIssues(context.Context, time.Time) ([]Issue, error)    { return nil, nil }
+func (None) ListMilestones(context.Context, string) ([]Milestone, error) { return nil, nil }
+func (None) CreateMilestone(_ context.Context, in MilestoneInput) (*Milestone, error) {
+	return nil, skip("create milestone %s", in.Title)
+}
+func (None) CloseMilestone(_ context.Context, id int) error { return skip("close milestone %d", id) }
 func (None) MilestoneItems(context.Context, int) ([]Issue, []MergeRequest, error) {
 	return nil, nil, nil
 }
 func (None) GetTag(context.Context, string) (*Tag, error) { return nil, nil }
-func (None) CreateTag(context.Context, string, string, string) (*Tag, error) {
-	return nil, ErrNoForge
+func (None) CreateTag(_ context.Context, name, sha, _ string) (*Tag, error) {
+	return nil, skip("create tag %s at %s on the forge", name, short(sha))
 }
 func (None) GetRelease(context.Context, string) (*Release, error) { return nil, nil }
-func (None) CreateRelease(context.Context, ReleaseInput) (*Release, error) {
-	return nil, ErrNoForge
+func (None) CreateRelease(_ context.Context, in ReleaseInput) (*Release, error) {
+	return nil, skip("create release %s", in.Tag)
 }
-func (None) UpdateRelease(context.Context, ReleaseInput) (*Release, error) {
-	return nil, ErrNoForge
+func (None) UpdateRelease(_ context.Context, in ReleaseInput) (*Release, error) {
+	return nil, skip("update release %s", in.Tag)
 }
 
 var _ Forge = None{}

@@ -1,6 +1,7 @@
 package gitops
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -149,3 +150,5 @@ func statusStateErr(s string) error {
 }
 
 func statusUsage(err error, hint string) error { return errs.New(errs.Usage, err, hint) }
+
+func isNoForge(err error) bool { return errors.Is(err, ErrNoForge) }
