@@ -24,6 +24,8 @@ type decoder struct {
 	lookup func(string) (string, bool)
 	probs  []Problem
 	steps  int
+	// noValidate skips the Validators: only the rules the schema also has.
+	noValidate bool
 }
 
 func (d *decoder) add(n *yaml.Node, path, format string, args ...any) {
@@ -547,7 +549,7 @@ func (d *decoder) expandTree(n *yaml.Node, path string) *yaml.Node {
 // the node each names (or where the struct is, when the value is a default).
 func (d *decoder) validate(v reflect.Value, n *yaml.Node, path string, key *yaml.Node) {
 	val, ok := asValidator(v)
-	if !ok {
+	if !ok || d.noValidate {
 		return
 	}
 	for _, fe := range val.Validate() {

@@ -66,12 +66,18 @@ func Parse(name string, data []byte, lookup func(string) (string, bool)) (*Confi
 
 // decodeFile decodes one YAML document onto out (a pointer to a struct).
 func decodeFile(name string, data []byte, lookup func(string) (string, bool), out any) error {
+	return decodeWith(name, data, lookup, out, true)
+}
+
+// decodeWith is decodeFile, with the Validators asked or not (tests compare
+// the decoder's own rules with the schema's).
+func decodeWith(name string, data []byte, lookup func(string) (string, bool), out any, validate bool) error {
 	if lookup == nil {
 		lookup = func(string) (string, bool) { return "", false }
 	}
 	root, probs := parseDocument(data)
 	if root != nil {
-		d := &decoder{lookup: lookup}
+		d := &decoder{lookup: lookup, noValidate: !validate}
 		v := reflect.ValueOf(out).Elem()
 		if root.Kind != yaml.MappingNode {
 			d.add(root, "", "want a mapping at the top level (key: value lines with keys such as %s), got %s",
@@ -174,6 +180,8 @@ func hint(data []byte, line int, msg string) string {
 	switch {
 	case strings.HasPrefix(strings.TrimLeft(lineText(data, line), " "), "\t"):
 		return " (YAML is indented with spaces, never tabs)"
+	case strings.Contains(msg, "'}'") || strings.Contains(msg, "']'"):
+		return " (is a { or [ above not closed?)"
 	case strings.Contains(msg, "not allowed in this context") || strings.Contains(msg, "did not find expected"):
 		return " (check the indentation of this line and the ones above it)"
 	}

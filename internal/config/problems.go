@@ -42,10 +42,10 @@ func (e *Error) Error() string {
 		}
 		b.WriteString(": ")
 		if p.Path != "" {
-			b.WriteString(p.Path)
+			b.WriteString(oneLine.Replace(p.Path))
 			b.WriteString(": ")
 		}
-		b.WriteString(p.Msg)
+		b.WriteString(oneLine.Replace(p.Msg))
 	}
 	if e.More > 0 {
 		fmt.Fprintf(&b, "\n%s: … and %d more problem%s", e.File, e.More, plural(e.More))
@@ -80,6 +80,10 @@ func newError(file string, probs []Problem) *Error {
 	}
 	return e
 }
+
+// oneLine keeps a problem on its line whatever the file's keys and tags
+// hold: one line per problem is what editors and CI logs parse.
+var oneLine = strings.NewReplacer("\n", `\n`, "\r", `\r`, "\u0085", `\u0085`, "\u2028", `\u2028`, "\u2029", `\u2029`)
 
 func plural(n int) string {
 	if n == 1 {

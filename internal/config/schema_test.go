@@ -212,3 +212,44 @@ func TestSchemaShape(t *testing.T) {
 		t.Errorf("token_env pattern = %v", p)
 	}
 }
+
+// FuzzSchemaAgreement looks for files on which the decoder and the schema
+// disagree (beyond what no schema can see: unset variables, Validators).
+//
+//	go test ./internal/config -run '^$' -fuzz FuzzSchemaAgreement -fuzztime 2m
+func FuzzSchemaAgreement(f *testing.F) {
+	for _, dir := range []string{"testdata/valid", "testdata/invalid"} {
+		files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
+		for _, path := range files {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				f.Fatal(err)
+			}
+			if !bytes.HasPrefix(data, []byte(beyondSchema)) {
+				f.Add(data)
+			}
+		}
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(Schema()))
+	if err != nil {
+		f.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource("file:///pipeline.schema.json", doc); err != nil {
+		f.Fatal(err)
+	}
+	sch := c.MustCompile("file:///pipeline.schema.json")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if bytes.Contains(data, []byte("$")) {
+			t.Skip("${VAR}: beyond the schema")
+		}
+		decErr := decodeWith("pipeline.yaml", data, nil, Default(), false)
+		if decErr != nil && strings.Contains(decErr.Error(), "counting each use of an alias") {
+			t.Skip("the alias budget: beyond the schema")
+		}
+		ok, why := schemaVerdict(sch, data)
+		if (decErr == nil) != ok {
+			t.Fatalf("decoder and schema disagree on %q\n  decoder: %v\n  schema: ok=%v %s", data, decErr, ok, why)
+		}
+	})
+}
