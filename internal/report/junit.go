@@ -176,8 +176,15 @@ const maxMessage = 200
 // non-empty line, trimmed and cut to maxMessage characters.
 func OneLine(s string) string {
 	s = StripANSI(s)
-	for _, line := range strings.Split(s, "\n") {
-		line = strings.TrimSpace(strings.TrimRight(line, "\r"))
+	lines := strings.FieldsFunc(s, func(r rune) bool {
+		switch r {
+		case '\n', '\r', '\v', '\f', '\u0085', '\u2028', '\u2029':
+			return true
+		}
+		return false
+	})
+	for _, line := range lines {
+		line = strings.TrimSpace(line)
 		if line == "" {
 			continue
 		}
