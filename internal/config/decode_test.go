@@ -187,3 +187,28 @@ func TestDefaultIsValid(t *testing.T) {
 		t.Fatalf("Default() does not pass its own Validators: %+v", d.probs)
 	}
 }
+
+// Load names the file relative to the working directory when it is below
+// it, and keeps the path it was given in Config.Path.
+func TestLoadNamesFileRelative(t *testing.T) {
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	abs := filepath.Join(wd, "testdata", "invalid", "enum.yaml")
+	_, err = Load(abs, nil)
+	if err == nil || !strings.HasPrefix(err.Error(), filepath.Join("testdata", "invalid", "enum.yaml")+":5:9: ") {
+		t.Errorf("want the relative path in %v", err)
+	}
+	outside := filepath.Join(t.TempDir(), "pipeline.yaml")
+	if err := os.WriteFile(outside, []byte("version: 3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(outside, nil); err == nil || !strings.HasPrefix(err.Error(), outside+":1:10: ") {
+		t.Errorf("want the absolute path in %v", err)
+	}
+	cfg, err := Load(filepath.Join(wd, "testdata", "valid", "minimal.yaml"), nil)
+	if err != nil || !filepath.IsAbs(cfg.Path) {
+		t.Errorf("Path = %v, %v: want the absolute path given", cfg, err)
+	}
+}

@@ -51,7 +51,27 @@ func Load(path string, lookup func(string) (string, bool)) (*Config, error) {
 		return nil, errs.New(errs.Usage, fmt.Errorf("%s: %w", path, err),
 			"give the path of an existing pipeline.yaml, or run `pipeline init`")
 	}
-	return Parse(path, data, lookup)
+	cfg, err := Parse(displayPath(path), data, lookup)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Path = path
+	return cfg, nil
+}
+
+// displayPath is how messages name the file: relative to the working
+// directory when it is below it (pipeline.yaml:3:7, as an editor or a CI
+// log links it), else as given.
+func displayPath(path string) string {
+	wd, err := os.Getwd()
+	if err != nil || !filepath.IsAbs(path) {
+		return path
+	}
+	rel, err := filepath.Rel(wd, path)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return path
+	}
+	return rel
 }
 
 // Parse is Load for bytes already read; name is shown in messages.
