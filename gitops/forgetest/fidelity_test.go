@@ -1,0 +1,270 @@
+package forgetest
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const tok = "secret-token"
+
+// call makes one request with the given auth header and JSON body and
+// returns the status and the decoded answer.
+func call(t *testing.T, method, url, authHeader string, body any) (int, any, http.Header) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, url, rd)
+	req.Header.Set("Content-Type", "application/json")
+	if authHeader != "" {
+		k, v, _ := strings.Cut(authHeader, ": ")
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	var out any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out, resp.Header
+}
+
+// sameShape checks that every field of the documented example doc is in
+// ours with the same JSON type (null in either is accepted: the field is
+// nullable), recursively.
+func sameShape(t *testing.T, path string, doc, ours any) {
+	t.Helper()
+	if doc == nil || ours == nil {
+		return
+	}
+	switch d := doc.(type) {
+	case map[string]any:
+		o, ok := ours.(map[string]any)
+		if !ok {
+			t.Errorf("%s: documented as an object, served as %T", path, ours)
+			return
+		}
+		for k, v := range d {
+			ov, present := o[k]
+			if !present {
+				t.Errorf("%s.%s: documented field missing", path, k)
+				continue
+			}
+			sameShape(t, path+"."+k, v, ov)
+		}
+	case []any:
+		o, ok := ours.([]any)
+		if !ok {
+			t.Errorf("%s: documented as an array, served as %T", path, ours)
+			return
+		}
+		if len(d) > 0 && len(o) > 0 {
+			sameShape(t, path+"[0]", d[0], o[0])
+		}
+	default:
+		if fmt.Sprintf("%T", doc) != fmt.Sprintf("%T", ours) {
+			t.Errorf("%s: documented as %T (%v), served as %T (%v)", path, doc, doc, ours, ours)
+		}
+	}
+}
+
+func fixture(t *testing.T, name string) any {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return v
+}
+
+func TestGitLabPayloadsMatchTheDocs(t *testing.T) {
+	srv := New(t, tok)
+	gl := srv.GitLab()
+	gl.AddProject(3, "my-group/my-project")
+	sha := gl.AddCommit("3", "main", "Initial commit")
+	pick := gl.AddCommit("3", "feature", "Feature added")
+	closed := time.Now().UTC()
+	gl.AddIssue("3", GLIssue{Title: "bug", State: "closed", ClosedAt: &closed, Labels: []string{"foo"}})
+	api := srv.GitLabURL() + "/projects/3"
+	auth := "PRIVATE-TOKEN: " + tok
+
+	check := func(fix string, wantStatus int, method, url string, body any) any {
+		t.Helper()
+		code, got, _ := call(t, method, url, auth, body)
+		if code != wantStatus {
+			t.Fatalf("%s %s: status %d, want %d: %v", method, url, code, wantStatus, got)
+		}
+		if arr, ok := got.([]any); ok {
+			if len(arr) == 0 {
+				t.Fatalf("%s %s: empty list", method, url)
+			}
+			got = arr[0]
+		}
+		sameShape(t, fix, fixture(t, "gitlab/"+fix), got)
+		return got
+	}
+	check("commit_status.json", 201, "POST", api+"/statuses/"+sha, map[string]any{"state": "success", "name": "default", "coverage": 100.0})
+	check("milestone.json", 201, "POST", api+"/milestones", map[string]any{"title": "10.0", "due_date": "2013-11-29", "start_date": "2013-11-10"})
+	check("merge_request.json", 201, "POST", api+"/merge_requests", map[string]any{"title": "test1", "source_branch": "test1", "target_branch": "main", "milestone_id": 1})
+	check("merge_request.json", 200, "GET", api+"/merge_requests?state=opened", nil)
+	check("note.json", 201, "POST", api+"/merge_requests/1/notes", map[string]any{"body": "closed"})
+	check("issue.json", 200, "GET", api+"/issues?state=closed", nil)
+	check("tag.json", 201, "POST", api+"/repository/tags", map[string]any{"tag_name": "v1.0.0", "ref": sha})
+	check("release.json", 201, "POST", api+"/releases", map[string]any{"tag_name": "v0.1", "name": "Awesome app v0.1 alpha", "ref": sha,
+		"description": "## CHANGELOG", "assets": map[string]any{"links": []any{map[string]any{"name": "hoge", "url": "https://example.com/bin"}}}})
+	check("release_link.json", 201, "POST", api+"/releases/v0.1/assets/links", map[string]any{"name": "awesome-v0.2.dmg", "url": "http://192.168.10.15:3000"})
+	check("cherry_pick.json", 201, "POST", api+"/repository/commits/"+pick+"/cherry_pick", map[string]any{"branch": "main"})
+	// The tag payload includes the release once there is one.
+	got := check("tag.json", 200, "GET", api+"/repository/tags/v0.1", nil)
+	if rel, _ := got.(map[string]any)["release"].(map[string]any); rel == nil || rel["tag_name"] != "v0.1" {
+		t.Fatalf("tag v0.1 does not show its release: %v", got)
+	}
+}
+
+func TestGitHubPayloadsMatchTheDocs(t *testing.T) {
+	srv := New(t, tok)
+	gh := srv.GitHub()
+	gh.AddRepo("octocat/Hello-World")
+	api := srv.GitHubURL() + "repos/octocat/Hello-World"
+	auth := "Authorization: Bearer " + tok
+	sha := strings.Repeat("6d", 20)
+	check := func(fix string, wantStatus int, method, url string, body any) any {
+		t.Helper()
+		code, got, _ := call(t, method, url, auth, body)
+		if code != wantStatus {
+			t.Fatalf("%s %s: status %d, want %d: %v", method, url, code, wantStatus, got)
+		}
+		if arr, ok := got.([]any); ok {
+			if len(arr) == 0 {
+				t.Fatalf("%s %s: empty list", method, url)
+			}
+			got = arr[0]
+		}
+		sameShape(t, fix, fixture(t, "github/"+fix), got)
+		return got
+	}
+	check("status.json", 201, "POST", api+"/statuses/"+sha, map[string]any{"state": "success", "context": "ci", "description": "ok", "target_url": "https://ci/1"})
+	check("milestone.json", 201, "POST", api+"/milestones", map[string]any{"title": "v1.0", "description": "Tracking", "due_on": "2012-10-09T23:39:01Z"})
+	check("pull.json", 201, "POST", api+"/pulls", map[string]any{"title": "Amazing new feature", "head": "new-topic", "base": "master", "body": "Please pull"})
+	check("issue.json", 200, "PATCH", api+"/issues/1", map[string]any{"labels": []string{"bug"}, "milestone": 1})
+	check("pull.json", 200, "GET", api+"/pulls?state=open", nil)
+	check("issue_comment.json", 201, "POST", api+"/issues/1/comments", map[string]any{"body": "Me too"})
+	check("commit_comment.json", 201, "POST", api+"/commits/"+sha+"/comments", map[string]any{"body": "Great stuff"})
+	tag := check("tag.json", 201, "POST", api+"/git/tags", map[string]any{"tag": "v0.0.1", "message": "initial version", "object": sha, "type": "commit"})
+	check("ref.json", 201, "POST", api+"/git/refs", map[string]any{"ref": "refs/tags/v0.0.1", "sha": tag.(map[string]any)["sha"]})
+	ref := check("ref.json", 200, "GET", api+"/git/ref/tags/v0.0.1", nil)
+	if obj := ref.(map[string]any)["object"].(map[string]any); obj["type"] != "tag" {
+		t.Fatalf("an annotated tag's ref points to a %v", obj["type"])
+	}
+	check("release.json", 201, "POST", api+"/releases", map[string]any{"tag_name": "v1.0.0", "target_commitish": sha, "name": "v1.0.0", "body": "Description"})
+	check("release.json", 200, "GET", api+"/releases/tags/v1.0.0", nil)
+}
+
+func TestAuthIsChecked(t *testing.T) {
+	srv := New(t, tok)
+	srv.AddJobToken("job-tok")
+	srv.GitLab().AddProject(1, "g/p")
+	srv.GitHub().AddRepo("o/r")
+	gl := srv.GitLabURL() + "/projects/1"
+	cases := []struct {
+		method, url, auth string
+		want              int
+	}{
+		{"GET", gl + "/milestones", "", 401},
+		{"GET", gl + "/milestones", "PRIVATE-TOKEN: wrong", 401},
+		{"GET", gl + "/milestones", "PRIVATE-TOKEN: " + tok, 200},
+		{"GET", gl + "/milestones", "Authorization: Bearer " + tok, 200},
+		{"GET", gl + "/milestones", "JOB-TOKEN: job-tok", 403},
+		{"GET", gl + "/releases/v1", "JOB-TOKEN: job-tok", 404},
+		{"GET", gl + "/releases/v1", "JOB-TOKEN: forged", 401},
+		{"GET", srv.GitHubURL() + "repos/o/r/milestones", "", 401},
+		{"GET", srv.GitHubURL() + "repos/o/r/milestones", "Authorization: Bearer " + tok, 200},
+		{"GET", srv.GitHubURL() + "repos/o/nope/milestones", "Authorization: Bearer " + tok, 404},
+	}
+	for _, c := range cases {
+		if code, body, _ := call(t, c.method, c.url, c.auth, nil); code != c.want {
+			t.Errorf("%s %s with %q: %d, want %d (%v)", c.method, c.url, c.auth, code, c.want, body)
+		}
+	}
+}
+
+func TestPaginationHeaders(t *testing.T) {
+	srv := New(t, tok)
+	srv.GitLab().AddProject(1, "g/p")
+	srv.GitHub().AddRepo("o/r")
+	for i := 0; i < 25; i++ {
+		srv.GitLab().AddMilestone("1", fmt.Sprintf("m%d", i), "")
+		srv.GitHub().AddMilestone("o/r", fmt.Sprintf("m%d", i), "")
+	}
+	code, body, h := call(t, "GET", srv.GitLabURL()+"/projects/1/milestones?per_page=10&page=2", "PRIVATE-TOKEN: "+tok, nil)
+	if code != 200 || len(body.([]any)) != 10 || h.Get("X-Total") != "25" || h.Get("X-Total-Pages") != "3" ||
+		h.Get("X-Page") != "2" || h.Get("X-Next-Page") != "3" || h.Get("X-Prev-Page") != "1" || !strings.Contains(h.Get("Link"), `rel="next"`) {
+		t.Fatalf("gitlab page 2: %d items, headers %v", len(body.([]any)), h)
+	}
+	code, body, h = call(t, "GET", srv.GitHubURL()+"repos/o/r/milestones?per_page=10&page=3", "Authorization: Bearer "+tok, nil)
+	if code != 200 || len(body.([]any)) != 5 || strings.Contains(h.Get("Link"), `rel="next"`) || !strings.Contains(h.Get("Link"), `rel="prev"`) {
+		t.Fatalf("github last page: %d items, Link %q", len(body.([]any)), h.Get("Link"))
+	}
+}
+
+func TestFaults(t *testing.T) {
+	srv := New(t, tok)
+	srv.GitLab().AddProject(1, "g/p")
+	url := srv.GitLabURL() + "/projects/1/milestones"
+	auth := "PRIVATE-TOKEN: " + tok
+
+	srv.Inject(Fault{Method: "GET", Path: "/api/v4/projects/*/milestones", Kind: RateLimited, Times: 2, RetryAfter: 3 * time.Second})
+	for i := 0; i < 2; i++ {
+		code, _, h := call(t, "GET", url, auth, nil)
+		if code != 429 || h.Get("Retry-After") != "3" || h.Get("RateLimit-Reset") == "" {
+			t.Fatalf("try %d: %d %v", i, code, h)
+		}
+	}
+	if code, _, _ := call(t, "GET", url, auth, nil); code != 200 {
+		t.Fatalf("after 2 faults: %d", code)
+	}
+
+	// DropAfter: applied, no answer.
+	srv.Inject(Fault{Method: "POST", Path: "/api/v4/**", Kind: DropAfter})
+	b, _ := json.Marshal(map[string]any{"title": "m1"})
+	req, _ := http.NewRequest("POST", url, bytes.NewReader(b))
+	req.Header.Set("PRIVATE-TOKEN", tok)
+	req.Header.Set("Content-Type", "application/json")
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatal("DropAfter answered")
+	}
+	if ms := srv.GitLab().Milestones("1"); len(ms) != 1 || ms[0].Title != "m1" {
+		t.Fatalf("DropAfter did not apply the request: %+v", ms)
+	}
+	// ServerError: not applied.
+	srv.Inject(Fault{Method: "POST", Kind: ServerError})
+	if code, _, _ := call(t, "POST", url, auth, map[string]any{"title": "m2"}); code != 500 {
+		t.Fatalf("ServerError: %d", code)
+	}
+	if n := len(srv.GitLab().Milestones("1")); n != 1 {
+		t.Fatalf("ServerError applied the request: %d milestones", n)
+	}
+	if got := srv.Count("POST", "/api/v4/projects/*/milestones"); got != 2 {
+		t.Fatalf("Count = %d", got)
+	}
+	// Creating the same title again is refused as GitLab does.
+	if code, body, _ := call(t, "POST", url, auth, map[string]any{"title": "m1"}); code != 400 || !strings.Contains(fmt.Sprint(body), "already being used") {
+		t.Fatalf("duplicate milestone: %d %v", code, body)
+	}
+}
