@@ -260,7 +260,7 @@ func (r *targetRun) step(ctx context.Context, name, script, version string) (boo
 	r.progress("%s ($PIPELINE_VERSION=%s)", name, version)
 	out, err := r.t.Runner.Run(ctx, runners.Command{
 		Script:  "set -e\n" + script,
-		Env:     map[string]string{"PIPELINE_VERSION": version, "PIPELINE_SCENARIO": r.sc.Scenario, "PIPELINE_TARGET": r.t.Name, "DEBIAN_FRONTEND": "noninteractive"},
+		Env:     r.env(version),
 		Timeout: r.p.ProvisionTimeout,
 	})
 	if err != nil {
@@ -286,6 +286,12 @@ func (r *targetRun) step(ctx context.Context, name, script, version string) (boo
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
+}
+
+// env is what provisioning commands, probes and scripts see.
+func (r *targetRun) env(version string) map[string]string {
+	return map[string]string{"PIPELINE_VERSION": version, "PIPELINE_SCENARIO": r.sc.Scenario,
+		"PIPELINE_TARGET": r.t.Name, "DEBIAN_FRONTEND": "noninteractive"}
 }
 
 // idempotence provisions a second time; any change of state is a failure
@@ -423,7 +429,7 @@ func (r *targetRun) probe(ctx context.Context, c *Check) (Verdict, error) {
 	if c.Command != nil {
 		timeout = r.checkTimeout(c.Command.Timeout)
 	}
-	out, err := r.t.Runner.Run(ctx, runners.Command{Script: Probe(c), Timeout: timeout})
+	out, err := r.t.Runner.Run(ctx, runners.Command{Script: Probe(c), Timeout: timeout, Env: r.env(r.p.Version)})
 	if err != nil {
 		return Verdict{}, err
 	}
@@ -471,7 +477,7 @@ func (r *targetRun) script(ctx context.Context, s *Suite, c *Check) ([]Case, err
 		line += " " + runners.Quote(a)
 	}
 	out, err := r.t.Runner.Run(ctx, runners.Command{Script: line, Timeout: r.checkTimeout(sc.Timeout),
-		Env: map[string]string{"PIPELINE_SCENARIO": r.sc.Scenario, "PIPELINE_TARGET": r.t.Name, "PIPELINE_VERSION": r.p.Version}})
+		Env: r.env(r.p.Version)})
 	if err != nil {
 		return nil, err
 	}

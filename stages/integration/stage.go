@@ -16,6 +16,8 @@ package integration
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -191,7 +193,7 @@ func NewRunner(t config.IntegrationTarget, repo string, lookup func(string) (str
 	case "container":
 		image := t.Image
 		if image == "" {
-			image = "localhost/pipeline-integration-" + strings.ToLower(t.Name) + ":latest"
+			image = importedImageName(abs(t.Tarball))
 		}
 		return &runners.Container{Name: t.Name, Engine: t.Engine, Image: image, Tarball: abs(t.Tarball), RunArgs: t.RunArgs}, nil
 	case "ssh":
@@ -227,6 +229,18 @@ func NewRunner(t config.IntegrationTarget, repo string, lookup func(string) (str
 			User: user, Key: k, HostKey: lastKeyField(string(hostKey))}, nil
 	}
 	return nil, errs.Usagef("target %s: unknown runner %q", t.Name, t.Runner)
+}
+
+// importedImageName names the image imported from a tarball after the
+// tarball's path, size and time, so a new tarball is imported again
+// instead of silently reusing the old image.
+func importedImageName(tarball string) string {
+	id := tarball
+	if st, err := os.Stat(tarball); err == nil {
+		id = fmt.Sprintf("%s\x00%d\x00%d", tarball, st.Size(), st.ModTime().UnixNano())
+	}
+	sum := sha256.Sum256([]byte(id))
+	return "localhost/pipeline-integration:" + hex.EncodeToString(sum[:6])
 }
 
 // lastKeyField takes "ssh-ed25519 AAAA... comment" or a known_hosts line
