@@ -439,6 +439,7 @@ func TestSurvivesFaultsOnEveryCall(t *testing.T) {
 		}
 		for _, fx := range fixtures(t, retry) {
 			t.Run(fx.name+"/"+fault.Kind.String(), func(t *testing.T) {
+				t.Parallel() // mostly waiting: cheap to overlap
 				fx.srv.Inject(fault)
 				scenario(t, fx)
 				hit := 0
@@ -459,6 +460,7 @@ func TestSurvivesFaultsOnEveryCall(t *testing.T) {
 func TestRetryAfterIsHonoured(t *testing.T) {
 	for _, fx := range fixtures(t, Retry{Attempts: 3, Min: time.Millisecond, Max: 5 * time.Millisecond}) {
 		t.Run(fx.name, func(t *testing.T) {
+			t.Parallel()
 			fx.srv.Inject(forgetest.Fault{Kind: forgetest.RateLimited, RetryAfter: 2 * time.Second})
 			start := time.Now()
 			if _, err := fx.forge.GetTag(context.Background(), "v1"); err != nil {

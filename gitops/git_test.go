@@ -67,6 +67,7 @@ func cloneOf(t *testing.T, src string, args ...string) *Git {
 }
 
 func TestPushIsAtomicAndGuarded(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	seed := newRepo(t)
 	base := commitFile(t, seed, "a", "1\n", "first")
@@ -188,6 +189,7 @@ func count(t *testing.T, g *Git, rev string) int {
 }
 
 func TestDeepenToTag(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	src, tagSHA, _ := history(t)
 	c := cloneOf(t, "file://"+src.Dir, "--depth=5", "--branch=master")
@@ -221,6 +223,7 @@ func TestDeepenToTag(t *testing.T) {
 }
 
 func TestDeepenToMergeBase(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	src, _, forkSHA := history(t)
 	c := cloneOf(t, "file://"+src.Dir, "--depth=3", "--branch=staging")
@@ -248,6 +251,7 @@ func TestDeepenToMergeBase(t *testing.T) {
 }
 
 func TestDeepenSince(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	src, _, _ := history(t)
 	c := cloneOf(t, "file://"+src.Dir, "--depth=2", "--branch=master")
@@ -264,6 +268,7 @@ func TestDeepenSince(t *testing.T) {
 }
 
 func TestTrailersAndCherryPick(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	g := newRepo(t)
 	commitFile(t, g, "base", "base\n", "base")
