@@ -30,7 +30,9 @@ type Promote struct {
 	// or "gitlab-api" (GitLab's cherry-pick API, for runners that cannot
 	// push).
 	Mode string `yaml:"mode"`
-	// StatusName is the commit status context set on each candidate.
+	// StatusName is the commit status name set on each candidate; empty:
+	// "promote/" + To (apart from the runner's own pipeline/promote status
+	// on the job's commit).
 	StatusName string `yaml:"status_name"`
 	// OutputTail is how many lines of a failing probe's output go into the
 	// culprit comment.
@@ -59,7 +61,6 @@ func DefaultPromote() Promote {
 		Parallel:   1,
 		Retries:    1,
 		Mode:       PromoteModePush,
-		StatusName: "pipeline/promote",
 		OutputTail: 60,
 	}
 }

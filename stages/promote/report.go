@@ -200,10 +200,14 @@ func (r *Report) failure() error {
 // a summary in the job log.
 func (s *Stage) publish(ctx context.Context, env *stages.Env, rep *Report) {
 	cfg := env.Config.Promote
+	statusName := cfg.StatusName
+	if statusName == "" {
+		statusName = "promote/" + cfg.To
+	}
 	for _, c := range rep.Candidates {
 		state, desc := statusOf(c, rep.To)
 		rep.forge(env, "status", c.SHA, state, func() error {
-			return env.Forge.SetStatus(ctx, gitops.Status{SHA: c.SHA, Ref: rep.From, Name: cfg.StatusName,
+			return env.Forge.SetStatus(ctx, gitops.Status{SHA: c.SHA, Ref: rep.From, Name: statusName,
 				State: state, Description: desc, TargetURL: env.CI.JobURL})
 		})
 	}
@@ -218,7 +222,7 @@ func (s *Stage) publish(ctx context.Context, env *stages.Env, rep *Report) {
 		if c.State == Suspect && i+1 < len(rep.Candidates) && rep.Candidates[i+1].State == Suspect {
 			continue // one comment per suspect group, on its last commit
 		}
-		body, err := templates.Render(tmpl, commentData(env, rep, i))
+		body, err := renderComment(tmpl, commentData(env, rep, i))
 		if err != nil {
 			env.Log.Warnf("culprit comment: %v", err)
 			continue
@@ -299,6 +303,10 @@ func commentTemplate(env *stages.Env) (*template.Template, error) {
 		return templates.ParseText(filepath.Base(f), string(src), funcs)
 	}
 	return templates.Parse("promote/culprit.md.tmpl", funcs)
+}
+
+func renderComment(t *template.Template, d CommentData) (string, error) {
+	return templates.Render(t, d)
 }
 
 // CommentData is what the culprit comment template is given.

@@ -19,8 +19,7 @@ import "fmt"
 //   - flaky failures: a failing probe is run again up to Retries times and
 //     one pass is enough to call the prefix good;
 //   - before a culprit is named it is confirmed by running it and its
-//     parent again; a result that flips is taken and the search goes on, and
-//     a second flip of the same prefix stops the search as inconsistent.
+//     parent again (see finishConfirm).
 
 // Verdict is what one probe, or the judgement of a prefix, said.
 type Verdict int
@@ -81,8 +80,8 @@ type SearchResult struct {
 	Untested []int
 	// BaseBroken: the base itself fails the test, so no commit can be blamed.
 	BaseBroken bool
-	// Inconsistent: a prefix changed its verdict twice; the test is too
-	// flaky to name a culprit.
+	// Inconsistent: a prefix that passed failed on its confirmation run:
+	// the test or its environment is too unreliable to name a culprit.
 	Inconsistent bool
 }
 
@@ -94,8 +93,8 @@ type Search struct {
 	parallel int
 	retries  int
 
-	verdict []Verdict // settled verdict of each prefix 0..n
-	flipped []bool    // a confirmation already changed this prefix once
+	verdict    []Verdict // settled verdict of each prefix 0..n
+	baseTested bool      // prefix 0 has passed a real run
 	// judging holds the prefixes whose last run failed and that still have
 	// retries left; their verdict is not settled.
 	judging map[int]*judgement
@@ -125,7 +124,6 @@ func NewSearch(n, parallel, retries int) *Search {
 	s := &Search{
 		n: n, parallel: parallel, retries: retries,
 		verdict: make([]Verdict, n+1),
-		flipped: make([]bool, n+1),
 		judging: map[int]*judgement{},
 	}
 	// The base is assumed good: it is what master (or the promoted prefix)
@@ -223,7 +221,9 @@ func (s *Search) Record(p Probe, v Verdict) {
 	if s.done || p.Prefix < 0 || p.Prefix > s.n {
 		return
 	}
-	if v == Bad {
+	// The culprit's confirmation is itself the second run of a failure:
+	// it is not retried again. Every other failure is, up to Retries times.
+	if v == Bad && !(p.Reason == ReasonConfirm && p.Prefix == s.confirm) {
 		j := s.judging[p.Prefix]
 		if j == nil {
 			j = &judgement{reason: p.Reason}
@@ -232,7 +232,14 @@ func (s *Search) Record(p Probe, v Verdict) {
 			}
 		}
 		j.fails++
-		if j.fails <= s.retries {
+		retries := s.retries
+		if p.Reason == ReasonConfirm && p.Prefix == s.confirmParent {
+			// A parent that passed before and fails now contradicts
+			// itself: it gets one retry more than any other probe
+			// before the run stops on it.
+			retries++
+		}
+		if j.fails <= retries {
 			s.judging[p.Prefix] = j
 			return
 		}
@@ -249,42 +256,29 @@ func (s *Search) Record(p Probe, v Verdict) {
 	s.verdict[p.Prefix] = v
 }
 
-// finishConfirm acts on the two confirmation runs: name the culprit, or
-// take the flipped verdict and go on searching.
+// finishConfirm acts on the two confirmation runs. Flaky tests fail
+// spuriously far more often than they pass spuriously, so a pass wins: a
+// culprit that passes its confirmation was a flaky failure, it becomes
+// good and the search goes on. A parent that passed before and now fails
+// (twice) means the test or its environment changed under the run: nobody
+// is blamed. The base (master) is only assumed good until its first run;
+// if that run fails, master itself is broken.
 func (s *Search) finishConfirm() {
 	c, parent := s.confirm, s.confirmParent
 	cv, pv := s.confirmed[c], s.confirmed[parent]
 	s.confirm, s.confirmParent, s.confirmed = 0, 0, nil
-	flip := func(i int, v Verdict) bool {
-		if s.flipped[i] {
-			s.finish(SearchResult{Pass: s.lastGoodBelow(parent + 1), Inconsistent: true})
-			return false
-		}
-		s.flipped[i] = true
-		s.verdict[i] = v
-		return true
+	if pv == Good && parent == 0 {
+		s.baseTested = true
 	}
-	// A skip on a re-run says nothing new: keep the earlier verdict.
-	if cv == Bad && pv != Bad {
-		s.name(parent, c)
-		return
-	}
-	if pv == Bad {
-		if parent == 0 {
-			s.finish(SearchResult{BaseBroken: true})
-			return
-		}
-		if !flip(parent, Bad) {
-			return
-		}
-	}
-	if cv == Good {
-		if !flip(c, Good) {
-			return
-		}
-	}
-	if cv == Skip && pv != Bad {
-		// The culprit cannot be re-run: name it on the earlier evidence.
+	switch {
+	case pv == Bad && parent == 0 && !s.baseTested:
+		s.finish(SearchResult{BaseBroken: true})
+	case pv == Bad:
+		s.finish(SearchResult{Inconsistent: true})
+	case cv == Good:
+		s.verdict[c] = Good
+	default:
+		// Bad, or Skip (cannot be re-run): name it on the evidence.
 		s.name(parent, c)
 	}
 }

@@ -1,0 +1,149 @@
+package promote
+
+import (
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pipeline-ci/pipeline/gitops"
+	"github.com/pipeline-ci/pipeline/gitops/forgetest"
+	"github.com/pipeline-ci/pipeline/internal/ci"
+	"github.com/pipeline-ci/pipeline/internal/config"
+	"github.com/pipeline-ci/pipeline/internal/errs"
+	"github.com/pipeline-ci/pipeline/internal/logging"
+	"github.com/pipeline-ci/pipeline/internal/report"
+	"github.com/pipeline-ci/pipeline/stages"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// TestForgeReports runs promote against the fake GitLab through the real
+// client: a status on every candidate, one comment on the culprit's MR
+// (updated in place by a re-run), a commit comment for a culprit without
+// an MR — with the forge failing now and then.
+func TestForgeReports(t *testing.T) {
+	f := newFixture(t)
+	f.commit()
+	f.commit("x.broken")
+	f.commit()
+	f.commit("y.broken")
+	f.commit()
+	f.pushStaging()
+
+	srv := forgetest.New(t, "glpat-test")
+	gl := srv.GitLab()
+	gl.AddProject(42, "appliance/os")
+	merged := time.Now().UTC()
+	culprit := f.commits[1]
+	gl.AddMergeRequest("42", forgetest.GLMergeRequest{Title: "break it", SourceBranch: "feature", TargetBranch: "staging",
+		State: "merged", MergedAt: &merged, SHA: culprit, MergeCommitSHA: &culprit})
+	forge, err := gitops.NewGitLab(gitops.Options{BaseURL: srv.GitLabURL(), Project: "42", Token: "glpat-test",
+		Retry: gitops.Retry{Min: time.Millisecond, Max: 10 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every status call fails once first: the client retries.
+	srv.Inject(forgetest.Fault{Method: "POST", Path: "/api/v4/projects/*/statuses/*", Kind: forgetest.ServerError, EachRequest: true})
+
+	run := func() *Report {
+		cfg := config.Default()
+		cfg.Promote.Test = f.test
+		cfg.Promote.Workdir = filepath.Join(f.dir, "work-forge")
+		env := &stages.Env{Repo: f.ci, Config: cfg, CI: ci.Context{Provider: ci.GitLab, JobURL: "https://gitlab.example.com/appliance/os/-/jobs/7"},
+			Log: logging.Discard(), Report: &report.Dir{Path: filepath.Join(f.dir, "reports")}, Forge: forge}
+		res, err := New().Run(context.Background(), env)
+		if errs.KindOf(err) != errs.Failure {
+			t.Fatalf("err = %v, want a failure (culprits)", err)
+		}
+		return res.Data.(*Report)
+	}
+	rep := run()
+	f.check(rep, map[int]State{1: Culprit, 3: Culprit})
+
+	want := map[string]string{f.commits[0]: "success", f.commits[1]: "failed", f.commits[2]: "success", f.commits[3]: "failed", f.commits[4]: "success"}
+	got := map[string]string{}
+	for _, s := range gl.Statuses("42") {
+		if s.Name != "promote/master" {
+			t.Errorf("status name %q", s.Name)
+		}
+		got[s.SHA] = s.Status
+	}
+	for sha, st := range want {
+		if got[sha] != st {
+			t.Errorf("status of %s: %q, want %q", short(sha), got[sha], st)
+		}
+	}
+
+	notes := gl.Notes("42", "mr:1")
+	if len(notes) != 1 {
+		t.Fatalf("%d notes on the culprit's MR, want 1", len(notes))
+	}
+	body := notes[0].Body
+	for _, s := range []string{short(culprit), "breaks `master`", "FAIL: x.broken is present", "Bisection log", "| confirm |", "jobs/7"} {
+		if !strings.Contains(body, s) {
+			t.Errorf("MR comment lacks %q:\n%s", s, body)
+		}
+	}
+	if notes := gl.Notes("42", "commit:"+f.commits[3]); len(notes) != 1 || !strings.Contains(notes[0].Body, "FAIL: y.broken is present") {
+		t.Errorf("commit comment on the second culprit: %+v", notes)
+	}
+
+	// A re-run updates the same comments instead of adding new ones.
+	run()
+	if n := len(gl.Notes("42", "mr:1")); n != 1 {
+		t.Errorf("%d notes on the MR after a re-run, want 1", n)
+	}
+	if n := len(gl.Notes("42", "commit:"+f.commits[3])); n != 1 {
+		t.Errorf("%d commit notes after a re-run, want 1", n)
+	}
+}
+
+// TestCommentGolden renders the culprit comment of a fixed report.
+func TestCommentGolden(t *testing.T) {
+	sha := func(c string) string { return strings.Repeat(c, 40) }
+	rep := &Report{From: "staging", To: "master", Test: "make bvt", Rounds: 5, Batches: 2,
+		Candidates: []CandidateReport{
+			{Candidate: Candidate{SHA: sha("a"), Subject: "add ntp", Author: "Ann"}, State: Promoted},
+			{Candidate: Candidate{SHA: sha("b"), Subject: "switch to chrony | ntp", Author: "Bob"}, State: Culprit,
+				OutputTail: "test 14 ntp-sync: FAIL\nexpected offset < 1s", ExitCode: 2, FoundIn: 1},
+			{Candidate: Candidate{SHA: sha("c"), Subject: "tune chrony", Author: "Bob"}, State: Blocked, BlockedBy: sha("b")},
+		},
+		Probes: []ProbeReport{
+			{N: 1, Round: 1, Batch: 1, Prefix: 3, Of: 3, Reason: ReasonBatch, Head: sha("c"), Subject: "tune chrony", Verdict: Bad, ExitCode: 2},
+			{N: 2, Round: 2, Batch: 1, Prefix: 2, Of: 3, Reason: ReasonSearch, Head: sha("b"), Subject: "switch to chrony | ntp", Verdict: Bad, ExitCode: 2},
+			{N: 3, Round: 3, Batch: 1, Prefix: 1, Of: 3, Reason: ReasonSearch, Head: sha("a"), Subject: "add ntp", Verdict: Good},
+			{N: 4, Round: 4, Batch: 1, Prefix: 2, Of: 3, Reason: ReasonConfirm, Head: sha("b"), Subject: "switch to chrony | ntp", Verdict: Bad, ExitCode: 2},
+			{N: 5, Round: 5, Batch: 1, Prefix: 1, Of: 3, Reason: ReasonConfirm, Head: sha("a"), Subject: "add ntp", Verdict: Good},
+		},
+		Landings: []Landing{{Promoted: []string{sha("a")}}},
+	}
+	env := &stages.Env{Config: config.Default(), CI: ci.Context{JobURL: "https://ci.example.com/job/1"}}
+	tmpl, err := commentTemplate(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := renderComment(tmpl, commentData(env, rep, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden := filepath.Join("testdata", "culprit-comment.golden.md")
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(golden, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if body != string(want) {
+		t.Errorf("comment differs from %s (run with -update after checking):\n%s", golden, body)
+	}
+}
