@@ -37,13 +37,17 @@ type globals struct {
 // app holds the global flags and the process's streams and environment; it
 // builds the stages.Env every command runs with, and prints the outcome.
 type app struct {
-	g      globals
-	stdout io.Writer             // raw: help text, completion scripts
-	out    *logging.MaskedWriter // stdout, masked: results and what stages print
-	stderr io.Writer
-	env    ci.Env
-	masker *logging.Masker
-	log    *logging.Logger // set by setup; nil before
+	g globals
+	// stdout is where commands print for people: out, except under --json,
+	// where it is kept for the document's "output" so that stdout holds
+	// exactly one JSON document whatever a command prints.
+	stdout   io.Writer
+	out      *logging.MaskedWriter // the real stdout, masked
+	captured bytes.Buffer          // what commands printed under --json
+	stderr   io.Writer
+	env      ci.Env
+	masker   *logging.Masker
+	log      *logging.Logger // set by setup; nil before
 
 	command string    // name of the command being run ("run", "version")
 	started bool      // the command's own code began (errors before are usage errors)
@@ -53,8 +57,9 @@ type app struct {
 
 func newApp(stdout, stderr io.Writer, env ci.Env) *app {
 	m := &logging.Masker{}
-	out := logging.NewMaskedWriter(stdout, m)
-	return &app{stdout: out, out: out, stderr: stderr, env: env, masker: m, start: time.Now()}
+	a := &app{out: logging.NewMaskedWriter(stdout, m), stderr: stderr, env: env, masker: m, start: time.Now()}
+	a.stdout = commandOut{a}
+	return a
 }
 
 func (a *app) mask(s string) string { return a.masker.Mask(s) }
@@ -68,7 +73,7 @@ func (a *app) execute(ctx context.Context, args []string) int {
 
 	root := newRootCmd(a)
 	root.SetArgs(args)
-	root.SetOut(a.stdout)
+	root.SetOut(a.out) // help and completion scripts: text, even under --json
 	root.SetErr(a.stderr)
 	cmd, err := root.ExecuteContextC(ctx)
 	if err != nil && !a.started {
@@ -131,11 +136,13 @@ func printsText(cmd, root *cobra.Command, err error) bool {
 	return cmd == root && err == nil // bare `pipeline` prints its help
 }
 
+// commandName is the command as typed after "pipeline" ("run", "release
+// changelog"), or "pipeline" when no command was recognised.
 func commandName(cmd, root *cobra.Command) string {
 	if cmd == nil || cmd == root {
 		return "pipeline"
 	}
-	return cmd.Name()
+	return strings.TrimPrefix(cmd.CommandPath(), root.Name()+" ")
 }
 
 // printError writes the error on stderr: a log entry under --log-format
@@ -153,6 +160,17 @@ func (a *app) printError(err error, code int) {
 	fmt.Fprintln(a.stderr, "pipeline: "+msg)
 }
 
+// commandOut is app.stdout: the masked stdout, or under --json the buffer
+// that becomes the document's "output".
+type commandOut struct{ a *app }
+
+func (w commandOut) Write(p []byte) (int, error) {
+	if w.a.g.json {
+		return w.a.captured.Write(p)
+	}
+	return w.a.out.Write(p)
+}
+
 // jsonDoc is the one document --json prints, for every command.
 type jsonDoc struct {
 	Command  string     `json:"command"`
@@ -161,6 +179,7 @@ type jsonDoc struct {
 	DryRun   bool       `json:"dry_run"`
 	Results  any        `json:"results,omitempty"` // stage commands: []*stages.Result, [] when none ran
 	Data     any        `json:"data,omitempty"`    // other commands: their result
+	Output   string     `json:"output,omitempty"`  // text the command printed for people
 }
 
 type jsonError struct {
@@ -178,6 +197,7 @@ func (a *app) emit(doc jsonDoc, err error) {
 	a.printed = true
 	doc.ExitCode = errs.Code(err)
 	doc.DryRun = a.g.dryRun
+	doc.Output = a.captured.String()
 	if err != nil {
 		msg, hint, _ := strings.Cut(err.Error(), "\n  hint: ")
 		doc.Error = &jsonError{Kind: errs.KindOf(err).String(), Message: msg, Hint: strings.ReplaceAll(hint, "\n  hint: ", "; ")}
@@ -208,7 +228,7 @@ func (a *app) emitData(data any) bool {
 // before runs before every command's own code: it checks the global flags
 // every command shares.
 func (a *app) before(cmd *cobra.Command) error {
-	a.command = cmd.Name()
+	a.command = commandName(cmd, cmd.Root())
 	switch a.g.logFormat {
 	case "text", "json":
 	default:
@@ -277,7 +297,7 @@ func (a *app) setup(ctx context.Context) (*stages.Env, error) {
 		DryRun: a.g.dryRun,
 	}
 	if !a.g.json {
-		env.Out = a.out
+		env.Out = a.stdout
 	}
 	return env, nil
 }
@@ -408,6 +428,6 @@ func (a *app) printResults(results []*stages.Result, runErr error) {
 		return
 	}
 	for _, r := range results {
-		fmt.Fprintf(a.out, "%-12s %-8s %s\n", r.Stage, r.Outcome, r.Summary)
+		fmt.Fprintf(a.stdout, "%-12s %-8s %s\n", r.Stage, r.Outcome, r.Summary)
 	}
 }

@@ -109,14 +109,14 @@ func (a *app) init(d scaffold.Data, force, projectGiven bool) error {
 	}
 	for i, f := range files {
 		if a.g.dryRun {
-			fmt.Fprintf(a.out, "── %s (%s, %d bytes)\n%s\n", f.Path, report[i].Action, len(f.Content), f.Content)
+			fmt.Fprintf(a.stdout, "── %s (%s, %d bytes)\n%s\n", f.Path, report[i].Action, len(f.Content), f.Content)
 			continue
 		}
 		done := map[string]string{"create": "created", "overwrite": "replaced"}[report[i].Action]
-		fmt.Fprintf(a.out, "%-9s %s\n", done, filepath.Join(repo, f.Path))
+		fmt.Fprintf(a.stdout, "%-9s %s\n", done, filepath.Join(repo, f.Path))
 	}
 	if !a.g.dryRun {
-		fmt.Fprintln(a.out, "next: edit pipeline.yaml, then `pipeline run --dry-run`")
+		fmt.Fprintln(a.stdout, "next: edit pipeline.yaml, then `pipeline run --dry-run`")
 	}
 	return nil
 }

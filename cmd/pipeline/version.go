@@ -49,9 +49,9 @@ and the Go version. Release builds set the version at link time
 				return nil
 			}
 			if b.Commit != "" {
-				fmt.Fprintf(a.out, "pipeline %s (commit %.12s, %s)\n", b.Version, b.Commit, b.Go)
+				fmt.Fprintf(a.stdout, "pipeline %s (commit %.12s, %s)\n", b.Version, b.Commit, b.Go)
 			} else {
-				fmt.Fprintf(a.out, "pipeline %s (%s)\n", b.Version, b.Go)
+				fmt.Fprintf(a.stdout, "pipeline %s (%s)\n", b.Version, b.Go)
 			}
 			return nil
 		},
