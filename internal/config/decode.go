@@ -557,7 +557,7 @@ func (d *decoder) validate(v reflect.Value, n *yaml.Node, path string, key *yaml
 		if at == nil || at == n {
 			at = key
 		}
-		d.add(at, joinPath(path, fe.Path), "%s", fe.Msg)
+		d.add(at, joinRel(path, fe.Path), "%s", fe.Msg)
 	}
 }
 

@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-var problemLine = regexp.MustCompile(`^pipeline\.yaml:(\d+:\d+:)? \S`)
+var problemLine = regexp.MustCompile(`^pipeline\.yaml:(\d+:\d+:)? [^\s:]`)
 
 // FuzzLoad: whatever the bytes, decoding never panics, and every line of
 // an error starts with pipeline.yaml:line:col: (or pipeline.yaml: for the

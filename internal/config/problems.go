@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -92,12 +93,24 @@ func plural(n int) string {
 	return "s"
 }
 
+// plainKey is a key shown as is in a path; any other is quoted:
+// labels["owner/repo"].
+var plainKey = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
 // joinPath appends a key to a dotted path.
 func joinPath(path, key string) string {
-	if path == "" {
-		return key
+	if !plainKey.MatchString(key) {
+		return path + "[" + strconv.Quote(key) + "]"
 	}
-	return path + "." + key
+	return joinRel(path, key)
+}
+
+// joinRel appends a relative path (a Validator's "components[1].command").
+func joinRel(path, rel string) string {
+	if path == "" || rel == "" || rel[0] == '[' {
+		return path + rel
+	}
+	return path + "." + rel
 }
 
 func fmtIndex(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]" }
