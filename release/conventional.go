@@ -46,8 +46,42 @@ type Conventional struct {
 	Closes []int
 }
 
-// header: type, optional (scope), optional !, colon, space, description.
-var headerRE = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9_-]*)(?:\(([^()\r\n]*)\))?(!)?: +(\S.*)$`)
+// parseHeader reads `type(scope)!: description`: a type of letters,
+// digits, _ and - starting with a letter, an optional scope in
+// parentheses, an optional !, a colon, at least one space and a
+// description. Written out by hand: it runs on every commit of a range.
+func parseHeader(s string) (typ, scope string, bang bool, desc string, ok bool) {
+	i := 0
+	for i < len(s) && (isLetter(s[i]) || i > 0 && (s[i] >= '0' && s[i] <= '9' || s[i] == '_' || s[i] == '-')) {
+		i++
+	}
+	if i == 0 {
+		return
+	}
+	typ = s[:i]
+	if i < len(s) && s[i] == '(' {
+		j := strings.IndexAny(s[i+1:], "()")
+		if j < 0 || s[i+1+j] != ')' {
+			return
+		}
+		scope = s[i+1 : i+1+j]
+		i += j + 2
+	}
+	if i < len(s) && s[i] == '!' {
+		bang = true
+		i++
+	}
+	if i+1 >= len(s) || s[i] != ':' || s[i+1] != ' ' {
+		return
+	}
+	desc = strings.TrimLeft(s[i+1:], " ")
+	if desc == "" {
+		return
+	}
+	return typ, scope, bang, desc, true
+}
+
+func isLetter(b byte) bool { return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' }
 
 // closingRE finds GitLab/GitHub closing keywords followed by issue refs.
 var closingRE = regexp.MustCompile(`(?i)\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?|implement(?:s|ed)?)\b:?\s+((?:#\d+(?:\s*,\s*|\s+and\s+|\s+)?)+)`)
@@ -61,12 +95,12 @@ func ParseConventional(msg string) Conventional {
 	subject, body, _ := strings.Cut(msg, "\n")
 	subject = strings.TrimRight(subject, "\r \t")
 	var c Conventional
-	if m := headerRE.FindStringSubmatch(subject); m != nil {
+	if typ, scope, bang, desc, ok := parseHeader(subject); ok {
 		c.OK = true
-		c.Type = strings.ToLower(m[1])
-		c.Scope = strings.TrimSpace(m[2])
-		c.Breaking = m[3] == "!"
-		c.Description = strings.TrimSpace(m[4])
+		c.Type = strings.ToLower(typ)
+		c.Scope = strings.TrimSpace(scope)
+		c.Breaking = bang
+		c.Description = strings.TrimSpace(desc)
 	} else {
 		c.Description = strings.TrimSpace(subject)
 	}
@@ -95,6 +129,9 @@ func ParseConventional(msg string) Conventional {
 				c.BreakingNote = strings.TrimSpace(strings.Join(note, "\n"))
 			}
 		}
+	}
+	if strings.IndexByte(body, '#') < 0 {
+		return c // no issue reference: skip the costly scan
 	}
 	for _, m := range closingRE.FindAllStringSubmatch(msg, -1) {
 		for _, ref := range issueRefRE.FindAllStringSubmatch(m[1], -1) {
@@ -145,6 +182,11 @@ var (
 // origin, or 0.
 func MergeRequestNumber(msg string) int {
 	subject, _, _ := strings.Cut(msg, "\n")
+	subject = strings.TrimRight(subject, "\r \t")
+	// Cheap tests first: this runs on every commit.
+	if !strings.HasPrefix(subject, "Merge pull request #") && !strings.HasSuffix(subject, ")") && !strings.Contains(msg, "See merge request ") {
+		return 0
+	}
 	for _, re := range []*regexp.Regexp{githubMergeRE, githubSquashRE} {
 		if m := re.FindStringSubmatch(strings.TrimRight(subject, "\r")); m != nil {
 			n, _ := strconv.Atoi(m[1])

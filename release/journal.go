@@ -58,6 +58,9 @@ type Journal struct {
 // any other message. A squash-merged release MR keeps only its title, so
 // the subject alone is enough.
 func ReadJournal(msg string) (Journal, bool) {
+	if !strings.HasPrefix(msg, "chore(release):") && !strings.Contains(msg, TrailerVersion+":") {
+		return Journal{}, false // the common case, decided cheaply
+	}
 	t := Trailers(msg)
 	if v := t[TrailerVersion]; v != "" {
 		return Journal{Version: strings.TrimPrefix(v, "v"), Milestone: t[TrailerMilestone]}, true

@@ -29,6 +29,8 @@ type Group struct {
 	Kind    Kind
 	Title   string
 	Changes []Change
+	// Lines are the changes rendered as Markdown list items (see ChangeLine).
+	Lines []string
 }
 
 // Artifact is a link to something build or template published.
@@ -46,7 +48,55 @@ func NewNotes(p *Plan, date string, links Links, artifacts []Artifact) *Notes {
 		n.CompareURL = sprintf(links.Compare, p.PreviousTag, p.Tag)
 	}
 	n.Groups = groupChanges(p.Changes)
+	for i := range n.Groups {
+		g := &n.Groups[i]
+		g.Lines = make([]string, len(g.Changes))
+		for j, c := range g.Changes {
+			g.Lines[j] = ChangeLine(c, links)
+		}
+	}
 	return n
+}
+
+// ChangeLine renders a change as a Markdown list item: scope, description, a
+// link to its MR (or else its commit), the issues it closes, and an
+// indented breaking-change note. It is Go rather than a template because
+// a release can hold thousands of changes and this runs for each.
+func ChangeLine(c Change, links Links) string {
+	var b strings.Builder
+	b.Grow(128 + len(c.Description))
+	b.WriteString("- ")
+	if c.Scope != "" {
+		b.WriteString("**" + c.Scope + ":** ")
+	}
+	b.WriteString(c.Description)
+	b.WriteString(" (")
+	if c.MergeRequest != nil {
+		b.WriteString(mdLink(sprintf(orDefault(links.MRRef, "!%d"), c.MergeRequest.Number), c.MergeRequest.URL))
+	} else {
+		b.WriteString(mdLink(c.Short(), c.CommitURL))
+	}
+	b.WriteString(")")
+	for i, is := range c.Issues {
+		if i == 0 {
+			b.WriteString(", closes ")
+		} else {
+			b.WriteString(", ")
+		}
+		b.WriteString(mdLink(sprintf(orDefault(links.IssueRef, "#%d"), is.Number), is.URL))
+	}
+	if c.BreakingNote != "" {
+		b.WriteString("\n  ")
+		b.WriteString(strings.ReplaceAll(strings.TrimSpace(c.BreakingNote), "\n", "\n  "))
+	}
+	return b.String()
+}
+
+func mdLink(text, url string) string {
+	if url == "" {
+		return text
+	}
+	return "[" + text + "](" + url + ")"
 }
 
 func groupChanges(changes []Change) []Group {
@@ -111,8 +161,8 @@ func (t Templates) render(name, override string, n *Notes) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	// The shared "change" and "groups" blocks; an override may redefine them.
-	if tm.Lookup("change") == nil {
+	// The shared "groups" block; an override may redefine it.
+	if tm.Lookup("groups") == nil {
 		if _, err := tm.New("partials").Parse(string(partial)); err != nil {
 			return "", fmt.Errorf("template %s: %w", partialTemplate, err)
 		}
@@ -128,12 +178,7 @@ func (t Templates) funcs() template.FuncMap {
 	return template.FuncMap{
 		"mrref":    func(n int) string { return sprintf(orDefault(t.Links.MRRef, "!%d"), n) },
 		"issueref": func(n int) string { return sprintf(orDefault(t.Links.IssueRef, "#%d"), n) },
-		"link": func(text, url string) string {
-			if url == "" {
-				return text
-			}
-			return "[" + text + "](" + url + ")"
-		},
+		"link":     mdLink,
 		// indent keeps a multi-line note inside its list item.
 		"indent": func(s string) string { return strings.ReplaceAll(strings.TrimSpace(s), "\n", "\n  ") },
 	}

@@ -211,7 +211,7 @@ func (r *run) stepPush(ctx context.Context) error {
 		}
 		ref = "refs/heads/" + r.mrBranch()
 	}
-	a := Action{Step: StepPush, Action: "push " + short(orHead(r.state.target, "the release commit")) + " to " + r.remote + " " + strings.TrimPrefix(ref, "refs/heads/")}
+	a := Action{Step: StepPush, Action: "push " + orHead(r.state.target, "the release commit") + " to " + r.cfg.Remote + " " + strings.TrimPrefix(ref, "refs/heads/")}
 	if r.remote == "" {
 		a.Status, a.Detail = "skipped", "no remote "+r.cfg.Remote+": the release stays local"
 		r.act(a)
@@ -299,7 +299,7 @@ func (r *run) stepMergeRequest(ctx context.Context) error {
 }
 
 func (r *run) stepTag(ctx context.Context) error {
-	a := Action{Step: StepTag, Action: "tag " + r.plan.Tag + " at " + short(orHead(r.state.target, "the release commit"))}
+	a := Action{Step: StepTag, Action: "tag " + r.plan.Tag + " at " + orHead(r.state.target, "the release commit")}
 	if r.env.DryRun {
 		a.Status = "would"
 		r.act(a)
@@ -323,7 +323,7 @@ func (r *run) stepTag(ctx context.Context) error {
 
 func (r *run) stepPushTag(ctx context.Context) error {
 	ref := "refs/tags/" + r.plan.Tag
-	a := Action{Step: StepPushTag, Action: "push tag " + r.plan.Tag + " to " + r.remote}
+	a := Action{Step: StepPushTag, Action: "push tag " + r.plan.Tag + " to " + r.cfg.Remote}
 	switch {
 	case r.remote == "":
 		a.Status, a.Detail = "skipped", "no remote "+r.cfg.Remote+": the tag stays local"
@@ -523,11 +523,12 @@ func pushError(err error) error {
 	return errs.Infraf("release: %w", err)
 }
 
+// orHead names the commit sha (shortened), or none when it is not made yet.
 func orHead(sha, none string) string {
 	if sha == "" {
 		return none
 	}
-	return sha
+	return short(sha)
 }
 
 // writeAtomic replaces path through a temporary file and a rename, so a
