@@ -76,6 +76,9 @@ func (a *app) execute(ctx context.Context, args []string) int {
 	root.SetOut(a.out) // help and completion scripts: text, even under --json
 	root.SetErr(a.stderr)
 	cmd, err := root.ExecuteContextC(ctx)
+	if cmd == nil {
+		cmd = root
+	}
 	if err != nil && !a.started {
 		// cobra refused the command line before any command ran: unknown
 		// command or flag, wrong arguments.
