@@ -23,6 +23,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -136,6 +137,7 @@ type run struct {
 	chain    []string // commits of the current batch's prefixes: chain[0] = head
 	trees    []string // their trees
 	passed   map[string]bool
+	sub      string // --repo relative to the top of the work tree: where probes run
 	failOut  map[int]string // last failing output per candidate ending a prefix
 	failExit map[int]int    // and its exit status
 	round    int
@@ -177,6 +179,7 @@ func (r *run) do(ctx context.Context) (*Report, error) {
 	}
 	defer r.ws.close(context.WithoutCancel(ctx))
 
+	r.sub = subdir(ctx, r.repo, r.env.Repo)
 	r.plan = NewPlan(len(r.cands), Options{Parallel: cfg.Parallel, Retries: cfg.Retries})
 	r.passed = map[string]bool{}
 	r.failOut = map[int]string{}
@@ -207,6 +210,26 @@ func (r *run) do(ctx context.Context) (*Report, error) {
 			return r.rep, err
 		}
 	}
+}
+
+// subdir is dir relative to the top of its work tree ("" at the top): a
+// project whose pipeline.yaml sits in a subdirectory of a bigger
+// repository runs its test there, in every probe worktree too.
+func subdir(ctx context.Context, repo *gitops.Git, dir string) string {
+	top, err := repo.Run(ctx, "rev-parse", "--show-toplevel")
+	if err != nil {
+		return ""
+	}
+	a, err1 := filepath.EvalSymlinks(top)
+	b, err2 := filepath.EvalSymlinks(dir)
+	if err1 != nil || err2 != nil {
+		return ""
+	}
+	rel, err := filepath.Rel(a, b)
+	if err != nil || rel == "." || strings.HasPrefix(rel, "..") {
+		return ""
+	}
+	return rel
 }
 
 // findCandidates fetches both branches (deepening a shallow clone to their
@@ -351,7 +374,7 @@ func (r *run) probeRound(ctx context.Context, st Step) error {
 				"PIPELINE_PROMOTE_TREE=" + pr.Tree,
 				fmt.Sprintf("PIPELINE_PROMOTE_PREFIX=%d", pr.Prefix),
 			}}
-			res, err := pc.run(ctx, g.Dir)
+			res, err := pc.run(ctx, filepath.Join(g.Dir, r.sub))
 			pr.Verdict, pr.ExitCode, pr.Seconds = res.Verdict, res.ExitCode, res.Seconds
 			results[k] = outcome{pr: pr, out: res.Output, err: err}
 		}(k, r.ws.probes[k], pr)

@@ -770,3 +770,26 @@ func TestShallowClone(t *testing.T) {
 	}
 	f.check(rep, map[int]State{22: Culprit})
 }
+
+// TestProbeRunsInSubdir: with --repo a subdirectory of the repository (the
+// project's pipeline.yaml lives there), the test runs in that directory of
+// each probe worktree.
+func TestProbeRunsInSubdir(t *testing.T) {
+	f := newFixture(t)
+	if err := os.MkdirAll(filepath.Join(f.dev.Dir, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f.commit("sub/keep.txt")
+	f.commit()
+	f.pushStaging()
+	if err := os.MkdirAll(filepath.Join(f.ci, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := f.promote(runOpts{repo: filepath.Join(f.ci, "sub"), mutate: func(p *config.Promote) {
+		p.Test = "git rev-parse 'HEAD^{tree}' >> " + f.probes + " && test -e keep.txt"
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.check(rep, nil)
+}
