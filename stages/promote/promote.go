@@ -137,7 +137,7 @@ type run struct {
 	chain    []string // commits of the current batch's prefixes: chain[0] = head
 	trees    []string // their trees
 	passed   map[string]bool
-	sub      string // --repo relative to the top of the work tree: where probes run
+	sub      string         // --repo relative to the top of the work tree: where probes run
 	failOut  map[int]string // last failing output per candidate ending a prefix
 	failExit map[int]int    // and its exit status
 	round    int
