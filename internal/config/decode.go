@@ -173,11 +173,35 @@ func (d *decoder) unknownKey(k *yaml.Node, path, name string, fields []fieldInfo
 			name, f.name, f.name, exampleEnvName(f.name))
 		return
 	}
-	if s := suggest(name, names); s != "" {
+	// A one-letter typo beats a key of a nested mapping, which beats a
+	// farther typo.
+	s, dist := suggestDist(name, names)
+	homes := homesOf(fields, name)
+	if s != "" && (dist <= 1 || len(homes) == 0) {
 		d.add(k, path, "unknown key %q — did you mean %q? %s", name, s, known)
 		return
 	}
+	if len(homes) > 0 {
+		d.add(k, path, "unknown key %q here — it belongs under %s: check the indentation %s", name, strings.Join(homes, " or "), known)
+		return
+	}
 	d.add(k, path, "unknown key %q %s", name, known)
+}
+
+// homesOf lists the mappings one level down that have the key name: where
+// a key usually belongs when it is found at the wrong indentation.
+func homesOf(fields []fieldInfo, name string) []string {
+	var out []string
+	for _, f := range fields {
+		t := f.typ
+		if t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		if t.Kind() == reflect.Struct && !isUnmarshaler(t) && findField(fieldsOf(t), name) != nil {
+			out = append(out, f.name)
+		}
+	}
+	return out
 }
 
 type pair struct{ key, val *yaml.Node }

@@ -120,6 +120,12 @@ func hasPrefix(s, p string) bool { return strings.HasPrefix(s, p) }
 // suggest returns the known word closest to s when it is close enough to be
 // a typo ("comand" → "command", "buidl" → "build"), else "".
 func suggest(s string, known []string) string {
+	best, _ := suggestDist(s, known)
+	return best
+}
+
+// suggestDist is suggest with the edit distance of the suggestion.
+func suggestDist(s string, known []string) (string, int) {
 	best, bestD := "", 1<<30
 	ls := strings.ToLower(s)
 	for _, k := range known {
@@ -133,9 +139,9 @@ func suggest(s string, known []string) string {
 		limit = 3
 	}
 	if best != "" && bestD <= limit {
-		return best
+		return best, bestD
 	}
-	return ""
+	return "", 0
 }
 
 // editDistance is the optimal-string-alignment distance: insertions,
