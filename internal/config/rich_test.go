@@ -1,6 +1,9 @@
 package config
 
-import "strings"
+import (
+	"strings"
+	"time"
+)
 
 // richConfig exercises the decoder on every kind of field the stage
 // sections may use, some not (yet) in Config: durations, floats, pointers,
@@ -12,6 +15,7 @@ type richConfig struct {
 	Ratio      float64                  `yaml:"ratio"`
 	Enabled    bool                     `yaml:"enabled"`
 	Timeout    Duration                 `yaml:"timeout"`
+	Wait       time.Duration            `yaml:"wait"`
 	Limit      *int                     `yaml:"limit"`
 	Tags       []string                 `yaml:"tags"`
 	Labels     map[string]string        `yaml:"labels"`
