@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"path"
@@ -51,6 +52,10 @@ type S3Options struct {
 	SecretKey string
 	// AccessKeyVar and SecretKeyVar are the variable names, only for messages.
 	AccessKeyVar, SecretKeyVar string
+	// MaxRetries is how often the client retries one request (default 4).
+	MaxRetries int
+	// Transport replaces the HTTP transport (a custom CA; tests inject faults).
+	Transport http.RoundTripper
 }
 
 // NewS3Store connects to bucket and checks that it exists and that the
@@ -60,10 +65,17 @@ func NewS3Store(ctx context.Context, bucket, prefix string, o S3Options) (*S3Sto
 	if o.Endpoint == "" {
 		o.Endpoint = "s3.amazonaws.com"
 	}
+	if o.MaxRetries == 0 {
+		o.MaxRetries = 4
+	}
 	client, err := minio.New(o.Endpoint, &minio.Options{
-		Creds:  credentials.NewStaticV4(o.AccessKey, o.SecretKey, ""),
-		Secure: !o.Insecure,
-		Region: o.Region,
+		Creds:      credentials.NewStaticV4(o.AccessKey, o.SecretKey, ""),
+		Secure:     !o.Insecure,
+		Region:     o.Region,
+		MaxRetries: o.MaxRetries,
+		Transport:  o.Transport,
+		// Checksums of streamed parts travel in trailing headers.
+		TrailingHeaders: true,
 	})
 	if err != nil {
 		return nil, errs.New(errs.Usage, fmt.Errorf("artifact store s3://%s: endpoint %q: %w", bucket, o.Endpoint, err),
