@@ -79,16 +79,25 @@ func (s *Stage) Run(ctx context.Context, env *stages.Env) (*stages.Result, error
 		break
 	}
 	if err != nil {
+		var stop stopped
+		if errors.As(err, &stop) {
+			// Stopped by the fault-injection hook: like a kill, nothing
+			// more is done.
+			return rep.result(), stop.err
+		}
 		if errors.Is(err, gitops.ErrPushRejected) {
 			err = errs.New(errs.Infra, err, fmt.Sprintf("%s kept moving during %d attempts: serialise promote jobs (GitLab resource_group, Jenkins lock) and re-run", cfg.To, maxAttempts))
 		}
 		if rep != nil {
+			// Say what is known: what landed before the error is on
+			// master, and its statuses should say so.
+			s.publish(ctx, env, rep)
 			return rep.result(), err
 		}
 		return nil, err
 	}
 	if err := s.step("finish"); err != nil {
-		return rep.result(), err
+		return rep.result(), errors.Unwrap(err)
 	}
 	s.publish(ctx, env, rep)
 	res := rep.result()
@@ -99,8 +108,17 @@ func (s *Stage) step(name string) error {
 	if s.AfterStep == nil {
 		return nil
 	}
-	return s.AfterStep(name)
+	if err := s.AfterStep(name); err != nil {
+		return stopped{err}
+	}
+	return nil
 }
+
+// stopped is an error from the AfterStep hook.
+type stopped struct{ err error }
+
+func (e stopped) Error() string { return e.err.Error() }
+func (e stopped) Unwrap() error { return e.err }
 
 func checkConfig(path string, cfg config.Promote) error {
 	where := "pipeline.yaml"

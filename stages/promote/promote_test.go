@@ -793,3 +793,71 @@ func TestProbeRunsInSubdir(t *testing.T) {
 	}
 	f.check(rep, nil)
 }
+
+// TestMergeCommitOnStaging: an MR merged into staging with a merge commit
+// is one candidate, picked against its first parent.
+func TestMergeCommitOnStaging(t *testing.T) {
+	f := newFixture(t)
+	f.commit()
+	f.git(f.dev.Dir, "checkout", "--quiet", "-b", "feature")
+	f.write("feature.txt", "feature\n")
+	f.commitAll("feature work")
+	f.write("feature2.txt", "more\n")
+	f.commitAll("more feature work")
+	f.git(f.dev.Dir, "checkout", "--quiet", "staging")
+	f.git(f.dev.Dir, "merge", "--quiet", "--no-ff", "-m", "Merge branch 'feature'", "feature")
+	f.commits = append(f.commits, f.git(f.dev.Dir, "rev-parse", "HEAD"))
+	f.commit()
+	f.pushStaging()
+	rep, err := f.promote(runOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Candidates) != 3 || !rep.Candidates[1].Merge {
+		t.Fatalf("candidates %+v: want 3, the middle one a merge", rep.Candidates)
+	}
+	f.check(rep, nil)
+	if a, b := f.git(f.origin, "rev-parse", "master^{tree}"), f.git(f.origin, "rev-parse", "staging^{tree}"); a != b {
+		t.Errorf("master tree %s != staging tree %s", a, b)
+	}
+	if rep, _ := f.promote(runOpts{}); len(rep.Candidates) != 0 {
+		t.Errorf("re-run found %d candidates", len(rep.Candidates))
+	}
+}
+
+// TestAlreadyOnMaster: a change a hotfix already made on master (with a
+// different patch, so git cherry does not see it) is recorded as promoted
+// with an empty pick, so no run tries it again.
+func TestAlreadyOnMaster(t *testing.T) {
+	f := newFixture(t)
+	f.write("fix.txt", "fixed\n")
+	f.commits = append(f.commits, f.commitAll("fix"))
+	f.commit()
+	f.pushStaging()
+	// The hotfix on master: the same fix.txt, plus more.
+	hot := filepath.Join(f.dir, "hot")
+	f.git(f.dir, "clone", "--quiet", "--branch=master", f.origin, hot)
+	for name, content := range map[string]string{"fix.txt": "fixed\n", "hotfix-note.txt": "why\n"} {
+		if err := os.WriteFile(filepath.Join(hot, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.git(hot, "add", "--all")
+	f.git(hot, "commit", "--quiet", "-m", "hotfix")
+	f.git(hot, "push", "--quiet", "origin", "master")
+	// The hotfix tree was tested by someone else: record it as tested.
+	if err := os.WriteFile(f.probes, []byte(f.git(hot, "rev-parse", "HEAD^{tree}")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := f.promote(runOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.check(rep, nil)
+	if files := f.git(f.origin, "diff-tree", "--no-commit-id", "--name-only", "-r", rep.Candidates[0].PromotedAs); files != "" {
+		t.Errorf("the pick of the fix already on master changed %q; want an empty commit", files)
+	}
+	if rep, _ := f.promote(runOpts{}); len(rep.Candidates) != 0 {
+		t.Errorf("re-run found %d candidates", len(rep.Candidates))
+	}
+}
