@@ -6,10 +6,13 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/pipeline-ci/pipeline/internal/report"
+	"github.com/pipeline-ci/pipeline/internal/testutil"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -30,9 +33,17 @@ func TestMain(m *testing.M) {
 //	                       dotted PATH (results.0.stage) has VALUE
 //	lines-are-json FILE    every non-empty line of stdout/stderr/FILE is JSON
 func TestScripts(t *testing.T) {
+	testutil.NeedTool(t, "git")
+	testutil.NeedTool(t, "xmllint")
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
 		Setup: func(env *testscript.Env) error {
+			// $JUNIT_XSD: the schema the JUnit reports must validate against.
+			xsd := filepath.Join(env.WorkDir, "junit.xsd")
+			if err := os.WriteFile(xsd, report.JUnitSchema, 0o644); err != nil {
+				return err
+			}
+			env.Setenv("JUNIT_XSD", xsd)
 			env.Setenv("HOME", env.WorkDir)
 			env.Setenv("GIT_AUTHOR_NAME", "Dev")
 			env.Setenv("GIT_AUTHOR_EMAIL", "dev@example.com")

@@ -1,6 +1,7 @@
 package report
 
 import (
+	_ "embed"
 	"encoding/xml"
 	"math"
 	"regexp"
@@ -9,7 +10,7 @@ import (
 )
 
 // JUnit is a <testsuites> document as GitLab (artifacts:reports:junit) and
-// Jenkins (the junit step) read it. testdata/junit.xsd describes the exact
+// Jenkins (the junit step) read it. junit.xsd describes the exact
 // form written here; a test validates the output against it with xmllint.
 type JUnit struct {
 	XMLName  xml.Name `xml:"testsuites"`
@@ -73,6 +74,12 @@ type Problem struct {
 type Skip struct {
 	Message string `xml:"message,attr,omitempty"`
 }
+
+// JUnitSchema is junit.xsd: the XML Schema of the reports written here, for
+// tests (see reporttest.ValidateJUnit) and for anyone checking a report.
+//
+//go:embed junit.xsd
+var JUnitSchema []byte
 
 // TimestampFormat is the suite timestamp: ISO 8601 in UTC without a zone
 // designator, the form every JUnit reader (Ant's schema, Jenkins) accepts.
