@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os/exec"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -665,11 +666,18 @@ type PushRejectedError struct {
 
 func (e *PushRejectedError) Error() string {
 	var parts []string
+	moved := false
 	for ref, why := range e.Refs {
 		parts = append(parts, ref+" ("+why+")")
+		moved = moved || strings.Contains(why, "stale info") || strings.Contains(why, "fetch first") ||
+			strings.Contains(why, "non-fast-forward") || strings.Contains(why, "already exists")
 	}
-	return fmt.Sprintf("push to %s rejected, nothing was updated: %s; someone else changed the branch meanwhile: fetch and re-run",
-		RedactURL(e.Remote), strings.Join(parts, ", "))
+	sort.Strings(parts)
+	next := "the server refused it (a protected branch or tag, or a hook): check the token's push rights"
+	if moved {
+		next = "someone else changed it meanwhile: fetch and re-run"
+	}
+	return fmt.Sprintf("push to %s rejected, nothing was updated: %s; %s", RedactURL(e.Remote), strings.Join(parts, ", "), next)
 }
 func (e *PushRejectedError) Is(target error) bool { return target == ErrPushRejected }
 
