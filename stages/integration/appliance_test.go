@@ -56,12 +56,8 @@ func applianceRun(t *testing.T, changes []string, targets []string) (*stages.Res
 		t.Fatalf("the example's pipeline.yaml: %v", err)
 	}
 	reports := t.TempDir()
-	log := logging.Discard()
-	if testing.Verbose() {
-		log, _ = logging.New(testLogWriter{t}, logging.Options{}, nil)
-	}
 	env := &stages.Env{Repo: next.Repo, Config: cfg, CI: ci.Context{Provider: ci.Terminal, Env: vars},
-		Log: log, Report: &report.Dir{Path: reports}, Forge: gitops.None{}}
+		Log: testLog(t), Report: &report.Dir{Path: reports}, Forge: gitops.None{}}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	res, err := (&integration.Stage{Opts: integration.Options{Targets: targets}}).Run(ctx, env)
@@ -90,6 +86,15 @@ func applyChange(t *testing.T, repo, name string) {
 	if err != nil {
 		t.Fatalf("apply change %s: %v", name, err)
 	}
+}
+
+// testLog shows the stage's log under -v.
+func testLog(t *testing.T) *logging.Logger {
+	if !testing.Verbose() {
+		return logging.Discard()
+	}
+	l, _ := logging.New(testLogWriter{t}, logging.Options{}, nil)
+	return l
 }
 
 type testLogWriter struct{ t *testing.T }

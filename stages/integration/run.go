@@ -433,6 +433,9 @@ func (r *targetRun) probe(ctx context.Context, c *Check) (Verdict, error) {
 	if err != nil {
 		return Verdict{}, err
 	}
+	if out.TimedOut {
+		return fail("timed out after %s", timeout), nil
+	}
 	return Judge(c, out), nil
 }
 

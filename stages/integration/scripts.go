@@ -78,6 +78,7 @@ func ParseTAP(out string) []SubResult {
 
 type junitDoc struct {
 	XMLName xml.Name
+	Name    string       `xml:"name,attr"`
 	Suites  []junitSuite `xml:"testsuite"`
 	Cases   []junitCase  `xml:"testcase"`
 }
@@ -130,7 +131,7 @@ func ParseJUnit(data []byte) ([]SubResult, error) {
 			res = append(res, r)
 		}
 	}
-	add("", doc.Cases)
+	add(doc.Name, doc.Cases) // a bare <testsuite> root
 	for _, s := range doc.Suites {
 		add(s.Name, s.Cases)
 	}
