@@ -5,6 +5,9 @@ import (
 )
 
 func newRootCmd(a *app) *cobra.Command {
+	// List the commands in pipeline order (run, build, template, ...), not
+	// alphabetically.
+	cobra.EnableCommandSorting = false
 	root := &cobra.Command{
 		Use:   "pipeline",
 		Short: "Build, test, promote and release an OS distribution from CI",
