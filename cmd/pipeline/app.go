@@ -92,7 +92,11 @@ func (a *app) execute(ctx context.Context, args []string) int {
 		a.log.Flush()
 	}
 	if a.wantJSON(args) && !a.printed && !printsText(cmd, root, err) {
-		a.emit(jsonDoc{Command: commandName(cmd, root)}, err)
+		doc := jsonDoc{Command: commandName(cmd, root)}
+		if cmd.Annotations[stageCommand] != "" {
+			doc.Results = []*stages.Result{}
+		}
+		a.emit(doc, err)
 	}
 	if err != nil {
 		a.printError(err, code)

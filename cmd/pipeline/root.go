@@ -66,13 +66,24 @@ failure, 2 usage or configuration error, 3 infrastructure error.`,
 		newInitCmd(a),
 		newVersionCmd(a),
 	)
+	stageCommands := map[string]bool{"run": true}
+	for _, s := range allStages() {
+		stageCommands[s.Name()] = true
+	}
 	for _, c := range root.Commands() {
 		if c.Long == "" {
 			c.Long = defaultLong[c.Name()]
 		}
+		if stageCommands[c.Name()] {
+			c.Annotations = map[string]string{stageCommand: "true"}
+		}
 	}
 	return root
 }
+
+// stageCommand marks the commands that run stages: their --json document
+// always has "results", [] when no stage ran.
+const stageCommand = "pipeline/stage-command"
 
 // defaultLong is the help text of the commands whose own file does not set
 // one (each stage's file may set its own, closer to its flags).
