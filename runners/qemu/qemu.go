@@ -42,6 +42,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -83,6 +84,12 @@ type Config struct {
 
 	// ForwardSSH forwards a free 127.0.0.1 port to the guest's port 22.
 	ForwardSSH bool
+
+	// Credentials are systemd credentials handed to the guest through SMBIOS
+	// (type 11, systemd 252 and later). The image is not changed: for
+	// example "ssh.authorized_keys.root" lets a throw-away key log in as
+	// root for this boot only (see AuthorizedKeys).
+	Credentials map[string]string
 
 	// ExtraArgs are appended to the qemu command line.
 	ExtraArgs []string
@@ -298,10 +305,27 @@ func (vm *VM) args() []string {
 	if cfg.ForwardSSH {
 		netdev += fmt.Sprintf(",hostfwd=tcp:127.0.0.1:%d-:22", vm.sshPort)
 	}
+	names := make([]string, 0, len(cfg.Credentials))
+	for k := range cfg.Credentials {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		// qemu's option parser reads ",," as a literal comma.
+		v := strings.ReplaceAll(cfg.Credentials[k], ",", ",,")
+		a = append(a, "-smbios", "type=11,value=io.systemd.credential:"+k+"="+v)
+	}
 	a = append(a, "-netdev", netdev, "-device", "virtio-net-pci,netdev=net0",
 		// A guest without entropy can wait minutes for sshd's keys.
 		"-device", "virtio-rng-pci")
 	return append(a, cfg.ExtraArgs...)
+}
+
+// AuthorizedKeys returns the credential that makes systemd (252 and later,
+// tmpfiles provision.conf) write pubkey into /root/.ssh/authorized_keys at
+// boot, so a throw-away key can log in as root without changing the image.
+func AuthorizedKeys(pubkey string) map[string]string {
+	return map[string]string{"ssh.authorized_keys.root": strings.TrimSpace(pubkey)}
 }
 
 // KernelCmdline adds what the machinery needs to a kernel command line: the
