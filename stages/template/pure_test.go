@@ -42,16 +42,18 @@ func TestKeyChangesWithEveryInput(t *testing.T) {
 		return c
 	}
 	changes := map[string]func(*Inputs){
-		"lock content":   func(in *Inputs) { in.Files["dist.lock"] = "bb" },
-		"new file":       func(in *Inputs) { in.Files["files/motd"] = "cc" },
-		"tool version":   func(in *Inputs) { in.Tools["mmdebstrap"] = "1.4.0" },
-		"mirror state":   func(in *Inputs) { in.Mirrors["http://deb.debian.org/debian bookworm"] = "m2" },
-		"meta version":   func(in *Inputs) { in.Recipe.MetapackageVersion = "1.0.1" },
-		"package":        func(in *Inputs) { in.Recipe.Packages = []string{"vim-tiny"} },
-		"provision":      func(in *Inputs) { in.Recipe.Provision = []config.TemplateStep{{Run: "true"}} },
-		"disk size":      func(in *Inputs) { in.Recipe.DiskSize *= 2 },
-		"builder":        func(in *Inputs) { in.Builder++ },
-		"user key":       func(in *Inputs) { in.Recipe.Users = []config.TemplateUser{{Name: "dev", SSHKeys: []string{"ssh-ed25519 AAAA"}}} },
+		"lock content": func(in *Inputs) { in.Files["dist.lock"] = "bb" },
+		"new file":     func(in *Inputs) { in.Files["files/motd"] = "cc" },
+		"tool version": func(in *Inputs) { in.Tools["mmdebstrap"] = "1.4.0" },
+		"mirror state": func(in *Inputs) { in.Mirrors["http://deb.debian.org/debian bookworm"] = "m2" },
+		"meta version": func(in *Inputs) { in.Recipe.MetapackageVersion = "1.0.1" },
+		"package":      func(in *Inputs) { in.Recipe.Packages = []string{"vim-tiny"} },
+		"provision":    func(in *Inputs) { in.Recipe.Provision = []config.TemplateStep{{Run: "true"}} },
+		"disk size":    func(in *Inputs) { in.Recipe.DiskSize *= 2 },
+		"builder":      func(in *Inputs) { in.Builder++ },
+		"user key": func(in *Inputs) {
+			in.Recipe.Users = []config.TemplateUser{{Name: "dev", SSHKeys: []string{"ssh-ed25519 AAAA"}}}
+		},
 		"suite":          func(in *Inputs) { in.Recipe.Suite = "trixie" },
 		"formats subset": func(in *Inputs) { in.Recipe.Formats = []string{"qcow2"} },
 	}
