@@ -322,6 +322,10 @@ func scenario(t *testing.T, fx *fixture) {
 		// GitLab refuses a second "pending" as a non-transition.
 		want["statuses"] = 3
 	}
+	// A final state posted again by a re-run is a new entry on both
+	// forges: only a lost answer must not make one.
+	fail("status success again (re-run)", f.SetStatus(ctx, Status{SHA: fx.sha, Ref: "main", Name: "pipeline/build", State: "success", Description: "ok", TargetURL: "https://ci.example.com/1"}))
+	want["statuses"]++
 	if c := fx.counts(); fmt.Sprint(c) != fmt.Sprint(want) {
 		t.Fatalf("%s: server state %v, want %v", fx.name, c, want)
 	}

@@ -142,13 +142,34 @@ func (g *GitLab) SetStatus(ctx context.Context, s Status) error {
 	if s.Ref != "" {
 		opt.Ref = &s.Ref
 	}
-	if s.Description != "" {
-		opt.Description = gitlab.Ptr(truncate(s.Description, 255))
+	desc := truncate(s.Description, 255)
+	if desc != "" {
+		opt.Description = &desc
 	}
 	if s.TargetURL != "" {
 		opt.TargetURL = &s.TargetURL
 	}
+	retried := false
 	return g.api(ctx, "set status "+s.Name+" on "+short(s.SHA), true, func(ctx context.Context, o gitlab.RequestOptionFunc) error {
+		// A finished status posted again is a second entry: after a lost
+		// answer, look before posting.
+		if retried {
+			have, _, err := g.c.Commits.GetCommitStatuses(g.pid, s.SHA, &gitlab.GetCommitStatusesOptions{Name: &s.Name, All: gitlab.Ptr(true),
+				ListOptions: gitlab.ListOptions{PerPage: 100}}, o)
+			if err != nil {
+				return err
+			}
+			var last *gitlab.CommitStatus
+			for _, h := range have {
+				if last == nil || h.ID > last.ID {
+					last = h
+				}
+			}
+			if last != nil && last.Status == s.State && last.Description == desc && last.TargetURL == s.TargetURL {
+				return nil
+			}
+		}
+		retried = true
 		_, _, err := g.c.Commits.SetCommitStatus(g.pid, s.SHA, opt, o)
 		if glStatus(err) == http.StatusBadRequest && strings.Contains(glMessage(err), "Cannot transition status") {
 			return nil

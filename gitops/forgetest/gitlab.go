@@ -480,6 +480,7 @@ func (g *GitLab) routes(mux *http.ServeMux) {
 	}
 	const pr = "/api/v4/projects/{id}"
 	h("POST "+pr+"/statuses/{sha}", false, g.postStatus)
+	h("GET "+pr+"/repository/commits/{sha}/statuses", false, g.listStatuses)
 	h("GET "+pr+"/merge_requests", false, g.listMRs)
 	h("POST "+pr+"/merge_requests", false, g.createMR)
 	h("PUT "+pr+"/merge_requests/{iid}", false, g.updateMR)
@@ -537,11 +538,13 @@ func (g *GitLab) postStatus(w http.ResponseWriter, r *http.Request, p *GLProject
 		name = "default"
 	}
 	sha := r.PathValue("sha")
-	// GitLab refuses a transition to the state the status already has.
+	// GitLab reuses a pending or running status of the same name and
+	// refuses a "transition" to the state it already has; a finished one is
+	// left alone and a new status is made.
 	for i := len(p.Statuses) - 1; i >= 0; i-- {
 		st := p.Statuses[i]
 		if st.SHA == sha && st.Name == name {
-			if st.Status == state {
+			if st.Status == state && (state == "pending" || state == "running") {
 				glErr(w, http.StatusBadRequest, "Cannot transition status via :"+transitionVerb(state)+" from :"+state+" (Reason(s): Status cannot transition via \""+transitionVerb(state)+"\")")
 				return
 			}
@@ -568,6 +571,18 @@ func (g *GitLab) postStatus(w http.ResponseWriter, r *http.Request, p *GLProject
 	}
 	p.Statuses = append(p.Statuses, st)
 	writeJSON(w, http.StatusCreated, st)
+}
+
+func (g *GitLab) listStatuses(w http.ResponseWriter, r *http.Request, p *GLProject) {
+	q := r.URL.Query()
+	out := []GLStatus{}
+	for _, st := range p.Statuses {
+		if st.SHA != r.PathValue("sha") || q.Get("name") != "" && st.Name != q.Get("name") || q.Get("ref") != "" && st.Ref != q.Get("ref") {
+			continue
+		}
+		out = append(out, st)
+	}
+	writeJSON(w, http.StatusOK, page(w, r, out, true))
 }
 
 func transitionVerb(state string) string {
