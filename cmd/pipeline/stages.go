@@ -13,10 +13,10 @@ import (
 // default options. One line per stage.
 func allStages() []stages.Stage {
 	return []stages.Stage{
-		build.New(),                       // packages, lock, meta-package, repos, upload
-		template.New(template.Options{}),  // dev VM template, rebuilt only when its inputs change
-		&integration.Stage{},              // suites on fresh and upgraded targets, state diff
-		promote.New(),                     // staging → master, culprits named
-		release.New(release.Options{}),    // version, changelog, notes, milestone, tag
+		build.New(),                      // packages, lock, meta-package, repos, upload
+		template.New(template.Options{}), // dev VM template, rebuilt only when its inputs change
+		&integration.Stage{},             // suites on fresh and upgraded targets, state diff
+		promote.New(),                    // staging → master, culprits named
+		release.New(release.Options{}),   // version, changelog, notes, milestone, tag
 	}
 }
