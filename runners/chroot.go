@@ -29,6 +29,10 @@ type Chroot struct {
 	Rootfs string
 	// WorkDir holds the per-run copy; empty means a temp dir.
 	WorkDir string
+	// Copy makes each run's root a full copy (cp -a) instead of an
+	// overlay on Rootfs; Start falls back to it when overlayfs cannot be
+	// mounted here.
+	Copy bool
 	// Bwrap is the bubblewrap program (default "bwrap").
 	Bwrap string
 
@@ -43,7 +47,15 @@ func (c *Chroot) Target() string { return c.Name }
 func (c *Chroot) Start(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.start(ctx)
+	err := c.start(ctx)
+	if err != nil && !c.Copy {
+		// No overlayfs here (or not allowed): a plain copy always works.
+		c.Copy = true
+		if err2 := c.start(ctx); err2 == nil {
+			return nil
+		}
+	}
+	return err
 }
 
 func (c *Chroot) start(ctx context.Context) error {
@@ -62,8 +74,16 @@ func (c *Chroot) start(ctx context.Context) error {
 		return unreachable(c.Name, "work dir", err)
 	}
 	root := filepath.Join(work, "root")
-	// --reflink=auto makes the copy nearly free on btrfs/xfs.
-	if out, err := exec.CommandContext(ctx, "cp", "-a", "--reflink=auto", c.Rootfs, root).CombinedOutput(); err != nil {
+	useOverlay := !c.Copy
+	if useOverlay {
+		for _, d := range []string{root, filepath.Join(work, "upper"), filepath.Join(work, "ovl")} {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				os.RemoveAll(work)
+				return unreachable(c.Name, "work dir", err)
+			}
+		}
+	} else if out, err := exec.CommandContext(ctx, "cp", "-a", "--reflink=auto", c.Rootfs, root).CombinedOutput(); err != nil {
+		// --reflink=auto makes the copy nearly free on btrfs/xfs.
 		os.RemoveAll(work)
 		return unreachable(c.Name, "copy rootfs", fmt.Errorf("%v: %s", err, out))
 	}
@@ -75,13 +95,22 @@ func (c *Chroot) start(ctx context.Context) error {
 	if err != nil {
 		return unreachable(c.Name, "pipe", err)
 	}
-	cmd := exec.Command(bwrap,
+	argv := []string{bwrap,
 		"--bind", root, "/",
 		"--dev", "/dev", "--proc", "/proc", "--ro-bind", "/sys", "/sys",
 		"--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
 		"--hostname", safeName(c.Name), "--cap-add", "ALL",
 		"--die-with-parent", "--info-fd", "3",
-		"--", "/bin/sh", "-c", "echo ready; exec sleep infinity")
+		"--", "/bin/sh", "-c", "echo ready; exec sleep infinity"}
+	if useOverlay {
+		// The copy is an overlay mounted in a mount namespace of its own
+		// (unshare), so it vanishes with the sandbox and never shows on
+		// the host; only the upper dir holds what the run wrote.
+		argv = append([]string{"unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c",
+			`mount -t overlay overlay -o "lowerdir=$1,upperdir=$2,workdir=$3" "$4" && shift 4 && exec "$@"`,
+			"sh", c.Rootfs, filepath.Join(work, "upper"), filepath.Join(work, "ovl"), root}, argv...)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.ExtraFiles = []*os.File{infoW}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stderr := &limitedBuffer{max: 4096}
@@ -211,17 +240,6 @@ func (c *Chroot) stop() {
 		os.RemoveAll(c.work)
 		c.work = ""
 	}
-}
-
-// WorkRoot is the live root directory of the sandbox (for tests and
-// artifacts); empty when not started.
-func (c *Chroot) WorkRoot() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.work == "" {
-		return ""
-	}
-	return filepath.Join(c.work, "root")
 }
 
 // safeName keeps letters, digits, '-' and '_' of s.

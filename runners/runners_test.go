@@ -104,6 +104,13 @@ func TestChroot(t *testing.T) {
 	conformance(t, &runners.Chroot{Name: "chroot", Rootfs: rootfs, WorkDir: t.TempDir()}, true)
 }
 
+// The fallback where overlayfs cannot be mounted: a full copy per run.
+func TestChrootCopy(t *testing.T) {
+	testutil.NeedTool(t, "bwrap")
+	rootfs, _ := runnertest.Rootfs(t)
+	conformance(t, &runners.Chroot{Name: "chroot-copy", Rootfs: rootfs, WorkDir: t.TempDir(), Copy: true}, true)
+}
+
 func TestContainer(t *testing.T) {
 	_, tarball := runnertest.Rootfs(t)
 	p := runnertest.NewPodman(t)
