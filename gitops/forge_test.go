@@ -665,3 +665,30 @@ func TestTokensNeverInOutput(t *testing.T) {
 		})
 	}
 }
+
+// Lists longer than a page are read to the end (100 per page).
+func TestListsFollowPagination(t *testing.T) {
+	ctx := context.Background()
+	for _, fx := range fixtures(t, fastRetry) {
+		t.Run(fx.name, func(t *testing.T) {
+			at := time.Now().UTC().Add(-time.Hour)
+			for i := 0; i < 230; i++ {
+				fx.seedMerged(fmt.Sprintf("mr%03d", i), "main", at, 0)
+			}
+			mrs, err := fx.forge.MergedMergeRequests(ctx, "main", at.Add(-time.Minute))
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen := map[string]bool{}
+			for _, m := range mrs {
+				seen[m.Title] = true
+			}
+			if len(mrs) != 230 || len(seen) != 230 {
+				t.Fatalf("%d MRs (%d distinct), want 230", len(mrs), len(seen))
+			}
+			if pages := fx.srv.Count("GET", "**"); pages < 3 {
+				t.Fatalf("%d list requests: pagination not exercised", pages)
+			}
+		})
+	}
+}
