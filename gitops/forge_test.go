@@ -644,6 +644,9 @@ func TestTokensNeverInOutput(t *testing.T) {
 			if err == nil {
 				t.Fatal("a wrong token was accepted")
 			}
+			if errs.KindOf(err) != errs.Usage || !strings.Contains(err.Error(), "(401): check that it is valid") {
+				t.Fatalf("wrong token: want a usage error saying what to check, got %v", err)
+			}
 			outputs = append(outputs, err.Error())
 			// Server gone.
 			fx.srv.Close()

@@ -82,7 +82,8 @@ func (g *GitHub) api(ctx context.Context, what string, f func(ctx context.Contex
 	if g.opts.Token == "" {
 		return noToken("github")
 	}
-	return g.retry.call(ctx, "github: "+what, ghTransient, f)
+	err := g.retry.call(ctx, "github: "+what, ghTransient, f)
+	return refused(err, ghStatus(err), g.opts.TokenSource, "github", g.owner+"/"+g.repo)
 }
 
 // ghTransient classifies go-github errors for the method-level retry.

@@ -70,7 +70,8 @@ func (g *GitLab) api(ctx context.Context, what string, needsAPIToken bool, f fun
 	if needsAPIToken && g.opts.JobToken {
 		return jobTokenScope(what)
 	}
-	return g.retry.call(ctx, "gitlab: "+what, glTransient, func(ctx context.Context) error { return f(ctx, gitlab.WithContext(ctx)) })
+	err := g.retry.call(ctx, "gitlab: "+what, glTransient, func(ctx context.Context) error { return f(ctx, gitlab.WithContext(ctx)) })
+	return refused(err, glStatus(err), g.opts.TokenSource, "gitlab", g.pid)
 }
 
 // glTransient classifies GitLab API errors for the method-level retry.

@@ -152,3 +152,27 @@ func statusStateErr(s string) error {
 func statusUsage(err error, hint string) error { return errs.New(errs.Usage, err, hint) }
 
 func isNoForge(err error) bool { return errors.Is(err, ErrNoForge) }
+
+// refused turns the forge's "who are you" answers into configuration errors
+// (exit 2) that say what to fix; other errors pass unchanged.
+func refused(err error, status int, tokenSource, kind, project string) error {
+	if err == nil || nested(err) {
+		return err
+	}
+	if tokenSource == "" {
+		tokenSource = "the token"
+	}
+	switch status {
+	case http.StatusUnauthorized:
+		return errs.New(errs.Usage, err, kind+" refused "+tokenSource+" (401): check that it is valid and not expired")
+	case http.StatusForbidden:
+		return errs.New(errs.Usage, err, tokenSource+" may not do this on "+project+" (403): it needs the api scope (GitLab) or write permission (GitHub) and a role that allows it")
+	}
+	return err
+}
+
+// nested: err already carries a usage kind (ours), leave it.
+func nested(err error) bool {
+	var e *errs.Error
+	return errors.As(err, &e) && e.Kind == errs.Usage
+}
