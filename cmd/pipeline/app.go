@@ -256,7 +256,7 @@ func (a *app) setup(ctx context.Context) (*stages.Env, error) {
 
 	log, err := logging.New(a.stderr, logging.Options{
 		Format: a.g.logFormat, Level: a.g.logLevel,
-		Sections: cictx.Provider == ci.GitLab, Color: a.colour(),
+		Sections: cictx.Provider == ci.GitLab, Groups: cictx.Provider == ci.GitHub, Color: a.colour(),
 	}, a.masker)
 	if err != nil {
 		return nil, errs.New(errs.Usage, err, "")

@@ -27,6 +27,7 @@ type Options struct {
 	Format   string // text or json
 	Level    string // debug, info, warn, error
 	Sections bool   // emit GitLab section_start/section_end markers
+	Groups   bool   // emit GitHub Actions ::group::/::endgroup:: lines
 	Color    bool
 }
 
@@ -37,6 +38,7 @@ type Logger struct {
 	out      *sink
 	masker   *Masker
 	sections bool
+	groups   bool
 	json     bool
 }
 
@@ -67,7 +69,7 @@ func New(w io.Writer, opts Options, masker *Masker) (*Logger, error) {
 	default:
 		return nil, fmt.Errorf("--log-format %q: want text or json", opts.Format)
 	}
-	return &Logger{Entry: logrus.NewEntry(l), out: s, masker: masker, sections: opts.Sections && !isJSON, json: isJSON}, nil
+	return &Logger{Entry: logrus.NewEntry(l), out: s, masker: masker, sections: opts.Sections && !isJSON, groups: opts.Groups && !opts.Sections && !isJSON, json: isJSON}, nil
 }
 
 // Discard is a Logger that writes nothing, for tests.
@@ -95,6 +97,8 @@ var sectionName = regexp.MustCompile(`[^a-zA-Z0-9_.-]+`)
 //	\x1b[0Ksection_start:UNIX:NAME[collapsed=false]\r\x1b[0KTITLE
 //	\x1b[0Ksection_end:UNIX:NAME\r\x1b[0K
 //
+// Under GitHub Actions they are ::group::TITLE and ::endgroup:: lines (GitHub
+// does not nest groups: an inner group ends the outer one in its view).
 // With --log-format json the start and end are log entries with the fields
 // section=NAME and section_event=start|end (and seconds at the end).
 func (l *Logger) Section(name, title string) (end func()) {
@@ -103,6 +107,8 @@ func (l *Logger) Section(name, title string) (end func()) {
 	switch {
 	case l.sections:
 		l.out.writeLines(fmt.Sprintf("\x1b[0Ksection_start:%d:%s[collapsed=false]\r\x1b[0K%s\n", start.Unix(), name, title))
+	case l.groups:
+		l.out.writeLines("::group::" + title + "\n")
 	case l.json:
 		l.WithFields(logrus.Fields{"section": name, "section_event": "start"}).Info(title)
 	default:
@@ -118,6 +124,9 @@ func (l *Logger) Section(name, title string) (end func()) {
 			switch {
 			case l.sections:
 				l.out.writeLines(fmt.Sprintf("\x1b[0Ksection_end:%d:%s\r\x1b[0K\n", time.Now().Unix(), name))
+			case l.groups:
+				l.Infof("%s: done in %s", title, took.Round(time.Millisecond))
+				l.out.writeLines("::endgroup::\n")
 			case l.json:
 				l.WithFields(logrus.Fields{"section": name, "section_event": "end", "seconds": took.Seconds()}).Info(title + " done")
 			default:

@@ -267,3 +267,15 @@ func TestMultiLineSecretMaskedLineByLine(t *testing.T) {
 		t.Errorf("a line of a multi-line secret leaked:\n%s", buf.String())
 	}
 }
+
+func TestGitHubGroups(t *testing.T) {
+	l, buf := newTest(t, Options{Groups: true})
+	end := l.Section("stage_build", "pipeline build")
+	l.Info("inside")
+	end()
+	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+	if len(lines) != 4 || lines[0] != "::group::pipeline build" || lines[3] != "::endgroup::" ||
+		!strings.Contains(lines[1], "inside") || !strings.Contains(lines[2], "pipeline build: done in") {
+		t.Errorf("GitHub groups:\n%s", buf.String())
+	}
+}
