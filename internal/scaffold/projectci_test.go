@@ -61,16 +61,22 @@ func TestProjectGitLabCI(t *testing.T) {
 }
 
 func TestProjectJenkinsfile(t *testing.T) {
-	text := readTop(t, "Jenkinsfile")
+	paths := walkJenkinsfile(t, readTop(t, "Jenkinsfile"))
+	checkDeclarative(t, paths)
 	for _, want := range []string{
-		"stage('binary')", "go build", "./cmd/pipeline", "stage('test')", "bash scripts/test.sh",
-		"stage('build')", "stage('template')", "stage('integration')", "stage('promote')", "stage('release')",
-		"--shard 1/2", "--shard 2/2", "lock('promote')", "cron(", "input message:",
-		"junit testResults:", "archiveArtifacts artifacts:",
+		`pipeline/stages/stage(binary)/steps/sh(go build -trimpath -ldflags "-X main.version=$(git rev-parse --short=12 HEAD)" -o bin/pipeline ./cmd/pipeline)`,
+		"pipeline/stages/stage(test)/steps/sh(bash scripts/test.sh)",
+		`pipeline/stages/stage(build)/steps/sh($PIPELINE -C examples/appliance --report-dir "$REPORTS" build)`,
+		`pipeline/stages/stage(template)/steps/sh($PIPELINE -C examples/appliance --report-dir "$REPORTS" template)`,
+		`pipeline/stages/stage(integration)/parallel/stage(integration 2/2)/steps/sh($PIPELINE -C examples/appliance --report-dir "$REPORTS/shard-2" integration --shard 2/2)`,
+		`pipeline/stages/stage(promote)/steps/lock(promote)/sh($PIPELINE -C examples/appliance --report-dir "$REPORTS" promote)`,
+		`pipeline/stages/stage(release)/steps/lock(release)/script/input(message,ok)`,
+		`pipeline/stages/stage(release)/steps/lock(release)/sh($PIPELINE --report-dir "$REPORTS" release)`,
+		"pipeline/post/always/junit(allowEmptyResults,testResults)",
+		"pipeline/post/always/archiveArtifacts(allowEmptyArchive,artifacts)",
 	} {
-		if !strings.Contains(text, want) {
-			t.Errorf("Jenkinsfile lacks %q", want)
+		if !paths[want] {
+			t.Errorf("Jenkinsfile lacks %s", want)
 		}
 	}
-	checkGroovy(t, text)
 }

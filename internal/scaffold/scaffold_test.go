@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -210,36 +211,91 @@ func TestGeneratedGitLabCI(t *testing.T) {
 }
 
 func TestGeneratedJenkinsfile(t *testing.T) {
-	text := render(t, sampleData())["Jenkinsfile"]
+	paths := walkJenkinsfile(t, render(t, sampleData())["Jenkinsfile"])
+	checkDeclarative(t, paths)
 	for _, want := range []string{
-		"pipeline {", "agent any",
-		"stage('build')", "stage('template')", "stage('integration')", "stage('promote')", "stage('release')",
-		"sh 'pipeline integration --shard 3/3 --report-dir .pipeline/reports/shard-3'",
-		"lock('promote')", "cron(env.BRANCH_NAME == 'master' ? 'H 6 * * 1' : '')",
-		"triggeredBy 'TimerTrigger'", "input message:",
-		"junit testResults: '.pipeline/reports/**/junit-*.xml'", "archiveArtifacts artifacts: '.pipeline/reports/**'",
+		"pipeline/stages/stage(build)/steps/sh(pipeline build)",
+		"pipeline/stages/stage(template)/steps/sh(pipeline template)",
+		"pipeline/stages/stage(integration)/parallel/stage(integration 3/3)/steps/sh(pipeline integration --shard 3/3 --report-dir .pipeline/reports/shard-3)",
+		"pipeline/stages/stage(promote)/when/allOf/branch(staging)",
+		"pipeline/stages/stage(promote)/steps/lock(promote)/sh(pipeline promote)",
+		"pipeline/stages/stage(release)/when/allOf/branch(master)",
+		"pipeline/stages/stage(release)/when/allOf/anyOf/triggeredBy(TimerTrigger)",
+		"pipeline/stages/stage(release)/steps/lock(release)/script/sh(pipeline release --dry-run)",
+		"pipeline/stages/stage(release)/steps/lock(release)/script/input(message,ok)",
+		"pipeline/stages/stage(release)/steps/lock(release)/sh(pipeline release)",
+		"pipeline/triggers/cron()", // off the master branch; on it: the weekly spec
+		"pipeline/post/always/junit(allowEmptyResults,testResults)",
+		"pipeline/post/always/archiveArtifacts(allowEmptyArchive,artifacts)",
 	} {
+		if !paths[want] {
+			t.Errorf("Jenkinsfile lacks %s", want)
+		}
+	}
+	text := render(t, sampleData())["Jenkinsfile"]
+	for _, want := range []string{"cron(env.BRANCH_NAME == 'master' ? 'H 6 * * 1' : '')", "junit testResults: '.pipeline/reports/**/junit-*.xml'"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("Jenkinsfile lacks %q", want)
 		}
 	}
-	checkGroovy(t, text)
 }
 
-// checkGroovy compiles text with the real Groovy parser (no Jenkins needed:
-// the DSL is method calls with closures, resolved only when run).
-func checkGroovy(t *testing.T, text string) {
+// walkJenkinsfile runs text with the real Groovy, its DSL calls recorded
+// instead of executed (testdata/jenkins-walk.groovy), and returns every
+// call as a path: "pipeline/stages/stage(build)/steps/sh(pipeline build)".
+// A syntax error, or a block that is not a closure where one is expected,
+// fails the test.
+func walkJenkinsfile(t *testing.T, text string) map[string]bool {
 	t.Helper()
 	groovy := testutil.NeedTool(t, "groovy")
 	f := filepath.Join(t.TempDir(), "Jenkinsfile")
 	if err := os.WriteFile(f, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(groovy, "-e", "new GroovyShell().parse(new File(args[0])); println 'parsed'", f)
+	walker, err := filepath.Abs(filepath.Join("testdata", "jenkins-walk.groovy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(groovy, walker, f)
 	cmd.Env = append(os.Environ(), "JAVA_HOME="+javaHome(t))
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "parsed") {
-		t.Errorf("Jenkinsfile is not valid Groovy: %v\n%s", err, out)
+	out, err := cmd.Output()
+	if err != nil {
+		var stderr string
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = string(ee.Stderr)
+		}
+		t.Fatalf("the Jenkinsfile does not run as Groovy: %v\n%s", err, stderr)
+	}
+	paths := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		paths[line] = true
+	}
+	return paths
+}
+
+// checkDeclarative checks the shape Jenkins' declarative pipeline requires:
+// one pipeline block with agent and stages, and every stage with steps,
+// parallel stages or nested stages.
+func checkDeclarative(t *testing.T, paths map[string]bool) {
+	t.Helper()
+	for _, p := range []string{"pipeline", "pipeline/agent", "pipeline/stages"} {
+		if !paths[p] {
+			t.Errorf("no %s block", p)
+		}
+	}
+	stageRe := regexp.MustCompile(`^pipeline/stages(/stage\([^)]*\)/parallel)?/stage\([^)]*\)$`)
+	n := 0
+	for p := range paths {
+		if !stageRe.MatchString(p) {
+			continue
+		}
+		n++
+		if !paths[p+"/steps"] && !paths[p+"/parallel"] && !paths[p+"/stages"] {
+			t.Errorf("%s has neither steps nor parallel", p)
+		}
+	}
+	if n == 0 {
+		t.Error("no stages")
 	}
 }
 
