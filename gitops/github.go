@@ -34,6 +34,7 @@ func NewGitHub(opts Options) (*GitHub, error) {
 		return nil, statusUsage(fmt.Errorf("github: project %q: want owner/repo", opts.Project), "set forge.project to the repository's owner/name")
 	}
 	r := opts.Retry.withDefaults()
+	r.logf = opts.Logf
 	hc := opts.HTTPClient
 	if hc == nil {
 		hc = cleanhttp.DefaultPooledClient()

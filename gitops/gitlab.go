@@ -25,6 +25,7 @@ type GitLab struct {
 // NewGitLab returns the GitLab forge for opts.Project at opts.BaseURL.
 func NewGitLab(opts Options) (*GitLab, error) {
 	r := opts.Retry.withDefaults()
+	r.logf = opts.Logf
 	hc := opts.HTTPClient
 	if hc == nil {
 		hc = cleanhttp.DefaultPooledClient()

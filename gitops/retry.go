@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/pipeline-ci/pipeline/internal/errs"
@@ -40,6 +41,8 @@ type Retry struct {
 	MaxWait time.Duration
 	// Timeout is the limit for one HTTP request. Default 30s.
 	Timeout time.Duration
+
+	logf func(format string, args ...any) // from Options.Logf
 }
 
 func (r Retry) withDefaults() Retry {
@@ -164,7 +167,8 @@ type nestedKey struct{}
 // the whole method, so the tries do not multiply.
 func (r Retry) call(ctx context.Context, what string, cls classify, f func(ctx context.Context) error) error {
 	attempts := r.Attempts
-	if ctx.Value(nestedKey{}) != nil {
+	nested := ctx.Value(nestedKey{}) != nil
+	if nested {
 		attempts = 1
 	}
 	inner := context.WithValue(ctx, nestedKey{}, true)
@@ -177,7 +181,7 @@ func (r Retry) call(ctx context.Context, what string, cls classify, f func(ctx c
 		if !again && cls != nil {
 			again, wait = cls(err)
 		}
-		if !again || ctx.Err() != nil {
+		if !again || ctx.Err() != nil || attempt+1 >= attempts {
 			break
 		}
 		if wait <= 0 {
@@ -186,13 +190,16 @@ func (r Retry) call(ctx context.Context, what string, cls classify, f func(ctx c
 		if wait > r.MaxWait {
 			wait = r.MaxWait
 		}
+		if r.logf != nil {
+			r.logf("%s: %s; trying again in %s", what, firstLine(RedactURL(err.Error())), wait.Round(time.Millisecond))
+		}
 		select {
 		case <-ctx.Done():
 			return errs.New(errs.Infra, fmt.Errorf("%s: %w", what, ctx.Err()), "")
 		case <-time.After(wait):
 		}
 	}
-	if attempts == 1 {
+	if nested {
 		return err // the outer call wraps it
 	}
 	return wrapForgeErr(what, err)
@@ -216,6 +223,11 @@ func transientNet(err error) (bool, time.Duration) {
 		return true, 0
 	}
 	return false, 0
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
 }
 
 // wrapForgeErr gives err an exit-code kind: ours (usage) stay as they are;
