@@ -695,3 +695,20 @@ func TestListsFollowPagination(t *testing.T) {
 		})
 	}
 }
+
+// A GitLab project named by its path ("group/name", escaped by the client)
+// is the same project as its id.
+func TestGitLabProjectByPath(t *testing.T) {
+	srv := forgetest.New(t, apiToken)
+	srv.GitLab().AddProject(42, "appliance/os")
+	f, err := OpenForge(config.Forge{Type: "gitlab", URL: srv.GitLabURL(), Project: "appliance/os"}, ci.Detect(ci.MapEnv{"GITLAB_TOKEN": apiToken}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.CreateMilestone(context.Background(), MilestoneInput{Title: "m"}); err != nil {
+		t.Fatal(err)
+	}
+	if ms := srv.GitLab().Milestones("42"); len(ms) != 1 {
+		t.Fatalf("milestones of project 42: %+v", ms)
+	}
+}
