@@ -2,6 +2,7 @@ package build_test
 
 import (
 	"crypto/sha256"
+	"fmt"
 	"encoding/hex"
 	"os"
 	"os/exec"
@@ -208,32 +209,83 @@ func decoyRepo(t *testing.T, version string, names ...string) string {
 	return out
 }
 
-// The meta-package installs for real into a Debian chroot made by
-// mmdebstrap, from the published repository, with exactly the locked
-// versions, and the agent runs.
-func TestChrootInstallWithMmdebstrap(t *testing.T) {
-	testutil.NeedTool(t, "mmdebstrap")
+// The meta-package installs for real into a Debian chroot (made by
+// mmdebstrap), from the published and signed repository, the way a
+// provisioning script would: the repository and its key copied in, apt-get
+// update, apt-get install; apt picks exactly the locked versions and the
+// agent runs.
+func TestChrootInstall(t *testing.T) {
 	testutil.NeedRoot(t)
-	t.Parallel()
-	ex := buildtest.BuildExample(t)
-	root := filepath.Join(t.TempDir(), "root")
-	ours := "deb [trusted=yes] " + strings.Replace(ex.Out.APT.URL, "file://", "copy://", 1) + " " + ex.Out.APT.Suite + " " + ex.Out.APT.Component
-	cmd := exec.Command("mmdebstrap", "--quiet", "--mode=root", "--variant=essential", "--include="+ex.Metapackage(),
-		"bookworm", root, "deb http://deb.debian.org/debian bookworm main", ours)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("mmdebstrap: %v\n%s", err, out)
+	armored, keyring := throwawayKey(t)
+	root := debianRoot(t)
+	ex := buildtest.BuildExample(t, buildtest.Options{SigningKey: armored})
+	if out, err := exec.Command("cp", "-a", strings.TrimPrefix(ex.Out.APT.URL, "file://"), filepath.Join(root, "srv/appliance-repo")).CombinedOutput(); err != nil {
+		t.Fatalf("copy the repository into the chroot: %v\n%s", err, out)
 	}
-	out, err := exec.Command("chroot", root, "dpkg-query", "-W", "-f", "${Package} ${Version}\n", "appliance", "appliance-agent", "appliance-config").Output()
-	if err != nil {
-		t.Fatal(err)
+	os.MkdirAll(filepath.Join(root, "etc/apt/keyrings"), 0o755)
+	if b, err := os.ReadFile(keyring); err != nil || os.WriteFile(filepath.Join(root, "etc/apt/keyrings/appliance.gpg"), b, 0o644) != nil {
+		t.Fatal("install the key in the chroot")
 	}
-	got := strings.Split(strings.TrimSpace(string(out)), "\n")
+	// Only our repository: the chroot has the base system already.
+	os.WriteFile(filepath.Join(root, "etc/apt/sources.list.d/appliance.list"),
+		[]byte("deb [signed-by=/etc/apt/keyrings/appliance.gpg] file:/srv/appliance-repo "+ex.Out.APT.Suite+" "+ex.Out.APT.Component+"\n"), 0o644)
+	os.Remove(filepath.Join(root, "etc/apt/sources.list"))
+	os.Remove(filepath.Join(root, "etc/apt/sources.list.d/debian.sources"))
+	chroot := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command("chroot", append([]string{root}, args...)...)
+		cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", "DEBIAN_FRONTEND=noninteractive"}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("chroot %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	if out := chroot("apt-get", "update"); strings.Contains(out, "W:") {
+		t.Fatalf("apt-get update in the chroot warned:\n%s", out)
+	}
+	chroot("apt-get", "install", "-y", "--no-install-recommends", ex.Metapackage())
+	got := strings.Split(strings.TrimSpace(chroot("dpkg-query", "-W", "-f", "${Package} ${Version}\n", "appliance", "appliance-agent", "appliance-config")), "\n")
 	sort.Strings(got)
 	if want := lockedDebs(ex.Out); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("installed in the chroot:\n%s\nlocked:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	status, err := exec.Command("chroot", root, "appliance-agent", "status").CombinedOutput()
-	if err != nil || !strings.Contains(string(status), `"agent":"1.0.0-1"`) {
-		t.Errorf("appliance-agent status in the chroot: %v %s", err, status)
+	if status := chroot("appliance-agent", "status"); !strings.Contains(status, `"agent":"1.0.0-1"`) || !strings.Contains(status, `"config":"present"`) {
+		t.Errorf("appliance-agent status in the chroot: %s", status)
 	}
+	// The installed system says which build it is.
+	lock, err := dist.ReadLock(filepath.Join(root, "usr/share/appliance/dist.lock"))
+	if err != nil || string(lock.Marshal()) != string(ex.Out.Lock.Marshal()) {
+		t.Errorf("the installed dist.lock is not the build's: %v", err)
+	}
+}
+
+// debianRoot returns a fresh copy of a minimal Debian 12 root with apt,
+// made once by mmdebstrap and cached as a tarball under
+// /var/tmp/pipeline-testcache/build (the first run downloads it, ~2 min).
+func debianRoot(t *testing.T) string {
+	t.Helper()
+	testutil.NeedTool(t, "mmdebstrap")
+	cache := "/var/tmp/pipeline-testcache/build"
+	tarball := filepath.Join(cache, "bookworm-apt.tar")
+	if _, err := os.Stat(tarball); err != nil {
+		os.MkdirAll(cache, 0o755)
+		tmp := tarball + ".tmp-" + fmt.Sprint(os.Getpid())
+		defer os.Remove(tmp)
+		cmd := exec.Command("mmdebstrap", "--quiet", "--mode=root", "--variant=apt", "--format=tar",
+			"--dpkgopt=path-exclude=/usr/share/doc/*", "--dpkgopt=path-exclude=/usr/share/man/*", "--dpkgopt=path-exclude=/usr/share/locale/*",
+			"bookworm", tmp, "http://deb.debian.org/debian")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("mmdebstrap: %v\n%s", err, out)
+		}
+		if err := os.Rename(tmp, tarball); err != nil {
+			t.Fatal(err)
+		}
+	}
+	root := filepath.Join(t.TempDir(), "root")
+	os.MkdirAll(root, 0o755)
+	if out, err := exec.Command("tar", "-C", root, "-xf", tarball).CombinedOutput(); err != nil {
+		t.Fatalf("unpack the Debian root: %v\n%s", err, out)
+	}
+	return root
 }

@@ -369,9 +369,6 @@ func metapackageStep(env *stages.Env, s settings, out *Output, work string) ([]*
 		Maintainer: m.Maintainer, Vendor: m.Vendor, Homepage: m.Homepage, License: m.License,
 		Description: m.Description, Time: out.Revision.Time, Formats: formats,
 	}
-	if spec.Maintainer == "" {
-		spec.Maintainer = s.project + " maintainers <root@localhost>"
-	}
 	dir := filepath.Join(work, "metapackages")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, errs.Infraf("%w", err)

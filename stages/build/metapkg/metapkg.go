@@ -54,6 +54,9 @@ func Build(spec Spec, lock *dist.Lock, dir string) ([]Built, error) {
 	if spec.Name == "" || spec.Version == "" {
 		return nil, fmt.Errorf("meta-package needs a name and a version")
 	}
+	if spec.Maintainer == "" {
+		spec.Maintainer = spec.Name + " maintainers <root@localhost>"
+	}
 	if spec.Description == "" {
 		d, err := Describe(spec, lock)
 		if err != nil {
