@@ -43,6 +43,17 @@ func deref(n *yaml.Node) *yaml.Node {
 	return n
 }
 
+// coreTag tells whether a node's tag is one of YAML's own (written or
+// resolved): !!str, !!int, !!map… A custom tag (!reference, !Ref) would
+// be silently dropped, so it is refused.
+func coreTag(n *yaml.Node) bool {
+	switch n.ShortTag() {
+	case "!!str", "!!int", "!!float", "!!bool", "!!null", "!!timestamp", "!!map", "!!seq", "!!merge":
+		return true
+	}
+	return false
+}
+
 func isNull(n *yaml.Node) bool {
 	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
 }
@@ -60,6 +71,14 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string, f *fieldInf
 		if d.steps == maxSteps+1 {
 			d.add(n, path, "the file expands to more than %d values (counting each use of an alias) — is an alias repeated by mistake?", maxSteps)
 		}
+		return
+	}
+	if !coreTag(n) {
+		msg := fmt.Sprintf("the YAML tag %q is not supported: remove it (pipeline.yaml holds plain values)", n.Tag)
+		if n.Tag == "!reference" {
+			msg += "; GitLab's !reference works in .gitlab-ci.yml only: use a YAML anchor (&name, *name)"
+		}
+		d.add(n, path, "%s", msg)
 		return
 	}
 	t := v.Type()
@@ -215,6 +234,10 @@ func (d *decoder) pairs(n *yaml.Node, path string) []pair {
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := deref(n.Content[i]), n.Content[i+1]
 		if k == nil {
+			continue
+		}
+		if !coreTag(k) {
+			d.add(k, path, "the YAML tag %q is not supported: remove it", k.Tag)
 			continue
 		}
 		if k.Kind != yaml.ScalarNode || isNull(k) {

@@ -244,8 +244,8 @@ func FuzzSchemaAgreement(f *testing.F) {
 			t.Skip("${VAR}: beyond the schema")
 		}
 		decErr := decodeWith("pipeline.yaml", data, nil, Default(), false)
-		if decErr != nil && strings.Contains(decErr.Error(), "counting each use of an alias") {
-			t.Skip("the alias budget: beyond the schema")
+		if decErr != nil && (strings.Contains(decErr.Error(), "counting each use of an alias") || strings.Contains(decErr.Error(), "the YAML tag")) {
+			t.Skip("YAML tags and the alias budget: beyond the schema, which sees the values only")
 		}
 		ok, why := schemaVerdict(sch, data)
 		if (decErr == nil) != ok {
