@@ -5,7 +5,6 @@ import (
 	"errors"
 
 	"github.com/pipeline-ci/pipeline/gitops"
-	"github.com/pipeline-ci/pipeline/internal/ci"
 )
 
 // postStageStatus posts the commit status "pipeline/<stage>" when
@@ -16,10 +15,7 @@ func postStageStatus(ctx context.Context, env *Env, stage, state, description st
 	if env.Config == nil || !env.Config.Forge.Statuses || env.Forge == nil || env.Forge.Kind() == "none" {
 		return
 	}
-	sha := ci.Get(envOrEmpty(env.CI.Env), "CI_MERGE_REQUEST_SOURCE_BRANCH_SHA")
-	if sha == "" {
-		sha = env.CI.SHA
-	}
+	sha := gitops.StatusSHA(env.CI)
 	name := "pipeline/" + stage
 	if sha == "" {
 		env.Log.Warnf("status %s not posted: no commit known from the CI context", name)
@@ -38,11 +34,4 @@ func postStageStatus(ctx context.Context, env *Env, stage, state, description st
 	if err != nil && !errors.Is(err, gitops.ErrNoForge) {
 		env.Log.Warnf("status %s=%s not posted: %v", name, state, err)
 	}
-}
-
-func envOrEmpty(e ci.Env) ci.Env {
-	if e == nil {
-		return ci.MapEnv{}
-	}
-	return e
 }

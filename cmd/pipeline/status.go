@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/pipeline-ci/pipeline/gitops"
-	"github.com/pipeline-ci/pipeline/internal/ci"
 	"github.com/pipeline-ci/pipeline/internal/errs"
 	"github.com/spf13/cobra"
 )
@@ -34,9 +33,9 @@ func newStatusCmd(a *app) *cobra.Command {
 		Long: `Post a commit status on the forge: GitLab's statuses/:sha (shown on the
 pipeline and the MR), GitHub's commit statuses (shown as a check on the PR).
 
-The commit is --sha, else the merge request's head commit under GitLab CI
-(CI_MERGE_REQUEST_SOURCE_BRANCH_SHA), else the CI commit (CI_COMMIT_SHA,
-GITHUB_SHA, GIT_COMMIT), else HEAD of --repo. The link is --target-url,
+The commit is --sha, else the merge request's head commit (GitLab's
+CI_MERGE_REQUEST_SOURCE_BRANCH_SHA, GitHub's pull_request.head.sha), else
+the CI commit (CI_COMMIT_SHA, GITHUB_SHA, GIT_COMMIT), else HEAD of --repo. The link is --target-url,
 else the CI job's URL. States: pending, running, success, failed, canceled
 (GitHub has no "running": it shows pending; "failed" is "failure").
 
@@ -59,10 +58,7 @@ Under --dry-run nothing is posted either: it prints what it would post.`,
 				return err
 			}
 			if st.SHA == "" {
-				st.SHA = ci.Get(env.CI.Env, "CI_MERGE_REQUEST_SOURCE_BRANCH_SHA")
-			}
-			if st.SHA == "" {
-				st.SHA = env.CI.SHA
+				st.SHA = gitops.StatusSHA(env.CI)
 			}
 			if st.SHA == "" {
 				// By hand: the checked-out commit, when --repo is a git repository.
