@@ -25,7 +25,7 @@ import (
 func main() {
 	trials := flag.Int("trials", 300, "random histories per row")
 	flaky := flag.Float64("flaky", 0, "probability that a good tree fails (flaky-test mode)")
-	retries := flag.Int("retries", 1, "promote.retries")
+	retries := flag.Int("retries", 0, "promote.retries")
 	seed := flag.Int64("seed", 1, "random seed")
 	parallel := flag.String("parallel", "1,3", "promote.parallel values, comma-separated")
 	flag.Parse()
@@ -37,7 +37,7 @@ func main() {
 	}
 	rng := rand.New(rand.NewSource(*seed))
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(w, "n\tk\tP\tprobes mean\tprobes max\tbisect max\tbound 1+k(⌈log2 n⌉+1)\tconfirm+retry mean\trounds(1st search) max\t⌈log_(P+1) n⌉\twrong verdicts\tmet\t\n")
+	fmt.Fprintf(w, "n\tk\tP\tprobes mean\tprobes max\tbisect max\tbound 1+k(⌈log2 n⌉+1)\tconfirm+retry mean\trounds(1st search) max\t⌈log_(P+1) n⌉\tfalse culprits\tmissed\tmet\t\n")
 	allMet := true
 	for _, p := range pars {
 		for _, n := range []int{8, 16, 32, 64, 128, 256} {

@@ -25,7 +25,7 @@ type Promote struct {
 	Parallel int `yaml:"parallel" doc:"Probes run at once, each in its own worktree (n-section search: the first search takes ceil(log_(P+1) n) rounds). Default: 1."`
 	// Retries is how many more times a failing probe is run before the
 	// failure is believed (flaky tests).
-	Retries int `yaml:"retries" doc:"Extra runs of a failing probe before the failure is believed (flaky tests); one pass is enough to call a tree good. Default: 1."`
+	Retries int `yaml:"retries" doc:"Extra runs of a failing probe before the failure is believed (flaky tests); one pass is enough to call a tree good; a culprit is always confirmed by a second run anyway. Default: 0."`
 	// Mode is how master is updated: "push" (one guarded atomic git push)
 	// or "gitlab-api" (GitLab's cherry-pick API, for runners that cannot
 	// push).
@@ -59,7 +59,7 @@ func DefaultPromote() Promote {
 		To:         "master",
 		Timeout:    Duration(2 * time.Hour),
 		Parallel:   1,
-		Retries:    1,
+		Retries:    0,
 		Mode:       PromoteModePush,
 		OutputTail: 60,
 	}

@@ -28,7 +28,7 @@ func BenchmarkPlan(b *testing.B) {
 						for len(culprits) < k {
 							culprits[rng.Intn(n)] = true
 						}
-						res := Simulation{Opts: Options{Parallel: par, Retries: 1}, Oracle: containsAny(culprits)}.Run(n)
+						res := Simulation{Opts: Options{Parallel: par}, Oracle: containsAny(culprits)}.Run(n)
 						probes += res.Plan.Probes
 						confirms += res.ConfirmProbes
 						worstBisect = max(worstBisect, res.Plan.Probes-res.ConfirmProbes)

@@ -60,6 +60,7 @@ func (s *Stage) Run(ctx context.Context, env *stages.Env) (*stages.Result, error
 	}
 	repo := gitops.Open(env.Repo)
 	repo.Env = append(repo.Env, identityEnv(ctx, repo)...)
+	repo.Env = append(repo.Env, quietGitEnv...)
 	if _, err := repo.Run(ctx, "rev-parse", "--git-dir"); err != nil {
 		return nil, errs.New(errs.Usage, fmt.Errorf("promote: %s is not a git repository: %w", env.Repo, err),
 			"run pipeline promote in a clone of the repository, or pass --repo")

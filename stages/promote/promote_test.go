@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -91,6 +92,27 @@ func newFixture(t *testing.T) *fixture {
 	f.ci = filepath.Join(dir, "ci")
 	f.git(dir, "clone", "--quiet", f.origin, f.ci)
 	return f
+}
+
+// copyFor makes an independent copy of the fixture's repositories for
+// another test (a copy is much cheaper than making the history again).
+func (f *fixture) copyFor(t *testing.T) *fixture {
+	t.Helper()
+	dir := t.TempDir()
+	if out, err := exec.Command("cp", "-a", f.dir+"/.", dir).CombinedOutput(); err != nil {
+		t.Fatalf("copy fixture: %v: %s", err, out)
+	}
+	c := *f
+	c.t, c.dir = t, dir
+	re := func(p string) string { return filepath.Join(dir, strings.TrimPrefix(p, f.dir)) }
+	c.origin, c.ci, c.probes = re(f.origin), re(f.ci), re(f.probes)
+	c.dev = &gitops.Git{Dir: re(f.dev.Dir), Env: devEnv}
+	c.test = strings.ReplaceAll(f.test, f.dir, dir)
+	c.commits = append([]string(nil), f.commits...)
+	for _, d := range []string{c.ci, c.dev.Dir} {
+		c.git(d, "remote", "set-url", "origin", c.origin)
+	}
+	return &c
 }
 
 func (f *fixture) git(dir string, args ...string) string {
@@ -632,8 +654,9 @@ var errKilled = errors.New("killed by the test")
 // checks that a clean re-run ends with the same master as an uninterrupted
 // run, with no pick twice and no untested tree ever on master.
 func TestKillAndRerunAtEveryStep(t *testing.T) {
-	ref := newFixture(t)
-	killScenario(ref)
+	pristine := newFixture(t)
+	killScenario(pristine)
+	ref := pristine.copyFor(t)
 	var steps []string
 	if _, err := ref.promote(runOpts{mutate: killOpts, hook: func(s string) error { steps = append(steps, s); return nil }}); errs.KindOf(err) != errs.Failure {
 		t.Fatalf("reference run: %v", err)
@@ -645,8 +668,7 @@ func TestKillAndRerunAtEveryStep(t *testing.T) {
 	}
 	for i := range steps {
 		t.Run(fmt.Sprintf("after %s", steps[i]), func(t *testing.T) {
-			f := newFixture(t)
-			killScenario(f)
+			f := pristine.copyFor(t)
 			k := 0
 			_, err := f.promote(runOpts{mutate: killOpts, hook: func(s string) error {
 				if k == i {

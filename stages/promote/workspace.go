@@ -53,7 +53,7 @@ func openWorkspace(ctx context.Context, repo *gitops.Git, dir string, parallel i
 	if w.build, err = repo.WorktreeAdd(ctx, filepath.Join(dir, "build"), base); err != nil {
 		return nil, fmt.Errorf("build worktree: %w", err)
 	}
-	w.build.Env = append(w.build.Env, identityEnv(ctx, repo)...)
+	w.build.Env = append(w.build.Env, quietGitEnv...)
 	for i := 1; i <= parallel; i++ {
 		g, err := repo.WorktreeAdd(ctx, filepath.Join(dir, "probe-"+strconv.Itoa(i)), base)
 		if err != nil {
@@ -63,6 +63,16 @@ func openWorkspace(ctx context.Context, repo *gitops.Git, dir string, parallel i
 		w.probes = append(w.probes, g)
 	}
 	return w, nil
+}
+
+// quietGitEnv turns off git's automatic housekeeping (auto gc and
+// maintenance after commits and fetches) for the git commands promote runs:
+// a promotion makes dozens of throw-away commits and should not pay for
+// repacking the job's clone each time.
+var quietGitEnv = []string{
+	"GIT_CONFIG_COUNT=2",
+	"GIT_CONFIG_KEY_0=gc.auto", "GIT_CONFIG_VALUE_0=0",
+	"GIT_CONFIG_KEY_1=maintenance.auto", "GIT_CONFIG_VALUE_1=false",
 }
 
 // identityEnv gives cherry-picks a committer when the clone has none
