@@ -289,3 +289,54 @@ func TestLabelBump(t *testing.T) {
 		t.Errorf("dry run made %d forge writes", srv.Writes())
 	}
 }
+
+func TestGitHubDirectRelease(t *testing.T) {
+	r := newRepo(t)
+	r.commit("feat: base")
+	r.tag("v0.4.0")
+	sq := r.commit("Add the bridge firewall (#1)")
+	r.commit("fix(net)!: drop the legacy bridge\n\nBREAKING CHANGE: br0 is gone; use br-lan.")
+	r.push()
+	srv := forgetest.New(t, token)
+	gh := srv.GitHub()
+	gh.AddRepo("appliance/os")
+	at := time.Date(2026, 11, 10, 9, 0, 0, 0, time.UTC)
+	gh.AddIssue("appliance/os", forgetest.GHIssue{Title: "Firewall for the bridge", State: "closed", ClosedAt: &at})
+	body := "Fixes #1"
+	gh.AddPull("appliance/os", forgetest.GHPull{Title: "Add the bridge firewall", Body: &body, State: "closed", MergedAt: &at, ClosedAt: &at,
+		MergeCommitSHA: &sq, Labels: []forgetest.GHLabel{{Name: "enhancement"}}, Head: forgetest.GHBranchRef{Ref: "fw"}, Base: forgetest.GHBranchRef{Ref: "main"}})
+	gh.AddMilestone("appliance/os", "2026-11-21", "open")
+	f, err := gitops.NewGitHub(gitops.Options{BaseURL: srv.GitHubURL(), Project: "appliance/os", Token: token,
+		Retry: gitops.Retry{Attempts: 2, Min: time.Millisecond, Max: 5 * time.Millisecond, MaxWait: 10 * time.Millisecond, Timeout: 2 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := r.env(f, direct)
+	env.CI.WebURL = "https://github.com/appliance/os"
+	res, d := r.mustRelease(env, Options{})
+	// 0.x: the breaking change bumps the minor version.
+	if res.Outcome != stages.Passed || d.Version != "0.5.0" || !strings.Contains(d.Reason, "0.x") {
+		t.Fatalf("%+v %+v", res, d)
+	}
+	rels := gh.Releases("appliance/os")
+	if len(rels) != 1 || rels[0].TagName != "v0.5.0" {
+		t.Fatalf("releases %+v", rels)
+	}
+	for _, want := range []string{"### Breaking changes", "**net:** drop the legacy bridge", "  br0 is gone; use br-lan.",
+		"- Add the bridge firewall ([#2](https://github.com/appliance/os/pull/2))"} {
+		if !strings.Contains(rels[0].Body, want) {
+			t.Errorf("release body lacks %q:\n%s", want, rels[0].Body)
+		}
+	}
+	var ms []string
+	for _, m := range gh.Milestones("appliance/os") {
+		ms = append(ms, m.Title+"="+m.State)
+	}
+	if strings.Join(ms, " ") != "2026-11-21=closed 2026-11-28=open" {
+		t.Errorf("milestones %v", ms)
+	}
+	writes := srv.Writes()
+	if res, _ := r.mustRelease(env, Options{}); res.Outcome != stages.NoChange || srv.Writes() != writes {
+		t.Errorf("re-run: %s with %d writes", res.Outcome, srv.Writes()-writes)
+	}
+}
