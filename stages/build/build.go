@@ -58,8 +58,12 @@ type Output struct {
 	Dir          string             `json:"dir"`             // local output directory
 	Store        string             `json:"store,omitempty"` // artifact store URL of the build's prefix
 	Artifacts    []artifacts.Object `json:"artifacts,omitempty"`
-	Manifest     *artifacts.Object  `json:"manifest,omitempty"`
-	DryRun       *Plan              `json:"plan,omitempty"`
+	// Uploaded and Reused count the artifacts sent and those already in
+	// the store with the same sha256 (a re-run of the same build).
+	Uploaded int               `json:"uploaded"`
+	Reused   int               `json:"reused"`
+	Manifest *artifacts.Object `json:"manifest,omitempty"`
+	DryRun   *Plan             `json:"plan,omitempty"`
 }
 
 // APTOutput is the published APT repository.
@@ -505,7 +509,7 @@ func publishStep(ctx context.Context, env *stages.Env, s settings, out *Output, 
 		}
 		env.Log.Debugf("published %s (%d bytes, sha256 %.16s, %s)", o.Key, o.Size, o.SHA256, map[bool]string{true: "already there", false: "uploaded, verified"}[was])
 	})
-	out.Artifacts = objs
+	out.Artifacts, out.Uploaded, out.Reused = objs, sent, reused
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,10 @@
 package build_test
 
 import (
+	"compress/gzip"
+	"encoding/xml"
 	"os"
+	"reflect"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -82,6 +85,25 @@ func TestExampleLockAndPins(t *testing.T) {
 		t.Errorf("want a deb and an rpm meta-package, got %+v", out.Metapackages)
 	}
 
+	// The YUM repository's metadata (createrepo_c's) lists the locked rpms
+	// and the meta-package, with the same sha256.
+	wantYUM := map[string]string{}
+	for _, p := range out.Lock.Format(dist.RPM) {
+		wantYUM[p.Name+" "+p.FullVersion()] = p.SHA256
+	}
+	for _, m := range out.Metapackages {
+		if m.Format == dist.RPM {
+			in, err := dist.Inspect(m.Path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantYUM[in.Name+" "+in.FullVersion()] = in.SHA256
+		}
+	}
+	if got := yumPrimary(t, out.YUM.Dir); !reflect.DeepEqual(got, wantYUM) {
+		t.Errorf("YUM primary.xml lists %v, want %v", got, wantYUM)
+	}
+
 	env := build.Dotenv(out)
 	if env["PIPELINE_METAPACKAGE"] != "appliance=1.0.0" {
 		t.Errorf("PIPELINE_METAPACKAGE=%q", env["PIPELINE_METAPACKAGE"])
@@ -96,6 +118,59 @@ func TestExampleLockAndPins(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(ex.Store, "builds", "1.0.0", "manifest.json")); err != nil {
 		t.Error(err)
 	}
+}
+
+// yumPrimary reads repodata/primary.xml.gz: "name version-release" → sha256.
+func yumPrimary(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	var repomd struct {
+		Data []struct {
+			Type     string `xml:"type,attr"`
+			Location struct {
+				Href string `xml:"href,attr"`
+			} `xml:"location"`
+		} `xml:"data"`
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "repodata", "repomd.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := xml.Unmarshal(b, &repomd); err != nil {
+		t.Fatal(err)
+	}
+	var href string
+	for _, d := range repomd.Data {
+		if d.Type == "primary" {
+			href = d.Location.Href
+		}
+	}
+	f, err := os.Open(filepath.Join(dir, href))
+	if err != nil {
+		t.Fatalf("repomd.xml names primary %q: %v", href, err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var primary struct {
+		Packages []struct {
+			Name    string `xml:"name"`
+			Version struct {
+				Ver string `xml:"ver,attr"`
+				Rel string `xml:"rel,attr"`
+			} `xml:"version"`
+			Checksum string `xml:"checksum"`
+		} `xml:"package"`
+	}
+	if err := xml.NewDecoder(zr).Decode(&primary); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, p := range primary.Packages {
+		got[p.Name+" "+p.Version.Ver+"-"+p.Version.Rel] = p.Checksum
+	}
+	return got
 }
 
 func run(t *testing.T, name string, args ...string) string {

@@ -2,6 +2,7 @@ package build_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -297,5 +298,28 @@ func TestConfigErrors(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
+	}
+}
+
+// The base distribution can be a Packages index (here gzipped, as a
+// mirror serves it): its versions count for versioned dependencies.
+func TestBaseFromPackagesIndex(t *testing.T) {
+	f := newFixture(t)
+	f.makePackage(t, "debs", buildtest.Package{Format: "deb", Name: "appliance-agent", Version: "1.0-1",
+		Depends: []string{"libssl3 (>= 3.0)", "systemd (>= 252)"}})
+	f.cfg.Build.Components = []config.Component{{Name: "vendor", Prebuilt: "debs"}}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte("Package: libssl3\nVersion: 3.0.11-1~deb12u2\nArchitecture: amd64\n\nPackage: systemd\nVersion: 247.3-7\nArchitecture: amd64\n"))
+	zw.Close()
+	os.WriteFile(filepath.Join(f.repo, "Packages.gz"), gz.Bytes(), 0o644)
+	f.cfg.Build.Base.Index = []string{"Packages.gz"}
+	res, err := build.New().Run(context.Background(), f.env(false))
+	if errs.Code(err) != 1 {
+		t.Fatalf("exit %d, want 1 (systemd 247 is too old): %v", errs.Code(err), err)
+	}
+	u := res.Data.(*build.Output).Unsatisfied
+	if len(u) != 1 || u[0].Depends != "systemd (>= 252)" {
+		t.Errorf("unsatisfied: %+v, want only systemd (>= 252)", u)
 	}
 }

@@ -55,8 +55,12 @@ type Options struct {
 	Snapshot bool
 	// SigningKey is an armored private key to sign the APT Release with.
 	SigningKey string
-	// Env is extra environment for the build (lookups only).
+	// Env is extra environment for the build (lookups only): S3
+	// credentials, SOURCE_DATE_EPOCH.
 	Env map[string]string
+	// Artifacts replaces the file:// store in a temporary directory (an
+	// s3:// store on a miniotest server, say).
+	Artifacts *config.Artifacts
 }
 
 // ExampleDir is examples/appliance in this source tree.
@@ -138,6 +142,9 @@ func (ex *Example) run(t testing.TB, o Options) *build.Output {
 		t.Fatalf("example pipeline.yaml: %v", err)
 	}
 	cfg.Artifacts.URL = "file://" + ex.Store
+	if o.Artifacts != nil {
+		cfg.Artifacts = *o.Artifacts
+	}
 	vars := ci.MapEnv{}
 	for k, v := range o.Env {
 		vars[k] = v
