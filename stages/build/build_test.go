@@ -4,9 +4,9 @@ import (
 	"compress/gzip"
 	"encoding/xml"
 	"os"
-	"reflect"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
