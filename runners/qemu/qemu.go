@@ -46,6 +46,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -166,8 +167,8 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 	if cfg.CPUs == 0 {
 		cfg.CPUs = 1
 	}
-	accel := cfg.Accel
-	if accel == "" {
+	accel, auto := cfg.Accel, cfg.Accel == ""
+	if auto {
 		accel = "tcg"
 		if KVMUsable() {
 			accel = "kvm"
@@ -184,12 +185,20 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 	// A free port can be taken by someone else between our probe and qemu's
 	// bind; qemu then fails at once, so try a few ports.
 	var lastErr error
-	for attempt := 0; attempt < 3; attempt++ {
+	for attempt := 0; attempt < 4; attempt++ {
 		vm, err := start(ctx, cfg, accel, tmp)
 		if err == nil {
 			return vm, nil
 		}
 		lastErr = err
+		if auto && accel == "kvm" {
+			// /dev/kvm can accept a VM and still fail on the first vCPU
+			// (nested virtualisation without the features qemu needs):
+			// fall back to emulation, and remember for later VMs.
+			kvmBroken.Store(true)
+			accel = "tcg"
+			continue
+		}
 		if !cfg.ForwardSSH || !strings.Contains(err.Error(), "hostfwd") && !strings.Contains(err.Error(), "host forwarding") {
 			break
 		}
@@ -261,9 +270,19 @@ func start(ctx context.Context, cfg Config, accel, tmp string) (*VM, error) {
 		msg := strings.TrimSpace(vm.stderr.String())
 		vm.mu.Unlock()
 		return nil, fmt.Errorf("qemu exited at start (%v): %s\n  command: %s %s", vm.exitErr, msg, cfg.Binary, strings.Join(args, " "))
-	case <-time.After(300 * time.Millisecond):
+	case <-time.After(startGrace(accel)):
 	}
 	return vm, nil
+}
+
+// startGrace is how long Start watches for qemu refusing to run. KVM
+// failures (a vCPU that cannot be set up) come later than option errors,
+// and later still on a loaded machine.
+func startGrace(accel string) time.Duration {
+	if accel == "kvm" {
+		return 3 * time.Second
+	}
+	return 300 * time.Millisecond
 }
 
 // args is qemu's command line for this VM.
@@ -626,6 +645,10 @@ func (vm *VM) qmp(command string) error {
 	return nil
 }
 
+// kvmBroken is set when qemu failed to start under KVM although /dev/kvm
+// looked usable.
+var kvmBroken atomic.Bool
+
 // FreePort returns a TCP port on 127.0.0.1 that nobody listens on now.
 func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -641,6 +664,9 @@ func FreePort() (int, error) {
 // A device node alone is not enough (it may be there without permission,
 // or in a VM without nested virtualisation).
 func KVMUsable() bool {
+	if kvmBroken.Load() {
+		return false
+	}
 	f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0)
 	if err != nil {
 		return false

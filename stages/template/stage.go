@@ -115,6 +115,7 @@ func (s Stage) Run(ctx context.Context, env *stages.Env) (*stages.Result, error)
 		res.Outcome, res.Summary = stages.Failed, firstLine(err.Error())
 		return res, err
 	case err != nil:
+		res.Outcome, res.Summary = stages.Errored, firstLine(err.Error())
 		return res, err
 	case env.DryRun:
 		res.Outcome = stages.DryRunned
@@ -125,6 +126,15 @@ func (s Stage) Run(ctx context.Context, env *stages.Env) (*stages.Result, error)
 		res.Summary = fmt.Sprintf("%s: key %s is already built (version %s): nothing to do", t.Name, out.Key, out.Version)
 	default:
 		res.Summary = fmt.Sprintf("%s %s: key %s built and published (%d files)", t.Name, out.Version, out.Key, len(out.Files))
+	}
+	if env.Out != nil && !env.DryRun {
+		fmt.Fprintf(env.Out, "template key %s\n", out.Key)
+		if out.Catalog != "" {
+			fmt.Fprintf(env.Out, "vagrant box add %s\n", out.Catalog)
+		}
+		if out.Image != "" {
+			fmt.Fprintf(env.Out, "qcow2 image  %s\n", out.Image)
+		}
 	}
 	return res, nil
 }
