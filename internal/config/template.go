@@ -33,7 +33,7 @@ import (
 type Template struct {
 	// Name is the box name developers add ("acme/appliance-dev"); it also
 	// names the files and the folder in the artifact store.
-	Name string `yaml:"name"`
+	Name string `yaml:"name" doc:"Box name developers add (acme/appliance-dev); names the files and the store folder."`
 	// Description goes into the box catalog.
 	Description string       `yaml:"description"`
 	Base        TemplateBase `yaml:"base"`
@@ -46,20 +46,20 @@ type Template struct {
 	Files []TemplateFile `yaml:"files"`
 	// Provision are commands run inside the image (as root, /bin/sh -e),
 	// after the packages and files, in order.
-	Provision []TemplateStep `yaml:"provision"`
+	Provision []TemplateStep `yaml:"provision" doc:"Commands run as root inside the image, in order: a string, or {script: FILE}."`
 	// Users are created with their SSH keys; "vagrant-insecure" stands for
 	// Vagrant's well-known key, which `vagrant up` replaces on first boot.
 	Users []TemplateUser `yaml:"users"`
 	// DiskSize is the virtual disk size ("4G", "2048M").
-	DiskSize string `yaml:"disk_size"`
+	DiskSize string `yaml:"disk_size" doc:"Virtual disk size, such as 4G or 2048M. Default 4G."`
 	// Formats to produce: qcow2, qcow2-compressed, vmdk, libvirt (box),
 	// virtualbox (box).
-	Formats []string `yaml:"formats"`
+	Formats []string `yaml:"formats" enum:"qcow2,qcow2-compressed,vmdk,libvirt,virtualbox" doc:"Outputs to produce. Default: all."`
 	// Boot is the smoke boot run after the build.
 	Boot TemplateBoot `yaml:"boot"`
 	// Retention is how many versions the catalog keeps (older ones and
 	// their files are deleted); 0 keeps all.
-	Retention int `yaml:"retention"`
+	Retention int `yaml:"retention" doc:"Catalog versions kept; older ones are deleted with their files. 0 keeps all."`
 	// PublicURL is the address developers download from (an HTTP endpoint
 	// in front of the store); empty uses the store's own URLs.
 	PublicURL string `yaml:"public_url"`
@@ -70,11 +70,11 @@ type Template struct {
 // TemplateBase is the base distribution the image is bootstrapped from.
 type TemplateBase struct {
 	// Distribution selects the builder: debian or ubuntu (mmdebstrap).
-	Distribution string `yaml:"distribution"`
+	Distribution string `yaml:"distribution" enum:"debian,ubuntu" doc:"Builder: debian or ubuntu (mmdebstrap). Default debian."`
 	Suite        string `yaml:"suite"`
 	// Mirror is the archive URL; pin it to a snapshot
 	// (snapshot.debian.org) for reproducible images.
-	Mirror     string   `yaml:"mirror"`
+	Mirror     string   `yaml:"mirror" doc:"Archive URL; pin it to a snapshot for reproducible images. Default http://deb.debian.org/debian."`
 	Components []string `yaml:"components"`
 	// Variant is mmdebstrap's variant; default minbase.
 	Variant string `yaml:"variant"`
@@ -90,10 +90,10 @@ type TemplateMetapackage struct {
 	// published (its PIPELINE_APT_SOURCE), e.g.
 	// "deb [trusted=yes] file:///srv/apt stable main". A file:// repository
 	// is made visible inside the image only while provisioning.
-	Source string `yaml:"source"`
+	Source string `yaml:"source" doc:"sources.list line of the build stage's repository (its PIPELINE_APT_SOURCE)."`
 	// Lock is the build stage's dist.lock (relative to the repository);
 	// its content is part of the template key.
-	Lock string `yaml:"lock"`
+	Lock string `yaml:"lock" doc:"The build stage's dist.lock, relative to the repository; part of the template key."`
 }
 
 // TemplateFile is a file copied into the image.
@@ -124,6 +124,17 @@ func (s *TemplateStep) UnmarshalYAML(n *yaml.Node) error {
 	}
 	type plain TemplateStep
 	return n.Decode((*plain)(s))
+}
+
+// JSONSchema describes a step for templates/pipeline.schema.json.
+func (TemplateStep) JSONSchema() map[string]any {
+	return map[string]any{"oneOf": []any{
+		map[string]any{"type": "string", "description": "a shell command (/bin/sh -e)"},
+		map[string]any{"type": "object", "additionalProperties": false, "properties": map[string]any{
+			"run":    map[string]any{"type": "string"},
+			"script": map[string]any{"type": "string", "description": "a script file in the repository"},
+		}},
+	}}
 }
 
 // TemplateUser is a developer account in the image.
