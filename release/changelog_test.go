@@ -130,3 +130,29 @@ func TestSectionsAndFullChangelog(t *testing.T) {
 	}
 	golden(t, "CHANGELOG-full.md", out)
 }
+
+// FuzzPrepend: whatever the file holds, the new entry appears once, and the
+// file's bytes from the insertion point on are kept as they were.
+func FuzzPrepend(f *testing.F) {
+	f.Add("# Changelog\n\n## [1.3.0] - x\n\n- a\n")
+	f.Add("## [Unreleased]\n\n- b\n\n## 1.0.0\n")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, old string) {
+		if HasEntry([]byte(old), "9.9.9") {
+			return
+		}
+		got, changed := Prepend([]byte(old), "## [9.9.9] - d\n\n- new\n", "9.9.9")
+		if !changed || !HasEntry(got, "9.9.9") {
+			t.Fatalf("entry missing from %q", got)
+		}
+		i := bytes.Index(got, []byte("## [9.9.9] - d\n\n- new\n"))
+		rest := got[i+len("## [9.9.9] - d\n\n- new\n"):]
+		rest = bytes.TrimPrefix(rest, []byte("\n"))
+		if len(bytes.TrimSpace([]byte(old))) > 0 && !bytes.HasSuffix([]byte(old), rest) {
+			t.Fatalf("earlier bytes changed:\nold %q\ngot %q", old, got)
+		}
+		if again, ch := Prepend(got, "## [9.9.9] - d\n\n- new\n", "9.9.9"); ch || !bytes.Equal(again, got) {
+			t.Fatal("second prepend changed the file")
+		}
+	})
+}

@@ -177,13 +177,10 @@ func TestMaintenanceBranch(t *testing.T) {
 
 func TestShallowClone(t *testing.T) {
 	r := newRepo(t)
-	for i := 0; i < 30; i++ {
-		r.commit("chore: old " + string(rune('a'+i%26)))
-	}
+	r.commit("chore: start")
+	r.bulk("chore: old", 300)
 	r.tag("v1.2.0")
-	for i := 0; i < 40; i++ {
-		r.commit("chore: filler")
-	}
+	r.bulk("chore: filler", 140)
 	r.commit("feat: new thing")
 	r.push()
 	// A CI clone: depth 5, tags fetched but their history cut off.
@@ -197,16 +194,19 @@ func TestShallowClone(t *testing.T) {
 		t.Fatal("setup: clone is not shallow")
 	}
 	_, d := c.mustRelease(c.env(nil, nil), Options{})
-	if d.Version != "1.3.0" || d.PreviousTag != "v1.2.0" || len(d.Changes) != 41 {
-		t.Fatalf("shallow: %s after %s with %d changes, want 1.3.0 after v1.2.0 with 41", d.Version, d.PreviousTag, len(d.Changes))
+	if d.Version != "1.3.0" || d.PreviousTag != "v1.2.0" || len(d.Changes) != 141 {
+		t.Fatalf("shallow: %s after %s with %d changes, want 1.3.0 after v1.2.0 with 141", d.Version, d.PreviousTag, len(d.Changes))
+	}
+	// Deepened only as far as the tag: the history before it is not fetched.
+	if c.run("rev-parse", "--is-shallow-repository") != "true" {
+		t.Error("the clone was unshallowed: the walk must stop at the last tag")
 	}
 }
 
 func TestShallowCloneFirstRelease(t *testing.T) {
 	r := newRepo(t)
-	for i := 0; i < 25; i++ {
-		r.commit("fix: bug")
-	}
+	r.commit("fix: bug")
+	r.bulk("fix: bug", 24)
 	r.push()
 	clone := filepath.Join(t.TempDir(), "clone")
 	r.git(filepath.Dir(clone), "clone", "--quiet", "--depth=3", "file://"+r.remote, clone)
