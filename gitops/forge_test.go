@@ -232,6 +232,8 @@ func scenario(t *testing.T, fx *fixture) {
 	if len(all) != 2 {
 		t.Fatalf("%s: all merged = %d, want 2", fx.name, len(all))
 	}
+	fail("issue comment", f.UpsertComment(ctx, CommentTarget{Issue: issue}, "release", "fixed in 1.2.0"))
+	fail("issue comment again", f.UpsertComment(ctx, CommentTarget{Issue: issue}, "release", "fixed in 1.2.0"))
 	closes, err := f.IssuesClosedBy(ctx, merged[0].Number)
 	fail("issues closed by", err)
 	if len(closes) != 1 || closes[0].Number != issue || closes[0].Title != "boot hangs" {
@@ -316,7 +318,7 @@ func scenario(t *testing.T, fx *fixture) {
 		t.Fatalf("%s: tag of new release = %+v, %v", fx.name, t13, err)
 	}
 
-	want := map[string]int{"statuses": 2, "mrs": 4, "milestones": 1, "tags": 2, "releases": 2, "links": 2, "comments": 2}
+	want := map[string]int{"statuses": 2, "mrs": 4, "milestones": 1, "tags": 2, "releases": 2, "links": 2, "comments": 3}
 	if fx.name == "github" {
 		// GitHub keeps every status posted (the latest per context counts);
 		// GitLab refuses a second "pending" as a non-transition.
