@@ -54,7 +54,7 @@ func RunOne(ctx context.Context, env *Env, s Stage) (*Result, error) {
 
 	end := log.Section("stage_"+name, "pipeline "+name)
 	start := time.Now()
-	postStageStatus(ctx, &senv, name, "pending", "running")
+	postStageStatus(ctx, &senv, name, "pending", "stage started")
 	res, err := s.Run(ctx, &senv)
 	if err != nil && res == nil {
 		res = &Result{Outcome: Errored, Summary: firstLine(err.Error())}
