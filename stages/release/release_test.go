@@ -1,6 +1,8 @@
 package release
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -18,9 +20,19 @@ func TestFirstReleaseDirect(t *testing.T) {
 	r.commit("Initial import")
 	r.commit("feat: boot the appliance")
 	r.push()
-	res, d := r.mustRelease(r.env(nil, nil), Options{})
+	// Through the runner, which writes the dotenv report.
+	env := r.env(nil, nil)
+	res, err := stages.RunOne(context.Background(), env, New(Options{Now: fixedNow}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := res.Data.(*Data)
 	if res.Outcome != stages.Passed || d.Version != "0.1.0" || d.Previous != "" || d.Tag != "v0.1.0" {
 		t.Fatalf("result %+v data %+v", res, d)
+	}
+	dotenv, _ := os.ReadFile(filepath.Join(env.Report.Path, "pipeline.env"))
+	if !strings.Contains(string(dotenv), "PIPELINE_VERSION=0.1.0\n") || !strings.Contains(string(dotenv), "PIPELINE_PREVIOUS_VERSION=\n") {
+		t.Errorf("pipeline.env:\n%s", dotenv)
 	}
 	if res.Dotenv["PIPELINE_VERSION"] != "0.1.0" || res.Dotenv["PIPELINE_PREVIOUS_VERSION"] != "" {
 		t.Errorf("dotenv %v", res.Dotenv)
@@ -308,6 +320,23 @@ func TestDryRunChangesNothing(t *testing.T) {
 	}
 	if r.head() != head || r.run("status", "--porcelain") != "" || len(r.tags(false)) != 1 || len(r.tags(true)) != 1 || r.git(r.remote, "rev-parse", "main") != remoteHead {
 		t.Error("--dry-run changed something")
+	}
+	// The --json document of the stage: version, previous, bump, reason,
+	// notes and every action.
+	b, _ := json.Marshal(res)
+	var doc struct {
+		Data map[string]any `json:"data"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"version", "previous", "bump", "reason", "notes", "actions", "changes"} {
+		if _, ok := doc.Data[k]; !ok {
+			t.Errorf("--json data lacks %q: %s", k, b)
+		}
+	}
+	if doc.Data["bump"] != "minor" || doc.Data["previous"] != "1.0.0" {
+		t.Errorf("json bump %v previous %v", doc.Data["bump"], doc.Data["previous"])
 	}
 	steps := map[string]bool{}
 	for _, a := range d.Actions {
