@@ -118,8 +118,33 @@ func (r *Report) count(s State) int { return len(r.inState(s)) }
 
 // result is the stage result of the report.
 func (r *Report) result() *stages.Result {
+	r.normalize()
 	promoted, culprits := r.Promoted(), r.Culprits()
 	res := &stages.Result{Data: r}
+	return r.fill(res, promoted, culprits)
+}
+
+// normalize makes every list [] in the JSON, never null: consumers index
+// them.
+func (r *Report) normalize() {
+	if r.Candidates == nil {
+		r.Candidates = []CandidateReport{}
+	}
+	if r.Probes == nil {
+		r.Probes = []ProbeReport{}
+	}
+	if r.SearchRounds == nil {
+		r.SearchRounds = []int{}
+	}
+	if r.Landings == nil {
+		r.Landings = []Landing{}
+	}
+	if r.Forge == nil {
+		r.Forge = []ForgeAction{}
+	}
+}
+
+func (r *Report) fill(res *stages.Result, promoted, culprits []string) *stages.Result {
 	var parts []string
 	switch {
 	case len(r.Candidates) == 0:
@@ -237,6 +262,7 @@ func (s *Stage) publish(ctx context.Context, env *stages.Env, rep *Report) {
 			return env.Forge.UpsertComment(ctx, target, "pipeline-promote-culprit:"+c.SHA, body)
 		})
 	}
+	rep.normalize()
 	if !env.DryRun {
 		if _, err := env.Report.WriteJUnit("junit-promote.xml", rep.junit()); err != nil {
 			env.Log.Warnf("JUnit report: %v", err)
