@@ -198,9 +198,9 @@ func TestForgeFaultThenReRun(t *testing.T) {
 		t.Fatalf("forge down: %v, want an infrastructure error", err)
 	}
 	f.srv.ClearFaults()
-	res, _ := f.r.mustRelease(f.env(direct), Options{})
-	if !strings.Contains(res.Summary, "finishing 1.4.0") {
-		t.Errorf("summary %q", res.Summary)
+	res, d := f.r.mustRelease(f.env(direct), Options{})
+	if !strings.Contains(res.Summary, "finishing 1.4.0") || !strings.Contains(d.Resumed, "forge release is missing") {
+		t.Errorf("summary %q resumed %q", res.Summary, d.Resumed)
 	}
 	f.checkReleased(t, "1.4.0")
 }

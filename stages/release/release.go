@@ -277,6 +277,9 @@ func (r *run) run(ctx context.Context) (*stages.Result, error) {
 	r.data.Releasable, r.data.Reason, r.data.Bump = p.Releasable, p.Reason, p.Bump.String()
 	r.data.Changes, r.data.Counts, r.data.ClosedIssues = p.Changes, p.Counts, p.ClosedIssues
 	r.data.Previous, r.data.PreviousTag = p.Previous, p.PreviousTag
+	if r.state != nil && r.state.kind != planNew {
+		r.data.Resumed = r.state.reason
+	}
 	if !p.Releasable {
 		msg := "nothing to release: " + p.Reason
 		r.env.Log.Info(msg)
