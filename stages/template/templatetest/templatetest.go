@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pipeline-ci/pipeline/internal/artifacts"
 	"github.com/pipeline-ci/pipeline/internal/ci"
@@ -59,6 +60,8 @@ func Recipe() config.Template {
 		Base:     config.TemplateBase{Suite: "bookworm", Kernel: "linux-image-cloud-amd64"},
 		DiskSize: "2G",
 		Formats:  []string{"qcow2"},
+		// Emulated boots on a loaded 2-core CI machine take minutes.
+		Boot: config.TemplateBoot{Timeout: config.Duration(10 * time.Minute)},
 	}
 }
 
