@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -40,6 +41,22 @@ func benchPackages(b *testing.B, f string, n int) []string {
 		paths = append(paths, path)
 	}
 	return paths
+}
+
+// cpuTime is the CPU time used so far by this process and its waited-for
+// children (apt-ftparchive, createrepo_c).
+func cpuTime() time.Duration {
+	var self, kids syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &self)
+	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids)
+	d := func(t syscall.Timeval) time.Duration { return time.Duration(t.Nano()) }
+	return d(self.Utime) + d(self.Stime) + d(kids.Utime) + d(kids.Stime)
+}
+
+// reportCPU adds the CPU milliseconds per operation since start: on a
+// shared machine, wall time also counts waiting for a CPU or the disk.
+func reportCPU(b *testing.B, start time.Duration) {
+	b.ReportMetric(float64(cpuTime()-start)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
 }
 
 // lockAndMeta is the pure part of a build for the given package files:
@@ -80,6 +97,7 @@ func lockAndMeta(b *testing.B, paths []string, f dist.Format, out string) []*dis
 func BenchmarkBuild200(b *testing.B) {
 	debs := benchPackages(b, "deb", 200)
 	b.Run("deb/lock+metapackage+apt-repo", func(b *testing.B) {
+		defer reportCPU(b, cpuTime())
 		for i := 0; i < b.N; i++ {
 			dir := b.TempDir()
 			ins := lockAndMeta(b, debs, dist.Deb, dir)
@@ -88,7 +106,51 @@ func BenchmarkBuild200(b *testing.B) {
 			}
 		}
 	})
+	// The same work, step by step, to see where the time goes.
+	var ins []*dist.Inspected
+	b.Run("deb/step:read-200-packages", func(b *testing.B) {
+		defer reportCPU(b, cpuTime())
+		for i := 0; i < b.N; i++ {
+			ins = ins[:0]
+			for _, p := range debs {
+				in, err := dist.Inspect(p)
+				if err != nil {
+					b.Fatal(err)
+				}
+				ins = append(ins, in)
+			}
+		}
+	})
+	var lock *dist.Lock
+	b.Run("deb/step:lock+check", func(b *testing.B) {
+		defer reportCPU(b, cpuTime())
+		for i := 0; i < b.N; i++ {
+			var pkgs []dist.Package
+			for _, in := range ins {
+				pkgs = append(pkgs, in.Package)
+			}
+			lock, _ = dist.NewLock(pkgs)
+			dist.Check(lock, nil)
+		}
+	})
+	b.Run("deb/step:metapackage", func(b *testing.B) {
+		defer reportCPU(b, cpuTime())
+		for i := 0; i < b.N; i++ {
+			if _, err := metapkg.Build(metapkg.Spec{Name: "bench", Version: "1.0.0", Time: time.Unix(1767323045, 0), Formats: []dist.Format{dist.Deb}}, lock, b.TempDir()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("deb/step:apt-repo", func(b *testing.B) {
+		defer reportCPU(b, cpuTime())
+		for i := 0; i < b.N; i++ {
+			if _, err := repo.WriteAPT(filepath.Join(b.TempDir(), "apt"), ins, repo.APTOptions{Date: time.Unix(1767323045, 0)}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("deb/reference:apt-ftparchive-packages", func(b *testing.B) {
+		defer reportCPU(b, cpuTime())
 		if _, err := exec.LookPath("apt-ftparchive"); err != nil {
 			b.Skip("NOT CHECKED: apt-ftparchive is not installed")
 		}
@@ -103,6 +165,7 @@ func BenchmarkBuild200(b *testing.B) {
 	})
 	rpms := benchPackages(b, "rpm", 200)
 	b.Run("rpm/lock+metapackage", func(b *testing.B) {
+		defer reportCPU(b, cpuTime())
 		for i := 0; i < b.N; i++ {
 			lockAndMeta(b, rpms, dist.RPM, b.TempDir())
 		}
@@ -117,6 +180,8 @@ func BenchmarkBuild200(b *testing.B) {
 			ins = append(ins, in)
 		}
 		b.ResetTimer()
+		start := cpuTime()
+		defer reportCPU(b, start)
 		for i := 0; i < b.N; i++ {
 			if _, err := repo.WriteYUM(b.Context(), filepath.Join(b.TempDir(), "yum"), ins, time.Unix(1767323045, 0)); err != nil {
 				b.Fatal(err)
