@@ -41,7 +41,7 @@ type Request struct {
 	Method string
 	Path   string // unescaped path
 	Query  string
-	Status int    // status answered; 0 when the connection was dropped
+	Status int    // status answered; 0 when the connection was dropped (or no answer yet)
 	Fault  string // the fault injected, if any
 	Auth   string // "token", "job-token", "none" or "bad"
 }
@@ -229,17 +229,22 @@ type ctxKey struct{}
 
 func (s *Server) handler(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery}
 		f := s.pickFault(r)
+		rec := Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Auth: s.authOf(r)}
 		if f != nil {
 			rec.Fault = f.Kind.String()
 		}
-		rec.Auth = s.authOf(r)
-		defer func() {
+		// Logged before the client can see any answer, so that a test
+		// reading Requests right after a call finds it.
+		s.mu.Lock()
+		i := len(s.requests)
+		s.requests = append(s.requests, rec)
+		s.mu.Unlock()
+		answered := func(status int) {
 			s.mu.Lock()
-			s.requests = append(s.requests, rec)
+			s.requests[i].Status = status
 			s.mu.Unlock()
-		}()
+		}
 		if f != nil {
 			switch f.Kind {
 			case RateLimited:
@@ -252,12 +257,12 @@ func (s *Server) handler(mux *http.ServeMux) http.Handler {
 				w.Header().Set("RateLimit-Reset", reset)
 				w.Header().Set("X-RateLimit-Reset", reset)
 				w.Header().Set("X-RateLimit-Remaining", "0")
-				rec.Status = http.StatusTooManyRequests
-				writeJSON(w, rec.Status, map[string]any{"message": "429 Too Many Requests"})
+				answered(http.StatusTooManyRequests)
+				writeJSON(w, http.StatusTooManyRequests, map[string]any{"message": "429 Too Many Requests"})
 				return
 			case ServerError:
-				rec.Status = http.StatusInternalServerError
-				writeJSON(w, rec.Status, map[string]any{"message": "500 Internal Server Error"})
+				answered(http.StatusInternalServerError)
+				writeJSON(w, http.StatusInternalServerError, map[string]any{"message": "500 Internal Server Error"})
 				return
 			case Drop:
 				hijackClose(w)
@@ -267,7 +272,6 @@ func (s *Server) handler(mux *http.ServeMux) http.Handler {
 		// Handle into a buffer so that a fault can still replace the answer.
 		bw := &bufWriter{header: http.Header{}, status: http.StatusOK}
 		mux.ServeHTTP(bw, r)
-		rec.Status = bw.status
 		if f != nil {
 			switch f.Kind {
 			case Slow:
@@ -276,16 +280,14 @@ func (s *Server) handler(mux *http.ServeMux) http.Handler {
 				select {
 				case <-time.After(f.Delay):
 				case <-r.Context().Done():
-					rec.Status = 0
 					return
 				}
 			case DropAfter:
-				rec.Status = 0
 				hijackClose(w)
 				return
 			case ServerErrorAfter:
-				rec.Status = http.StatusInternalServerError
-				writeJSON(w, rec.Status, map[string]any{"message": "500 Internal Server Error"})
+				answered(http.StatusInternalServerError)
+				writeJSON(w, http.StatusInternalServerError, map[string]any{"message": "500 Internal Server Error"})
 				return
 			}
 		}
@@ -301,6 +303,7 @@ func (s *Server) handler(mux *http.ServeMux) http.Handler {
 			h.Set("X-RateLimit-Reset", strconv.FormatInt(s.now().Add(time.Hour).Unix(), 10))
 			h.Set("X-RateLimit-Resource", "core")
 		}
+		answered(bw.status)
 		w.WriteHeader(bw.status)
 		_, _ = w.Write(bw.body.Bytes())
 	})
