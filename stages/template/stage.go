@@ -31,6 +31,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pipeline-ci/pipeline/internal/artifacts"
@@ -306,23 +307,50 @@ func (b *builder) inputs(ctx context.Context) (Inputs, error) {
 			}
 		}
 	}
-	for _, t := range [][]string{{"mmdebstrap", "--version"}, {"mkfs.ext4", "-V"}, {"mkfs.vfat", "--help"}, {"qemu-img", "--version"}, {"sfdisk", "--version"}} {
-		in.Tools[t[0]] = toolVersion(ctx, t[0], t[1:]...)
-	}
+	// The tool versions and the mirrors' Release files are independent:
+	// gather them at once, so a cache hit costs the slowest, not the sum.
+	tools := [][]string{{"mmdebstrap", "--version"}, {"mkfs.ext4", "-V"}, {"mkfs.vfat", "--help"}, {"qemu-img", "--version"}, {"sfdisk", "--version"}}
 	sources := []string{fmt.Sprintf("deb %s %s %s", r.Mirror, r.Suite, strings.Join(r.Components, " "))}
 	if r.MetapackageSource != "" {
 		sources = append(sources, r.MetapackageSource)
 	}
-	for _, line := range sources {
+	parsed := make([]Source, len(sources))
+	for i, line := range sources {
 		src, err := ParseSource(line)
 		if err != nil {
 			return in, errs.New(errs.Usage, fmt.Errorf("template.metapackage.source: %w", err), "")
 		}
-		state, err := MirrorState(ctx, src)
-		if err != nil {
-			return in, errs.New(errs.Infra, err, "check the mirror URL and suite, and that this machine reaches it")
-		}
-		in.Mirrors[src.URL+" "+src.Suite] = state
+		parsed[i] = src
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var firstErr error
+	for _, t := range tools {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v := toolVersion(ctx, t[0], t[1:]...)
+			mu.Lock()
+			in.Tools[t[0]] = v
+			mu.Unlock()
+		}()
+	}
+	for _, src := range parsed {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			state, err := MirrorState(ctx, src)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && firstErr == nil {
+				firstErr = errs.New(errs.Infra, err, "check the mirror URL and suite, and that this machine reaches it")
+			}
+			in.Mirrors[src.URL+" "+src.Suite] = state
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return in, firstErr
 	}
 	return in, nil
 }
