@@ -147,3 +147,11 @@ func TestCommentGolden(t *testing.T) {
 		t.Errorf("comment differs from %s (run with -update after checking):\n%s", golden, body)
 	}
 }
+
+func TestFence(t *testing.T) {
+	for in, want := range map[string]string{"plain": "```", "a ``` b": "````", "`x` and ````": "`````"} {
+		if got := fence(in); got != want {
+			t.Errorf("fence(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -393,7 +393,10 @@ func (r *run) probeRound(ctx context.Context, st Step) error {
 				"PIPELINE_PROMOTE_TREE=" + pr.Tree,
 				fmt.Sprintf("PIPELINE_PROMOTE_PREFIX=%d", pr.Prefix),
 			}}
+			stream := &lineWriter{w: log.Writer(), prefix: fmt.Sprintf("probe %d │ ", pr.N)}
+			pc.Stream = stream
 			res, err := pc.run(ctx, filepath.Join(g.Dir, r.sub))
+			_ = stream.Close()
 			pr.Verdict, pr.ExitCode, pr.Seconds = res.Verdict, res.ExitCode, res.Seconds
 			results[k] = outcome{pr: pr, out: res.Output, err: err}
 		}(k, r.ws.probes[k], pr)

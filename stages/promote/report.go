@@ -317,7 +317,7 @@ func statusOf(c CandidateReport, to string) (state, desc string) {
 }
 
 func commentTemplate(env *stages.Env) (*template.Template, error) {
-	funcs := template.FuncMap{"short": short, "cell": func(s string) string { return strings.ReplaceAll(s, "|", "\\|") }}
+	funcs := template.FuncMap{"short": short, "cell": func(s string) string { return strings.ReplaceAll(s, "|", "\\|") }, "fence": fence}
 	if f := env.Config.Promote.CommentTemplate; f != "" {
 		if !filepath.IsAbs(f) && env.Config.Path != "" {
 			f = filepath.Join(filepath.Dir(env.Config.Path), f)
@@ -333,6 +333,21 @@ func commentTemplate(env *stages.Env) (*template.Template, error) {
 
 func renderComment(t *template.Template, d CommentData) (string, error) {
 	return templates.Render(t, d)
+}
+
+// fence returns a Markdown code fence longer than any run of backticks in
+// s, so that a test's output cannot close the block early.
+func fence(s string) string {
+	longest, run := 0, 0
+	for _, c := range s {
+		if c == '`' {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
+	}
+	return strings.Repeat("`", max(3, longest+1))
 }
 
 // CommentData is what the culprit comment template is given.
