@@ -316,7 +316,7 @@ func lockStep(env *stages.Env, s settings, out *Output, work string) ([]*dist.In
 	if err := dist.WriteFileAtomic(out.LockFile, data, 0o644); err != nil {
 		return nil, errs.Infraf("%w", err)
 	}
-	_, _ = env.Report.WriteFile(dist.LockFile, data)
+	reported, _ := env.Report.WriteFile(dist.LockFile, data)
 	if old, err := dist.ReadLock(filepath.Join(s.outDir, dist.LockFile)); err == nil {
 		if d := dist.Diff(old, lock); len(d) > 0 {
 			env.Log.Infof("changes since the previous local build:\n  %s", strings.Join(d, "\n  "))
@@ -332,6 +332,8 @@ func lockStep(env *stages.Env, s settings, out *Output, work string) ([]*dist.In
 	}
 	out.Unsatisfied = dist.Check(lock, base)
 	if len(out.Unsatisfied) > 0 {
+		// The work directory goes; the copy in the report dir stays to look at.
+		out.LockFile = reported
 		var lines []string
 		for _, u := range out.Unsatisfied {
 			lines = append(lines, "  "+u.String())
