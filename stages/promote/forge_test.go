@@ -155,3 +155,52 @@ func TestFence(t *testing.T) {
 		}
 	}
 }
+
+// TestGitLabAPIModeChecksTheTree: in gitlab-api mode each commit of the
+// passing prefix is picked with the forge's cherry-pick API, with our
+// message (-x line and Promoted-from trailer); afterwards master's real tree
+// must be the tested one. The fake forge does not run git, so master does
+// not change here: promote must notice and stop with an infrastructure
+// error naming both trees, not report success.
+func TestGitLabAPIModeChecksTheTree(t *testing.T) {
+	f := newFixture(t)
+	f.commit()
+	f.commit()
+	f.pushStaging()
+
+	srv := forgetest.New(t, "glpat-test")
+	gl := srv.GitLab()
+	gl.AddProject(42, "appliance/os")
+	gl.Do("42", func(p *forgetest.GLProject) {
+		p.Branches["master"] = "0000000000000000000000000000000000000000"
+		for _, sha := range f.commits {
+			p.Commits[sha] = &forgetest.GLCommit{ID: sha, Message: "change"}
+		}
+	})
+	forge, err := gitops.NewGitLab(gitops.Options{BaseURL: srv.GitLabURL(), Project: "42", Token: "glpat-test",
+		Retry: gitops.Retry{Min: time.Millisecond, Max: 10 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.Promote.Test = f.test
+	cfg.Promote.Mode = config.PromoteModeGitLabAPI
+	cfg.Promote.Workdir = filepath.Join(f.dir, "work-api")
+	env := &stages.Env{Repo: f.ci, Config: cfg, CI: ci.Context{Provider: ci.GitLab},
+		Log: logging.Discard(), Report: &report.Dir{Path: filepath.Join(f.dir, "reports")}, Forge: forge}
+	_, err = New().Run(context.Background(), env)
+	if errs.KindOf(err) != errs.Infra || !strings.Contains(err.Error(), "the tested tree is") {
+		t.Fatalf("err = %v, want an infrastructure error about the tree", err)
+	}
+	var picks int
+	gl.Do("42", func(p *forgetest.GLProject) {
+		for _, c := range p.Commits {
+			if strings.Contains(c.Message, "Promoted-from: ") && strings.Contains(c.Message, "(cherry picked from commit ") {
+				picks++
+			}
+		}
+	})
+	if picks != 2 {
+		t.Errorf("%d API picks with our trailers, want 2", picks)
+	}
+}
