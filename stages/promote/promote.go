@@ -193,6 +193,10 @@ func (r *run) do(ctx context.Context) (*Report, error) {
 		}
 	}
 	r.ws, err = openWorkspace(ctx, r.repo, workdir, cfg.Parallel, r.head)
+	if errors.Is(err, ErrBusy) {
+		return r.rep, errs.New(errs.Usage, fmt.Errorf("promote: %w", err),
+			"wait for it to finish, or give each run its own clone or promote.workdir")
+	}
 	if err != nil {
 		return r.rep, errs.Infraf("promote: %w", err)
 	}

@@ -883,3 +883,25 @@ func TestAlreadyOnMaster(t *testing.T) {
 		t.Errorf("re-run found %d candidates", len(rep.Candidates))
 	}
 }
+
+// TestSameCloneIsLocked: a second run in the same clone while one is
+// testing stops at once with a clear error instead of sharing worktrees.
+func TestSameCloneIsLocked(t *testing.T) {
+	f := newFixture(t)
+	f.commit()
+	f.pushStaging()
+	var inner error
+	_, err := f.promote(runOpts{hook: func(s string) error {
+		if s == "round 1" {
+			_, inner = f.promote(runOpts{})
+		}
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errs.KindOf(inner) != errs.Usage || !strings.Contains(inner.Error(), "another pipeline promote is running") {
+		t.Fatalf("second run: %v", inner)
+	}
+	f.check(nil, nil)
+}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 
 	"github.com/pipeline-ci/pipeline/gitops"
 )
@@ -21,6 +22,7 @@ import (
 type workspace struct {
 	repo   *gitops.Git
 	dir    string
+	lock   *os.File
 	build  *gitops.Git
 	probes []*gitops.Git
 }
@@ -37,20 +39,39 @@ func defaultWorkdir(ctx context.Context, repo *gitops.Git) (string, error) {
 	return filepath.Join(os.TempDir(), "pipeline-promote-"+hex.EncodeToString(sum[:6])), nil
 }
 
+// ErrBusy: another promote is using the same workdir (the same clone).
+var ErrBusy = errors.New("another pipeline promote is running in this clone")
+
 func openWorkspace(ctx context.Context, repo *gitops.Git, dir string, parallel int, base string) (*workspace, error) {
+	// One run per workdir: the lock is the kernel's, so a killed run
+	// releases it by dying.
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return nil, fmt.Errorf("promote workdir: %w", err)
+	}
+	lock, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("promote workdir lock: %w", err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("%w (%s is locked)", ErrBusy, dir)
+	}
+	w := &workspace{repo: repo, dir: dir, lock: lock}
 	// Leftovers of a run that was killed: forget them.
 	if err := os.RemoveAll(dir); err != nil {
+		w.close(ctx)
 		return nil, fmt.Errorf("clear promote workdir %s: %w", dir, err)
 	}
 	if _, err := repo.Run(ctx, "worktree", "prune"); err != nil {
+		w.close(ctx)
 		return nil, err
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
+		w.close(ctx)
 		return nil, fmt.Errorf("promote workdir: %w", err)
 	}
-	w := &workspace{repo: repo, dir: dir}
-	var err error
 	if w.build, err = repo.WorktreeAdd(ctx, filepath.Join(dir, "build"), base); err != nil {
+		w.close(ctx)
 		return nil, fmt.Errorf("build worktree: %w", err)
 	}
 	w.build.Env = append(w.build.Env, quietGitEnv...)
@@ -99,6 +120,9 @@ func (w *workspace) close(ctx context.Context) {
 		}
 	}
 	_ = os.RemoveAll(w.dir)
+	if w.lock != nil {
+		_ = w.lock.Close() // releases the flock
+	}
 }
 
 // pickResult is one candidate picked onto the chain being built.
