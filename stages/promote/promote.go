@@ -84,12 +84,12 @@ func (s *Stage) Run(ctx context.Context, env *stages.Env) (*stages.Result, error
 		if errors.As(err, &stop) {
 			// Stopped by the fault-injection hook: like a kill, nothing
 			// more is done.
-			return rep.result(), stop.err
+			return nil, stop.err
 		}
 		if errors.Is(err, gitops.ErrPushRejected) {
 			err = errs.New(errs.Infra, err, fmt.Sprintf("%s kept moving during %d attempts: serialise promote jobs (GitLab resource_group, Jenkins lock) and re-run", cfg.To, maxAttempts))
 		}
-		if rep != nil {
+		if rep != nil && len(rep.Candidates) > 0 {
 			// Say what is known: what landed before the error is on
 			// master, and its statuses should say so.
 			s.publish(ctx, env, rep)
