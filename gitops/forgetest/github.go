@@ -910,13 +910,18 @@ func (g *GitHub) createRelease(w http.ResponseWriter, req *http.Request, r *GHRe
 	}
 	target := q.Get("target_commitish")
 	if r.Refs["refs/tags/"+tag] == nil {
-		// GitHub creates the tag from target_commitish when it is missing.
-		if len(target) != 40 {
-			ghErr(w, http.StatusUnprocessableEntity, "Validation Failed", map[string]any{"resource": "Release", "code": "invalid", "field": "target_commitish"})
-			return
+		// GitHub creates the tag from target_commitish (a sha or a branch;
+		// default: the default branch) when it is missing. This fake has no
+		// branches: a branch name stands for a made-up commit.
+		sha := target
+		if len(sha) != 40 {
+			if target == "" {
+				target = "main"
+			}
+			sha = fakeSHA("branch:" + target)
 		}
 		r.Refs["refs/tags/"+tag] = &GHRef{Ref: "refs/tags/" + tag, URL: r.APIURL + "/git/refs/tags/" + tag,
-			Object: GHGitObject{Type: "commit", SHA: target, URL: r.APIURL + "/git/commits/" + target}}
+			Object: GHGitObject{Type: "commit", SHA: sha, URL: r.APIURL + "/git/commits/" + sha}}
 	}
 	now := g.s.now().UTC()
 	rel := &GHRelease{ID: g.s.id(), TagName: tag, TargetCommitish: target, Name: q.Get("name"), Body: q.Get("body"),
