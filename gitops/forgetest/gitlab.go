@@ -1054,7 +1054,9 @@ func (g *GitLab) getTag(w http.ResponseWriter, r *http.Request, p *GLProject) {
 	writeJSON(w, http.StatusOK, t)
 }
 
-// commitFor resolves a ref (branch name or sha) to a commit payload.
+// commitFor resolves a ref (branch name or sha) to a commit payload. Any
+// full sha is accepted, known or not, so that tests can tag the commits of
+// their real git repositories without mirroring them here.
 func (p *GLProject) commitFor(s *Server, ref string) (GLCommit, bool) {
 	if sha, ok := p.Branches[ref]; ok {
 		ref = sha
