@@ -67,6 +67,7 @@ type Output struct {
 	Version  string           `json:"version"`
 	Catalog  string           `json:"catalog_url,omitempty"`
 	Image    string           `json:"image_url,omitempty"`
+	Manifest string           `json:"manifest_url,omitempty"`
 	Files    []File           `json:"files"`
 	Steps    []StepTiming     `json:"steps"`
 	Smoke    *SmokeResult     `json:"smoke,omitempty"`
@@ -105,6 +106,9 @@ func (s Stage) Run(ctx context.Context, env *stages.Env) (*stages.Result, error)
 		res.Dotenv = map[string]string{"PIPELINE_TEMPLATE_KEY": out.Key}
 		if out.Image != "" {
 			res.Dotenv["PIPELINE_TEMPLATE_URL"] = out.Image
+		}
+		if out.Manifest != "" {
+			res.Dotenv["PIPELINE_TEMPLATE_MANIFEST_URL"] = out.Manifest
 		}
 		if out.Catalog != "" {
 			res.Dotenv["PIPELINE_TEMPLATE_CATALOG_URL"] = out.Catalog
@@ -258,10 +262,13 @@ func (b *builder) fromManifest(m *Manifest) {
 	b.out.Version = m.Version
 	b.out.Files = m.Files
 	b.out.Smoke = m.Smoke
-	b.out.Catalog = b.publicURL(b.layout.Catalog())
+	b.out.Manifest = b.publicURL(b.layout.Manifest(m.Key))
 	for _, f := range m.Files {
-		if f.Format == "qcow2" {
+		switch f.Format {
+		case "qcow2":
 			b.out.Image = f.URL
+		case "libvirt", "virtualbox": // a catalog exists only for boxes
+			b.out.Catalog = b.publicURL(b.layout.Catalog())
 		}
 	}
 }
@@ -639,6 +646,9 @@ func (b *builder) provision(ctx context.Context, root string, layout Layout) (st
 	// DHCP on every Ethernet link with systemd-networkd.
 	p.WriteFile("/etc/fstab", []byte(layout.Fstab()), 0o644)
 	p.WriteFile("/etc/hostname", []byte(r.FileBase()+"\n"), 0o644)
+	// The image says which template it is (the key is also in the
+	// manifest, the catalog and the dotenv).
+	p.WriteFile("/etc/pipeline-template", []byte(fmt.Sprintf("NAME=%s\nVERSION=%s\nKEY=%s\n", r.Name, b.out.Version, b.out.Key)), 0o644)
 	p.WriteFile("/etc/systemd/network/80-pipeline-dhcp.network", []byte("[Match]\nName=en* eth*\n\n[Network]\nDHCP=yes\n"), 0o644)
 	os.MkdirAll(filepath.Join(root, "boot/efi"), 0o755)
 	if err := run("enable networking", "systemctl enable systemd-networkd.service systemd-resolved.service >/dev/null 2>&1 || systemctl enable systemd-networkd.service\n"); err != nil {
