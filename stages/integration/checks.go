@@ -2,6 +2,8 @@ package integration
 
 import (
 	"bufio"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"sort"
 	"strconv"
@@ -476,4 +478,52 @@ func clip(b []byte) []byte {
 		return append([]byte("[...]\n"), b[len(b)-max:]...)
 	}
 	return b
+}
+
+// Batchable reports whether c's probe can share one command with others:
+// the quick read-only kinds whose judgement needs only stdout.
+func Batchable(c *Check) bool {
+	return c.Package != nil || c.Service != nil || c.File != nil || c.Port != nil ||
+		c.User != nil || c.Group != nil || c.Kernel != nil
+}
+
+// BatchScript runs the probes of checks one after the other, each in a
+// subshell, their outputs between marker lines that carry the index and
+// exit status. The marker has a random part so no file content can fake it.
+func BatchScript(checks []*Check) (script, marker string) {
+	var nonce [8]byte
+	_, _ = rand.Read(nonce[:])
+	marker = "@@pipeline-" + hex.EncodeToString(nonce[:])
+	var b strings.Builder
+	for i, c := range checks {
+		fmt.Fprintf(&b, "(\n%s\n) 2>/dev/null </dev/null\nprintf '\\n%s %d %%d\\n' $?\n", Probe(c), marker, i)
+	}
+	return b.String(), marker
+}
+
+// SplitBatch cuts the output of BatchScript into one Output per check
+// (nil where the output is missing).
+func SplitBatch(stdout, marker string, n int) []*runners.Output {
+	outs := make([]*runners.Output, n)
+	rest := stdout
+	for {
+		i := strings.Index(rest, "\n"+marker+" ")
+		if i < 0 {
+			return outs
+		}
+		body := rest[:i]
+		line := rest[i+1:]
+		end := strings.IndexByte(line, '\n')
+		if end < 0 {
+			end = len(line)
+		}
+		var idx, exit int
+		if _, err := fmt.Sscanf(line[:end], marker+" %d %d", &idx, &exit); err == nil && idx >= 0 && idx < n {
+			outs[idx] = &runners.Output{Stdout: []byte(body), Exit: exit}
+		}
+		if end >= len(line) {
+			return outs
+		}
+		rest = line[end+1:]
+	}
 }

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -117,5 +118,51 @@ func TestTAPAndJUnit(t *testing.T) {
 	}
 	if _, err := ParseJUnit([]byte("<html/>")); err == nil {
 		t.Fatal("want an error for non-JUnit XML")
+	}
+}
+
+// A batch gives each check exactly what running it alone gives.
+func TestBatchMatchesSingleRuns(t *testing.T) {
+	s, err := ParseSuite("b.yaml", []byte(`checks:
+  - {id: passwd, file: {path: /etc/passwd, contains: /^root:/}}
+  - {id: nofile, file: {path: /no/such/file}}
+  - {id: root, user: {name: root}}
+  - {id: ghost, group: {name: no-such-group-here}}
+  - {id: ostype, kernel: {param: kernel.ostype, value: Linux}}
+  - {id: nokernel, kernel: {param: no.such.param}}
+  - {id: svc, service: {name: no-such-service, running: false}}
+  - {id: cmd, command: {run: "echo hi"}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var checks []*Check
+	for _, c := range s.Checks {
+		if Batchable(c) {
+			checks = append(checks, c)
+		}
+	}
+	if len(checks) != 7 {
+		t.Fatalf("batchable: %d", len(checks))
+	}
+	local := &runners.Local{Name: "local"}
+	script, marker := BatchScript(checks)
+	out, err := local.Run(context.Background(), runners.Command{Script: script})
+	if err != nil || out.Exit != 0 {
+		t.Fatalf("batch: %v exit %d %s", err, out.Exit, out.Stderr)
+	}
+	outs := SplitBatch(string(out.Stdout), marker, len(checks))
+	for i, c := range checks {
+		single, err := local.Run(context.Background(), runners.Command{Script: Probe(c)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if outs[i] == nil {
+			t.Fatalf("%s: no output in the batch", c.ID)
+		}
+		vb, vs := Judge(c, *outs[i]), Judge(c, single)
+		if vb.OK != vs.OK || vb.Message != vs.Message || outs[i].Exit != single.Exit {
+			t.Errorf("%s: batch %+v (exit %d), alone %+v (exit %d)", c.ID, vb, outs[i].Exit, vs, single.Exit)
+		}
 	}
 }
