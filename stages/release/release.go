@@ -156,10 +156,13 @@ func newRun(ctx context.Context, opts Options, env *stages.Env) (*run, error) {
 	if opts.Now != nil {
 		r.now = opts.Now().UTC()
 	}
-	r.git = gitops.Open(env.Repo)
-	if _, err := r.git.Run(ctx, "rev-parse", "--git-dir"); err != nil {
-		return nil, errs.New(errs.Usage, fmt.Errorf("release: %s is not a git repository: %w", env.Repo, err), "run pipeline release inside the repository, or give --repo")
+	// Paths in the config (changelog, version files) are relative to the
+	// top of the work tree, wherever --repo points inside it.
+	top, err := gitops.Open(env.Repo).Run(ctx, "rev-parse", "--show-toplevel")
+	if err != nil {
+		return nil, errs.New(errs.Usage, fmt.Errorf("release: %s is not a git work tree: %w", env.Repo, err), "run pipeline release inside the repository, or give --repo")
 	}
+	r.git = gitops.Open(top)
 	if err := r.identity(ctx); err != nil {
 		return nil, err
 	}
@@ -176,11 +179,10 @@ func newRun(ctx context.Context, opts Options, env *stages.Env) (*run, error) {
 		return nil, errs.New(errs.Usage, errors.New("release: HEAD is detached and the CI context names no branch"),
 			"check out the branch to release, or run from a branch pipeline (CI_COMMIT_BRANCH)")
 	}
-	line, err := release.LineOf(r.branch, r.cfg.MaintenanceBranch)
+	r.line, err = release.LineOf(r.branch, r.cfg.MaintenanceBranch)
 	if err != nil {
 		return nil, errs.New(errs.Usage, fmt.Errorf("release.%w", err), "fix release.maintenance_branch in pipeline.yaml")
 	}
-	r.line = line
 
 	r.mode = r.cfg.Mode
 	if r.mode == "" {
