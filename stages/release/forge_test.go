@@ -340,3 +340,20 @@ func TestGitHubDirectRelease(t *testing.T) {
 		t.Errorf("re-run: %s with %d writes", res.Outcome, srv.Writes()-writes)
 	}
 }
+
+func TestJobTokenSaysWhichTokenIsNeeded(t *testing.T) {
+	f := newGLFixture(t)
+	f.srv.AddJobToken("job-token-1234")
+	jf, err := gitops.NewGitLab(gitops.Options{BaseURL: f.srv.GitLabURL(), Project: "42", Token: "job-token-1234", JobToken: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.forge = jf
+	_, _, err = f.r.release(f.env(direct), Options{})
+	if errs.KindOf(err) != errs.Usage || !strings.Contains(err.Error(), "PIPELINE_TOKEN") {
+		t.Fatalf("job token only: %v", err)
+	}
+	if f.srv.Writes() != 0 || len(f.r.tags(true)) != 1 {
+		t.Error("a run that cannot finish wrote something")
+	}
+}

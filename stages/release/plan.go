@@ -224,7 +224,7 @@ func (r *run) complete(ctx context.Context, t *release.Tag) (bool, string, error
 	if r.forge.Kind() != "none" {
 		rel, err := r.forge.GetRelease(ctx, t.Name)
 		if err != nil {
-			return false, "", errs.Infraf("release: look up the forge release of %s: %w", t.Name, err)
+			return false, "", forgeError("look up the forge release of "+t.Name, err)
 		}
 		if rel == nil {
 			return false, "its forge release is missing", nil
@@ -392,7 +392,7 @@ func (r *run) readForge(ctx context.Context, in *release.PlanInput) error {
 	}
 	mrs, err := r.forge.MergedMergeRequests(ctx, r.branch, since)
 	if err != nil {
-		return errs.Infraf("release: list merged MRs: %w", err)
+		return forgeError("list merged MRs", err)
 	}
 	for _, m := range mrs {
 		if !inRange[m.MergeCommitSHA] && !inRange[m.SquashCommitSHA] && !inRange[m.SHA] {
@@ -400,7 +400,7 @@ func (r *run) readForge(ctx context.Context, in *release.PlanInput) error {
 		}
 		closes, err := r.forge.IssuesClosedBy(ctx, m.Number)
 		if err != nil {
-			return errs.Infraf("release: issues closed by MR %d: %w", m.Number, err)
+			return forgeError(fmt.Sprintf("issues closed by MR %d", m.Number), err)
 		}
 		rm := release.MergeRequest{Number: m.Number, Title: m.Title, Labels: m.Labels, URL: m.WebURL,
 			MergeSHA: m.MergeCommitSHA, SquashSHA: m.SquashCommitSHA, HeadSHA: m.SHA, MergedAt: m.MergedAt}
@@ -414,14 +414,14 @@ func (r *run) readForge(ctx context.Context, in *release.PlanInput) error {
 	}
 	ms, err := r.forge.ListMilestones(ctx, "active")
 	if err != nil {
-		return errs.Infraf("release: list milestones: %w", err)
+		return forgeError("list milestones", err)
 	}
 	if r.state.milestone != "" {
 		// A re-run: the milestone is the one the release commit names, even
 		// if it is closed by now.
 		all, err := r.forge.ListMilestones(ctx, "all")
 		if err != nil {
-			return errs.Infraf("release: list milestones: %w", err)
+			return forgeError("list milestones", err)
 		}
 		ms = all
 	}
@@ -432,7 +432,7 @@ func (r *run) readForge(ctx context.Context, in *release.PlanInput) error {
 	r.state.milestone = r.state.current.Title
 	issues, _, err := r.forge.MilestoneItems(ctx, r.state.current.ID)
 	if err != nil {
-		return errs.Infraf("release: items of milestone %s: %w", r.state.current.Title, err)
+		return forgeError("items of milestone "+r.state.current.Title, err)
 	}
 	for _, is := range issues {
 		if is.State == "closed" {
