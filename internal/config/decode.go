@@ -512,6 +512,10 @@ func contains(list []string, s string) bool {
 	return false
 }
 
+// envReference is a variable written as a reference ($NAME, ${NAME}) where
+// its name is wanted.
+var envReference = regexp.MustCompile(`^\$\{?[A-Za-z_][A-Za-z0-9_]*\}?$`)
+
 // secretShapes are token formats that could pass for a variable name.
 var secretShapes = regexp.MustCompile(`^(gh[pousr]_|github_pat_|glpat-|AKIA[0-9A-Z]{12})`)
 
@@ -527,7 +531,7 @@ func (d *decoder) envName(n *yaml.Node, v reflect.Value, path string, f *fieldIn
 	switch {
 	case n.ShortTag() == "!!str" && envName.MatchString(val) && !secretShapes.MatchString(val):
 		v.SetString(val)
-	case regexp.MustCompile(`^\$\{?[A-Za-z_][A-Za-z0-9_]*\}?$`).MatchString(val):
+	case envReference.MatchString(val):
 		name := strings.Trim(val, "${}")
 		d.add(n, path, "want %s: write %s without $ or braces (this key names the variable; it is never expanded)", form, name)
 	case looksLikeSecret(val):
