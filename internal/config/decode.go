@@ -24,6 +24,9 @@ type decoder struct {
 	lookup func(string) (string, bool)
 	probs  []Problem
 	steps  int
+	// outer holds the mappings being decoded around the current one, to
+	// tell that an unknown key is one of theirs, indented too far.
+	outer []outerMapping
 	// noValidate skips the Validators: only the rules the schema also has.
 	noValidate bool
 }
@@ -140,6 +143,8 @@ func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string, key *yam
 	}
 	before := len(d.probs)
 	fields := fieldsOf(t)
+	d.outer = append(d.outer, outerMapping{path, fields})
+	defer func() { d.outer = d.outer[:len(d.outer)-1] }()
 	seen := map[string]bool{}
 	for _, p := range d.pairs(n, path) {
 		name := p.key.Value
@@ -204,6 +209,17 @@ func (d *decoder) unknownKey(k *yaml.Node, path, name string, fields []fieldInfo
 		d.add(k, path, "unknown key %q here — it belongs under %s: check the indentation %s", name, strings.Join(homes, " or "), known)
 		return
 	}
+	// The mapping being decoded is the last of d.outer: look around it.
+	for i := len(d.outer) - 2; i >= 0; i-- {
+		if findField(d.outer[i].fields, name) != nil {
+			where := "the top level"
+			if d.outer[i].path != "" {
+				where = d.outer[i].path
+			}
+			d.add(k, path, "unknown key %q here — it is a key of %s: indent it less %s", name, where, known)
+			return
+		}
+	}
 	d.add(k, path, "unknown key %q %s", name, known)
 }
 
@@ -224,6 +240,11 @@ func homesOf(fields []fieldInfo, name string) []string {
 }
 
 type pair struct{ key, val *yaml.Node }
+
+type outerMapping struct {
+	path   string
+	fields []fieldInfo
+}
 
 // pairs lists a mapping's keys and values, reporting keys that are not text
 // and duplicates, and applying YAML merge keys (<<: *anchor): merged keys
