@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pipeline-ci/pipeline/runners/qemu"
+	"golang.org/x/crypto/ssh"
 )
 
 // QEMU boots the template disk image in a throw-away VM (runners/qemu:
@@ -25,7 +26,7 @@ type QEMU struct {
 	User    string
 	Key     []byte
 	HostKey string
-	// BootTimeout bounds the wait for SSH (default 5m: software emulation
+	// BootTimeout bounds the wait for SSH (default 10m: software emulation on a loaded machine
 	// is slow).
 	BootTimeout time.Duration
 
@@ -53,6 +54,24 @@ func (q *QEMU) boot(ctx context.Context) error {
 	}
 	cfg := q.VM
 	cfg.ForwardSSH = true
+	if len(q.Key) > 0 {
+		// Let our key in for this boot only (systemd credential); the
+		// template itself holds no key of ours.
+		signer, err := ssh.ParsePrivateKey(q.Key)
+		if err != nil {
+			os.RemoveAll(dir)
+			return unreachable(q.Name, "qemu", fmt.Errorf("private key: %w", err))
+		}
+		creds := map[string]string{}
+		for k, v := range cfg.Credentials {
+			creds[k] = v
+		}
+		name := "ssh.authorized_keys." + q.User
+		if _, set := creds[name]; !set {
+			creds[name] = strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey())))
+		}
+		cfg.Credentials = creds
+	}
 	if cfg.ConsoleLog == "" {
 		cfg.ConsoleLog = filepath.Join(dir, "console.log")
 	}
@@ -64,7 +83,7 @@ func (q *QEMU) boot(ctx context.Context) error {
 	}
 	timeout := q.BootTimeout
 	if timeout == 0 {
-		timeout = 5 * time.Minute
+		timeout = 10 * time.Minute
 	}
 	if err := vm.WaitForSSH(ctx, timeout); err != nil {
 		vm.Kill()

@@ -105,9 +105,17 @@ type IntegrationTarget struct {
 	// ResetCommand runs on the CI host to bring an ssh or local target
 	// back to a clean state (a snapshot revert).
 	ResetCommand string `yaml:"reset_command"`
-	// qemu: the disk image (booted with snapshot=on), memory in MiB.
+	// qemu: the disk image (booted with snapshot=on), memory in MiB, and
+	// for a direct kernel boot (much faster under emulation) the kernel,
+	// initrd and command line the template stage published. The key
+	// (key_file/key_env) is handed to the guest for this boot only
+	// (systemd credential ssh.authorized_keys.USER); known_hosts names a
+	// file with the template's public host key.
 	DiskImage string `yaml:"disk_image"`
 	Memory    int    `yaml:"memory"`
+	Kernel    string `yaml:"kernel"`
+	Initrd    string `yaml:"initrd"`
+	Cmdline   string `yaml:"cmdline"`
 }
 
 // IntegrationSnapshot configures the state snapshot.

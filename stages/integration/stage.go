@@ -225,7 +225,8 @@ func NewRunner(t config.IntegrationTarget, repo string, lookup func(string) (str
 		if user == "" {
 			user = "root"
 		}
-		return &runners.QEMU{Name: t.Name, VM: qemu.Config{Image: abs(t.DiskImage), MemoryMB: t.Memory},
+		return &runners.QEMU{Name: t.Name, VM: qemu.Config{Image: abs(t.DiskImage), MemoryMB: t.Memory,
+			Kernel: abs(t.Kernel), Initrd: abs(t.Initrd), Append: t.Cmdline},
 			User: user, Key: k, HostKey: lastKeyField(string(hostKey))}, nil
 	}
 	return nil, errs.Usagef("target %s: unknown runner %q", t.Name, t.Runner)
