@@ -21,6 +21,7 @@ type richConfig struct {
 	Labels     map[string]string        `yaml:"labels"`
 	Components []richComponent          `yaml:"components"`
 	Targets    map[string]richComponent `yaml:"targets"`
+	Primary    *richComponent           `yaml:"primary"`
 	SecretsEnv map[string]string        `yaml:"secrets_env"`
 	richLevel  `yaml:",inline"`
 }
