@@ -3,6 +3,8 @@ package dist
 import (
 	"errors"
 	"math/rand"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -218,5 +220,19 @@ func FuzzParseControl(f *testing.F) {
 			_ = ParseClause(Deb, c)
 		}
 		_ = CompareDeb(s, "1.0")
+	})
+}
+
+// Whatever bytes a .deb holds, reading it returns an error or a package,
+// never a panic or a hang.
+func FuzzInspect(f *testing.F) {
+	f.Add([]byte("!<arch>\ncontrol.tar     0           0     0     100644  5         `\nhello\n"))
+	f.Add([]byte{0xed, 0xab, 0xee, 0xdb, 3, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := filepath.Join(t.TempDir(), "x.deb")
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, _ = Inspect(p)
 	})
 }

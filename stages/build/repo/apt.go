@@ -180,11 +180,16 @@ func WriteAPT(dir string, pkgs []*dist.Inspected, opts APTOptions) (*APTRepo, er
 // writeStanza writes the package's control paragraph plus where it is and
 // its sums: the Packages index entry.
 func writeStanza(b *bytes.Buffer, p *dist.Inspected, filename string) {
-	for _, line := range strings.Split(p.Control, "\n") {
-		k, _, _ := strings.Cut(line, ":")
+	lines := strings.Split(p.Control, "\n")
+	for i, line := range lines {
+		k, v, _ := strings.Cut(line, ":")
 		switch k {
 		case "Filename", "Size", "MD5sum", "SHA1", "SHA256", "SHA512":
 			continue // ours below replace any the control file carried
+		}
+		continued := i+1 < len(lines) && strings.HasPrefix(lines[i+1], " ")
+		if strings.TrimSpace(v) == "" && !continued && !strings.HasPrefix(line, " ") {
+			continue // an empty field ("Section: ") says nothing
 		}
 		b.WriteString(line)
 		b.WriteByte('\n')

@@ -1,0 +1,144 @@
+package repo_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pipeline-ci/pipeline/stages/build/buildtest"
+	"github.com/pipeline-ci/pipeline/stages/build/dist"
+	"github.com/pipeline-ci/pipeline/stages/build/repo"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+var date = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func packages(t *testing.T) []*dist.Inspected {
+	t.Helper()
+	dir := t.TempDir()
+	var out []*dist.Inspected
+	for _, p := range []buildtest.Package{
+		{Format: "deb", Name: "appliance-agent", Version: "1.0.0-1", Arch: "amd64", Depends: []string{"appliance-config (>= 1.0)"}},
+		{Format: "deb", Name: "appliance-agent", Version: "1.0.0-1", Arch: "arm64", Depends: []string{"appliance-config (>= 1.0)"}},
+		{Format: "deb", Name: "appliance-config", Version: "1.0.0-1"},
+		{Format: "deb", Name: "libappliance1", Version: "2.0-1", Arch: "amd64"},
+		{Format: "rpm", Name: "appliance-config", Version: "1.0.0"},
+	} {
+		path, err := buildtest.MakePackage(dir, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, err := dist.Inspect(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, in)
+	}
+	return out
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run: go test ./stages/build/repo -update)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs (run: go test ./stages/build/repo -update to accept)\n--- got:\n%s\n--- want:\n%s", path, got, want)
+	}
+}
+
+// The APT repository as apt reads it: Debian's pool layout, an index per
+// architecture with arch "all" packages in each, and a Release whose sums
+// are those of the files it names.
+func TestWriteAPT(t *testing.T) {
+	dir := t.TempDir()
+	r, err := repo.WriteAPT(dir, packages(t), repo.APTOptions{Suite: "stable", Origin: "appliance", Label: "appliance", Date: date})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantFiles := []string{
+		"dists/stable/Release",
+		"dists/stable/main/binary-amd64/Packages", "dists/stable/main/binary-amd64/Packages.gz",
+		"dists/stable/main/binary-arm64/Packages", "dists/stable/main/binary-arm64/Packages.gz",
+		"pool/main/a/appliance-agent/appliance-agent_1.0.0-1_amd64.deb",
+		"pool/main/a/appliance-agent/appliance-agent_1.0.0-1_arm64.deb",
+		"pool/main/a/appliance-config/appliance-config_1.0.0-1_all.deb",
+		"pool/main/liba/libappliance1/libappliance1_2.0-1_amd64.deb",
+	}
+	if strings.Join(r.Files, "\n") != strings.Join(wantFiles, "\n") {
+		t.Errorf("files:\n%s", strings.Join(r.Files, "\n"))
+	}
+	release, _ := os.ReadFile(filepath.Join(dir, "dists/stable/Release"))
+	golden(t, "Release", release)
+	amd64, _ := os.ReadFile(filepath.Join(dir, "dists/stable/main/binary-amd64/Packages"))
+	golden(t, "Packages-amd64", amd64)
+
+	// Each line under MD5Sum:/SHA256: is right about its file.
+	section := ""
+	checked := 0
+	for _, line := range strings.Split(string(release), "\n") {
+		if !strings.HasPrefix(line, " ") {
+			section = strings.TrimSuffix(line, ":")
+			continue
+		}
+		var sum, name string
+		var size int
+		fmt.Sscanf(line, " %s %d %s", &sum, &size, &name)
+		b, err := os.ReadFile(filepath.Join(dir, "dists/stable", name))
+		if err != nil || len(b) != size {
+			t.Errorf("%s: %v, size %d listed", name, err, size)
+			continue
+		}
+		var got string
+		if section == "MD5Sum" {
+			s := md5.Sum(b)
+			got = hex.EncodeToString(s[:])
+		} else {
+			s := sha256.Sum256(b)
+			got = hex.EncodeToString(s[:])
+		}
+		if got != sum {
+			t.Errorf("%s %s: listed %s, file %s", section, name, sum, got)
+		}
+		checked++
+	}
+	if checked != 8 {
+		t.Errorf("checked %d sums, want 8 (4 indexes × MD5Sum and SHA256)", checked)
+	}
+}
+
+// Signing: a key protected by a passphrase needs it; a public key alone is
+// refused with the command that exports the private one.
+func TestSignerErrors(t *testing.T) {
+	if _, err := repo.NewSigner("not a key", ""); err == nil || !strings.Contains(err.Error(), "export-secret-keys") {
+		t.Errorf("garbage key: %v", err)
+	}
+}
+
+// Without createrepo_c the YUM repository is refused with what to install.
+func TestWriteYUMWithoutCreaterepo(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	_, err := repo.WriteYUM(context.Background(), t.TempDir(), nil, date)
+	if !errors.Is(err, repo.ErrNoCreaterepo) || !strings.Contains(err.Error(), "apt-get install createrepo-c") || !strings.Contains(err.Error(), "build.yum.enabled: false") {
+		t.Errorf("got %v", err)
+	}
+}
