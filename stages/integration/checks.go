@@ -480,29 +480,44 @@ func clip(b []byte) []byte {
 	return b
 }
 
-// Batchable reports whether c's probe can share one command with others:
-// the quick read-only kinds whose judgement needs only stdout.
+// Batchable reports whether c's first probe can share one command with
+// others: every kind but http (its own connection) and script (files to
+// copy), and commands only when they have no timeout of their own.
 func Batchable(c *Check) bool {
-	return c.Package != nil || c.Service != nil || c.File != nil || c.Port != nil ||
-		c.User != nil || c.Group != nil || c.Kernel != nil
+	switch {
+	case c.Command != nil:
+		return c.Command.Timeout == 0
+	case c.HTTP != nil, c.Script != nil:
+		return false
+	}
+	return true
 }
 
 // BatchScript runs the probes of checks one after the other, each in a
-// subshell, their outputs between marker lines that carry the index and
-// exit status. The marker has a random part so no file content can fake it.
+// subshell with no stdin, and prints each one's stdout (and, for commands,
+// its stderr) followed by a marker line with the kind of record, the index
+// and the exit status. The marker has a random part so that no output can
+// fake it.
 func BatchScript(checks []*Check) (script, marker string) {
 	var nonce [8]byte
 	_, _ = rand.Read(nonce[:])
 	marker = "@@pipeline-" + hex.EncodeToString(nonce[:])
 	var b strings.Builder
+	b.WriteString("__pipeline_err=$(mktemp)\n")
 	for i, c := range checks {
-		fmt.Fprintf(&b, "(\n%s\n) 2>/dev/null </dev/null\nprintf '\\n%s %d %%d\\n' $?\n", Probe(c), marker, i)
+		if c.Command != nil {
+			fmt.Fprintf(&b, "(\n%s\n) 2>\"$__pipeline_err\" </dev/null\nprintf '\\n%s O %d %%d\\n' $?\ncat \"$__pipeline_err\"\nprintf '\\n%s E %d 0\\n'\n",
+				Probe(c), marker, i, marker, i)
+			continue
+		}
+		fmt.Fprintf(&b, "(\n%s\n) 2>/dev/null </dev/null\nprintf '\\n%s O %d %%d\\n' $?\n", Probe(c), marker, i)
 	}
+	b.WriteString("rm -f \"$__pipeline_err\"\n")
 	return b.String(), marker
 }
 
 // SplitBatch cuts the output of BatchScript into one Output per check
-// (nil where the output is missing).
+// (nil where the output is missing: that check runs again alone).
 func SplitBatch(stdout, marker string, n int) []*runners.Output {
 	outs := make([]*runners.Output, n)
 	rest := stdout
@@ -517,9 +532,15 @@ func SplitBatch(stdout, marker string, n int) []*runners.Output {
 		if end < 0 {
 			end = len(line)
 		}
+		var kind string
 		var idx, exit int
-		if _, err := fmt.Sscanf(line[:end], marker+" %d %d", &idx, &exit); err == nil && idx >= 0 && idx < n {
-			outs[idx] = &runners.Output{Stdout: []byte(body), Exit: exit}
+		if _, err := fmt.Sscanf(line[:end], marker+" %s %d %d", &kind, &idx, &exit); err == nil && idx >= 0 && idx < n {
+			switch {
+			case kind == "O":
+				outs[idx] = &runners.Output{Stdout: []byte(body), Exit: exit}
+			case kind == "E" && outs[idx] != nil:
+				outs[idx].Stderr = []byte(body)
+			}
 		}
 		if end >= len(line) {
 			return outs

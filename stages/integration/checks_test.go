@@ -131,7 +131,11 @@ func TestBatchMatchesSingleRuns(t *testing.T) {
   - {id: ostype, kernel: {param: kernel.ostype, value: Linux}}
   - {id: nokernel, kernel: {param: no.such.param}}
   - {id: svc, service: {name: no-such-service, running: false}}
-  - {id: cmd, command: {run: "echo hi"}}
+  - {id: cmd, command: {run: "echo hi; echo oops >&2; exit 3"}}
+  - id: env
+    command: {run: 'printf %s "$PIPELINE_VERSION"', stdout: "2.0"}
+  - {id: slow, command: {run: "sleep 1", timeout: 5s}}
+  - {id: web, http: {url: "http://127.0.0.1:1/"}}
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -142,18 +146,19 @@ func TestBatchMatchesSingleRuns(t *testing.T) {
 			checks = append(checks, c)
 		}
 	}
-	if len(checks) != 7 {
+	if len(checks) != 9 {
 		t.Fatalf("batchable: %d", len(checks))
 	}
 	local := &runners.Local{Name: "local"}
 	script, marker := BatchScript(checks)
-	out, err := local.Run(context.Background(), runners.Command{Script: script})
+	env := map[string]string{"PIPELINE_VERSION": "2.0"}
+	out, err := local.Run(context.Background(), runners.Command{Script: script, Env: env})
 	if err != nil || out.Exit != 0 {
 		t.Fatalf("batch: %v exit %d %s", err, out.Exit, out.Stderr)
 	}
 	outs := SplitBatch(string(out.Stdout), marker, len(checks))
 	for i, c := range checks {
-		single, err := local.Run(context.Background(), runners.Command{Script: Probe(c)})
+		single, err := local.Run(context.Background(), runners.Command{Script: Probe(c), Env: env})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -161,7 +166,7 @@ func TestBatchMatchesSingleRuns(t *testing.T) {
 			t.Fatalf("%s: no output in the batch", c.ID)
 		}
 		vb, vs := Judge(c, *outs[i]), Judge(c, single)
-		if vb.OK != vs.OK || vb.Message != vs.Message || outs[i].Exit != single.Exit {
+		if vb.OK != vs.OK || vb.Message != vs.Message || vb.Detail != vs.Detail || outs[i].Exit != single.Exit || string(outs[i].Stderr) != string(single.Stderr) && c.Command != nil {
 			t.Errorf("%s: batch %+v (exit %d), alone %+v (exit %d)", c.ID, vb, outs[i].Exit, vs, single.Exit)
 		}
 	}

@@ -1,0 +1,83 @@
+package integration_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pipeline-ci/pipeline/gitops"
+	"github.com/pipeline-ci/pipeline/gitops/forgetest"
+	"github.com/pipeline-ci/pipeline/internal/ci"
+	"github.com/pipeline-ci/pipeline/internal/config"
+	"github.com/pipeline-ci/pipeline/internal/errs"
+	"github.com/pipeline-ci/pipeline/internal/report"
+	"github.com/pipeline-ci/pipeline/stages"
+	"github.com/pipeline-ci/pipeline/stages/integration"
+)
+
+// In a merge-request pipeline the stage keeps one comment on the MR (the
+// fake GitLab, through the real client), updated in place on the next run.
+func TestMRCommentUpsertedInPlace(t *testing.T) {
+	srv := forgetest.New(t, "glpat-test")
+	gl := srv.GitLab()
+	gl.AddProject(42, "appliance/os")
+	iid := gl.AddMergeRequest("42", forgetest.GLMergeRequest{Title: "agent 1.1", SourceBranch: "agent", TargetBranch: "staging", State: "opened"})
+	forge, err := gitops.NewGitLab(gitops.Options{BaseURL: srv.GitLabURL(), Project: "42", Token: "glpat-test",
+		Retry: gitops.Retry{Min: time.Millisecond, Max: 10 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo := t.TempDir()
+	os.MkdirAll(filepath.Join(repo, "suites"), 0o755)
+	state := filepath.Join(repo, "state")
+	os.WriteFile(filepath.Join(repo, "suites", "host.yaml"), []byte(`checks:
+  - id: marker
+    file: {path: `+state+`, contains: /^ok$/}
+  - id: shell
+    command: {run: "echo hi", stdout: hi}
+`), 0o644)
+	os.WriteFile(filepath.Join(repo, "pipeline.yaml"), []byte(`version: 1
+integration:
+  version: "2.0"
+  scenarios: [fresh]
+  provision: "true"
+  suites: [suites/*.yaml]
+  snapshot: {ignore: ["*"]}
+  logs: {journal: false}
+  targets:
+    - {name: ci-host, runner: local}
+`), 0o644)
+	cfg, err := config.Load(filepath.Join(repo, "pipeline.yaml"), ci.MapEnv{}.Lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func() error {
+		env := &stages.Env{Repo: repo, Config: cfg, Log: testLog(t), Report: &report.Dir{Path: t.TempDir()}, Forge: forge,
+			CI: ci.Context{Provider: ci.GitLab, Env: ci.MapEnv{}, MergeRequest: int(iid), JobURL: "https://gitlab.example/appliance/os/-/jobs/9"}}
+		_, err := (&integration.Stage{}).Run(context.Background(), env)
+		return err
+	}
+
+	os.WriteFile(state, []byte("broken\n"), 0o644)
+	if err := run(); errs.KindOf(err) != errs.Failure {
+		t.Fatalf("first run: want a failure, got %v", err)
+	}
+	notes := gl.Notes("42", "mr:1")
+	if len(notes) != 1 || !strings.Contains(notes[0].Body, "❌ Integration of 2.0") ||
+		!strings.Contains(notes[0].Body, "| ci-host | local | [❌ 1 failed](https://gitlab.example/appliance/os/-/jobs/9/artifacts/file/") ||
+		!strings.Contains(notes[0].Body, "`host.ci-host.fresh` marker") {
+		t.Fatalf("first comment: %+v", notes)
+	}
+
+	os.WriteFile(state, []byte("ok\n"), 0o644)
+	if err := run(); err != nil {
+		t.Fatalf("second run: %v", err)
+	}
+	notes = gl.Notes("42", "mr:1")
+	if len(notes) != 1 || !strings.Contains(notes[0].Body, "✅ Integration of 2.0") || strings.Contains(notes[0].Body, "marker") {
+		t.Fatalf("the comment was not updated in place: %+v", notes)
+	}
+}
