@@ -398,7 +398,7 @@ func (a *app) runWith(ctx context.Context, env *stages.Env, all []stages.Stage, 
 	}
 	env.Log.WithFields(fields).Infof("pipeline %s", a.command)
 
-	results, runErr := stages.Run(ctx, env, all, names)
+	results, runErr := a.runChained(ctx, env, all, names)
 	if !env.DryRun {
 		if _, err := env.Report.WriteSummary(a.summary(env, results, runErr)); err != nil {
 			env.Log.Warnf("JSON summary not written: %v", err)
@@ -409,6 +409,50 @@ func (a *app) runWith(ctx context.Context, env *stages.Env, all []stages.Stage, 
 	}
 	a.printResults(results, runErr)
 	return runErr
+}
+
+// runChained is stages.Run, except that the variables a stage hands to
+// later CI jobs (its dotenv: PIPELINE_METAPACKAGE_VERSION, PIPELINE_APT_SOURCE,
+// ...) reach the later stages of the same run too: pipeline.yaml is read
+// again with them layered over the environment, so `pipeline run` behaves
+// like the CI pipeline, where GitLab passes the dotenv report on. The run's
+// own outputs win over the environment: a later stage tests what was just
+// built.
+func (a *app) runChained(ctx context.Context, env *stages.Env, all []stages.Stage, names []string) ([]*stages.Result, error) {
+	selected, err := stages.Select(all, names)
+	if err != nil {
+		return nil, err
+	}
+	outputs := map[string]string{}
+	var results []*stages.Result
+	for i, s := range selected {
+		if i > 0 && len(outputs) > 0 && env.Config.Path != "" {
+			lookup := func(k string) (string, bool) {
+				if v, ok := outputs[k]; ok {
+					return v, true
+				}
+				return a.env.Lookup(k)
+			}
+			cfg, err := config.Load(env.Config.Path, lookup)
+			if err != nil {
+				return results, errs.New(errs.Usage, fmt.Errorf("before %s, with the outputs of the stages before it: %w", s.Name(), err), "")
+			}
+			next := *env
+			next.Config = cfg
+			env = &next
+		}
+		res, err := stages.Run(ctx, env, []stages.Stage{s}, nil)
+		results = append(results, res...)
+		if err != nil {
+			return results, err
+		}
+		for _, r := range res {
+			for k, v := range r.Dotenv {
+				outputs[k] = v
+			}
+		}
+	}
+	return results, nil
 }
 
 func (a *app) summary(env *stages.Env, results []*stages.Result, err error) *report.Summary {

@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# README's first command: the whole release flow of the example appliance,
+# for real, on this machine.
+#
+#   bash scripts/demo.sh [WORK_DIR]      (as root, on Debian 12 / Ubuntu with Go)
+#
+# It installs what the stages need (scripts/install-deps.sh, without the
+# test-only tools), builds the pipeline binary, and makes a scratch copy of
+# examples/appliance in WORK_DIR (default: a new /tmp/pipeline-demo.XXXX):
+# a git repository with a bare "origin", master at v1.0.0 and staging ahead
+# of it by three commits, one of them bad. Then, with the local defaults
+# (file:// artifact store, forge none):
+#
+#   pipeline run            build → template → integration on master, then
+#                           promote tests staging: the good commits land on
+#                           master, the bad one is named culprit (promote
+#                           exits 1 for that, which ends the run — as the
+#                           culprit fails the promote job in CI)
+#   pipeline run release    the release of what master now has
+#
+# and prints where everything is. docs/demo.md has the measured times.
+set -euo pipefail
+
+src=$(cd "$(dirname "$0")/.." && pwd)
+start=$(date +%s)
+say() { printf '\n\033[1m== %s\033[0m (%ss)\n' "$*" "$(( $(date +%s) - start ))"; }
+die() { echo "demo: $*" >&2; exit 1; }
+
+cat <<'EOF'
+pipeline demo: build → template → integration → promote → release of the
+example appliance, for real. It takes about 15 minutes on a 2-core machine
+with the Debian packages already installed (the first time also installs
+them and bootstraps two small Debian systems: add 5-10 minutes).
+Every step logs its progress; the summary at the end says where things are.
+EOF
+
+# Building images, chroots and installing packages needs root.
+[ "$(id -u)" = 0 ] || die "run me as root (sudo bash scripts/demo.sh): the template and integration stages bootstrap Debian systems and chroot into them."
+command -v go >/dev/null || die "Go is not installed: install Go 1.26 (https://go.dev/doc/install) and run me again."
+
+say "installing the Debian packages the stages need (scripts/install-deps.sh)"
+# The test-only tools (npm's git-cliff and gitlab-ci-local, the MinIO
+# build) are not needed for the demo.
+PIPELINE_DEPS_SKIP="npm minio e2e" bash "$src/scripts/install-deps.sh"
+
+work=${1:-$(mktemp -d /tmp/pipeline-demo.XXXX)}
+mkdir -p "$work"
+work=$(cd "$work" && pwd)
+[ -z "$(ls -A "$work")" ] || die "$work is not empty: give an empty or new directory."
+
+say "building the pipeline binary into $work/bin"
+(cd "$src" && go build -o "$work/bin/pipeline" ./cmd/pipeline)
+export PATH="$work/bin:$PATH"
+pipeline version
+
+# The Debian root filesystem integration's targets start from (chroot and
+# podman), made once and kept in /var/cache/pipeline-demo.
+cache=/var/cache/pipeline-demo
+rootfs=$cache/rootfs
+if [ ! -x "$rootfs/bin/sh" ] || [ ! -s "$cache/rootfs.tar" ]; then
+  say "bootstrapping the integration targets' Debian 12 root filesystem (mmdebstrap, about 1 minute)"
+  mkdir -p "$cache"
+  rm -rf "$rootfs.tmp" "$cache/rootfs.tar.tmp"
+  mmdebstrap --variant=minbase --mode=root --include=procps bookworm "$cache/rootfs.tar.tmp"
+  mkdir -p "$rootfs.tmp"
+  tar -C "$rootfs.tmp" -xf "$cache/rootfs.tar.tmp"
+  rm -rf "$rootfs"
+  mv "$rootfs.tmp" "$rootfs"
+  mv "$cache/rootfs.tar.tmp" "$cache/rootfs.tar"
+fi
+export APPLIANCE_ROOTFS=$rootfs APPLIANCE_ROOTFS_TARBALL=$cache/rootfs.tar
+
+say "making the scratch repository $work/appliance (origin: $work/origin.git)"
+# The same layout as this repository (the example in examples/appliance),
+# so pipeline.yaml's paths hold as they are.
+repo=$work/appliance
+app=$repo/examples/appliance
+mkdir -p "$app"
+cp -a "$src/examples/appliance/." "$app/"
+rm -rf "$app/.pipeline" "$app"/components/*/dist
+printf '.pipeline/\ndist/\n' > "$repo/.gitignore"
+git init -q -b master "$repo"
+git -C "$repo" config user.name "Demo Developer"
+git -C "$repo" config user.email "dev@appliance.example"
+git -C "$repo" add -A
+git -C "$repo" commit -q -m "feat: the appliance, version 1.0.0"
+git -C "$repo" tag -a v1.0.0 -m "appliance 1.0.0"
+git init -q --bare -b master "$work/origin.git"
+git -C "$repo" remote add origin "$work/origin.git"
+git -C "$repo" push -q origin master v1.0.0
+
+# staging: three commits ahead of master, the middle one bad.
+git -C "$repo" checkout -q -b staging
+cp -a "$app/changes/good/." "$app/"
+git -C "$repo" commit -q -am "feat(agent): status reports the polling interval"
+cp -a "$app/changes/bad-fresh-only/." "$app/"
+git -C "$repo" commit -q -am "fix(agent): enable the service from postinst only on upgrade"
+echo "Documentation: /usr/share/doc/appliance-config" >> "$app/components/appliance-config/motd"
+git -C "$repo" commit -q -am "docs(config): the motd says where the documentation is"
+git -C "$repo" push -q origin staging
+git -C "$repo" checkout -q master
+git -C "$repo" log --oneline --graph master staging
+
+say "production build: master at v1.0.0, the repository upgraded servers start from"
+pipeline -C "$app" build
+mkdir -p "$work/prod"
+cp -a "$app/.pipeline/build/apt" "$work/prod/apt"
+export APPLIANCE_PREVIOUS=1.0.0 APPLIANCE_PROD_APT_REPO=$work/prod/apt
+
+say "pipeline run: build → template → integration → promote"
+set +e
+pipeline -C "$app" run
+run_rc=$?
+set -e
+echo "pipeline run exited $run_rc (1 = promote named a culprit, as expected here)"
+cp "$app/.pipeline/reports/pipeline.json" "$work/run.json"
+[ "$run_rc" = 0 ] || [ "$run_rc" = 1 ] || die "pipeline run failed with exit $run_rc (2 config, 3 infrastructure): see the log above."
+
+say "pipeline run release: the release of what master now has"
+git -C "$repo" pull -q --ff-only origin master
+pipeline -C "$app" run release
+cp "$app/.pipeline/reports/pipeline.json" "$work/release.json"
+
+say "done in $(( $(date +%s) - start ))s"
+python3 - "$work" "$app" <<'EOF' || true
+import json, sys, os
+work, app = sys.argv[1], sys.argv[2]
+run = json.load(open(os.path.join(work, "run.json")))
+rel = json.load(open(os.path.join(work, "release.json")))
+print("\nwall time per stage:")
+for r in run["results"] + rel["results"]:
+    print(f"  {r['stage']:<12} {r['seconds']:7.1f}s  {r.get('outcome','')}: {r.get('summary','')}")
+EOF
+cat <<EOF
+
+Where everything is:
+  repository          $repo  (origin: $work/origin.git)
+  packages and lock   $app/.pipeline/build/  (dist.lock, *.deb, *.rpm, apt/, yum/)
+  artifact store      $app/.pipeline/artifacts/
+  image and box       $app/.pipeline/artifacts/  (template: qcow2, vmdk, Vagrant boxes and catalog)
+  JUnit reports       $app/.pipeline/reports/junit-*.xml
+  run summary         $work/run.json, $work/release.json
+EOF
+echo "  promoted onto master:"
+git -C "$repo" log --format='    %h %s' v1.0.0..origin/master
+echo "  staging not promoted (the culprit and what it blocks):"
+git -C "$repo" cherry -v origin/master origin/staging | sed 's/^/    /'
+tag=$(git -C "$repo" describe --tags --abbrev=0 origin/master 2>/dev/null || true)
+echo "  new version, tag    ${tag:-none}"
+echo "  changelog entry     $repo/CHANGELOG.md:"
+sed -n '1,25p' "$repo/CHANGELOG.md" 2>/dev/null | sed 's/^/    /'
