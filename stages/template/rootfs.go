@@ -121,8 +121,15 @@ func (p *Provisioner) Prepare() error {
 	if err := os.WriteFile(resolv, host, 0o644); err != nil {
 		return err
 	}
+	// apt drops to the _apt user to download; the bound repository may
+	// sit in a directory only root can enter (a CI checkout, a temp dir).
+	if err := os.WriteFile(filepath.Join(p.Root, aptSandboxConf), []byte("APT::Sandbox::User \"root\";\n"), 0o644); err != nil {
+		return err
+	}
 	return os.WriteFile(filepath.Join(p.Root, "usr/sbin/policy-rc.d"), []byte("#!/bin/sh\n# pipeline template: no service starts while provisioning\nexit 101\n"), 0o755)
 }
+
+const aptSandboxConf = "etc/apt/apt.conf.d/00pipeline-template-sandbox"
 
 // Finish restores what Prepare changed and leaves the image clean: no
 // package lists, no downloaded packages, no machine id (each VM makes its
@@ -136,6 +143,7 @@ func (p *Provisioner) Finish() error {
 		}
 	}
 	os.Remove(filepath.Join(p.Root, "usr/sbin/policy-rc.d"))
+	os.Remove(filepath.Join(p.Root, aptSandboxConf))
 	for _, g := range []string{"var/lib/apt/lists/*_*", "var/cache/apt/archives/*.deb", "var/cache/apt/*.bin", "var/log/apt/eipp.log.xz"} {
 		matches, _ := filepath.Glob(filepath.Join(p.Root, g))
 		for _, m := range matches {
@@ -161,7 +169,7 @@ func (p *Provisioner) Run(ctx context.Context, script string) (string, error) {
 	args := []string{
 		"--bind", p.Root, "/",
 		"--dev", "/dev", "--proc", "/proc",
-		"--tmpfs", "/tmp", "--tmpfs", "/run",
+		"--perms", "1777", "--tmpfs", "/tmp", "--tmpfs", "/run",
 		"--unshare-pid", "--unshare-ipc", "--unshare-uts", "--die-with-parent",
 		"--clearenv",
 		"--setenv", "PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
