@@ -138,3 +138,18 @@ func TestSSHRejectsUnknownHostKey(t *testing.T) {
 		t.Fatalf("want a host key error marked unreachable, got %v", err)
 	}
 }
+
+// known_hosts holds only the server's ed25519 key while the server offers
+// an ECDSA key first: the client must ask for the known type, not fail.
+func TestSSHNarrowsHostKeyAlgorithms(t *testing.T) {
+	d := runnertest.StartSSHD(t, 0, "ecdsa")
+	s := &runners.SSH{Name: "ssh", Addr: d.Addr, User: d.User, Key: d.Key, KnownHosts: d.KnownHosts, ReadyTimeout: time.Second}
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	defer s.Close()
+	out, err := s.Run(context.Background(), runners.Command{Script: "echo ok"})
+	if err != nil || string(out.Stdout) != "ok\n" {
+		t.Fatalf("%q %v", out.Stdout, err)
+	}
+}

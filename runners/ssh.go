@@ -95,6 +95,17 @@ func (s *SSH) connect(ctx context.Context) error {
 		ready = 30 * time.Second
 	}
 	deadline := time.Now().Add(ready)
+	// known_hosts may hold a key of another type than the one the server
+	// offers first; x/crypto/ssh does not narrow its host key algorithms to
+	// the known ones by itself, so on such a mismatch ask again for the
+	// known types only.
+	var offered string
+	check := cfg.HostKeyCallback
+	cfg.HostKeyCallback = func(host string, remote net.Addr, key ssh.PublicKey) error {
+		offered = key.Type()
+		return check(host, remote, key)
+	}
+	narrowed := false
 	for {
 		client, err := dialSSH(ctx, s.Addr, cfg)
 		if err == nil {
@@ -102,6 +113,12 @@ func (s *SSH) connect(ctx context.Context) error {
 			return nil
 		}
 		var keyErr *knownhosts.KeyError
+		if errors.As(err, &keyErr) && !narrowed && len(keyErr.Want) > 0 {
+			if algs := otherTypes(keyErr.Want, offered); len(algs) > 0 {
+				cfg.HostKeyAlgorithms, narrowed = algs, true
+				continue
+			}
+		}
 		permanent := errors.As(err, &keyErr) || isAuthError(err)
 		if permanent || time.Now().After(deadline) || ctx.Err() != nil {
 			hint := ""
@@ -115,6 +132,23 @@ func (s *SSH) connect(ctx context.Context) error {
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// otherTypes lists the host key algorithms of the known keys when none of
+// them is of the offered type (else nil: a real mismatch).
+func otherTypes(known []knownhosts.KnownKey, offered string) []string {
+	var algs []string
+	for _, k := range known {
+		t := k.Key.Type()
+		if t == offered {
+			return nil
+		}
+		if t == ssh.KeyAlgoRSA {
+			algs = append(algs, ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256)
+		}
+		algs = append(algs, t)
+	}
+	return algs
 }
 
 func isAuthError(err error) bool {

@@ -153,10 +153,12 @@ type SSHD struct {
 	cmd        *exec.Cmd
 }
 
-// StartSSHD starts /usr/sbin/sshd on a free port with a temp host key and
-// an authorized key for root, and stops it when the test ends. maxSessions
-// raises sshd's per-connection session limit (0: the default of 10).
-func StartSSHD(t testing.TB, maxSessions int) *SSHD {
+// StartSSHD starts /usr/sbin/sshd on a free port with a temp ed25519 host
+// key and an authorized key for root, and stops it when the test ends.
+// maxSessions raises sshd's per-connection session limit (0: the default
+// of 10). extraHostKeys ("ecdsa", "rsa") adds host keys of those types,
+// offered before the ed25519 one, which alone is in KnownHosts.
+func StartSSHD(t testing.TB, maxSessions int, extraHostKeys ...string) *SSHD {
 	t.Helper()
 	testutil.NeedRoot(t)
 	sshd := "/usr/sbin/sshd"
@@ -174,6 +176,14 @@ func StartSSHD(t testing.TB, maxSessions int) *SSHD {
 	hostKey := filepath.Join(dir, "host_ed25519")
 	if out, err := exec.Command(keygen, "-q", "-t", "ed25519", "-N", "", "-f", hostKey).CombinedOutput(); err != nil {
 		t.Fatalf("ssh-keygen: %v: %s", err, out)
+	}
+	hostKeys := ""
+	for _, typ := range extraHostKeys {
+		p := filepath.Join(dir, "host_"+typ)
+		if out, err := exec.Command(keygen, "-q", "-t", typ, "-N", "", "-f", p).CombinedOutput(); err != nil {
+			t.Fatalf("ssh-keygen: %v: %s", err, out)
+		}
+		hostKeys += "HostKey " + p + "\n"
 	}
 	// The client key.
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
@@ -199,7 +209,7 @@ func StartSSHD(t testing.TB, maxSessions int) *SSHD {
 	conf := filepath.Join(dir, "sshd_config")
 	write(t, conf, fmt.Sprintf(`Port %d
 ListenAddress 127.0.0.1
-HostKey %s
+%sHostKey %s
 AuthorizedKeysFile %s
 PermitRootLogin prohibit-password
 PasswordAuthentication no
@@ -210,7 +220,7 @@ MaxSessions %d
 MaxStartups 100
 PidFile %s
 Subsystem sftp internal-sftp
-`, port, hostKey, auth, maxSessions, filepath.Join(dir, "sshd.pid")))
+`, port, hostKeys, hostKey, auth, maxSessions, filepath.Join(dir, "sshd.pid")))
 	cmd := exec.Command(sshd, "-D", "-e", "-f", conf)
 	logf, err := os.Create(filepath.Join(dir, "sshd.log"))
 	if err != nil {
