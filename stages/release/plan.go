@@ -46,10 +46,7 @@ type state struct {
 
 // makePlan reads tags, history and the forge and decides.
 func (r *run) makePlan(ctx context.Context) error {
-	head, err := r.git.Head(ctx)
-	if err != nil {
-		return errs.New(errs.Usage, fmt.Errorf("release: %w", err), "the repository has no commit to release yet")
-	}
+	head := r.head
 	r.state = &state{head: head}
 	prefix := r.cfg.TagPrefix
 
@@ -170,12 +167,8 @@ func (r *run) findUnfinished(ctx context.Context, in *release.PlanInput, cands [
 	if last == nil {
 		return nil
 	}
-	msg, err := r.git.Run(ctx, "for-each-ref", "--format=%(contents)", "refs/tags/"+last.Name)
-	if err != nil {
-		return errs.Infraf("release: read tag %s: %w", last.Name, err)
-	}
-	j, ours := release.ReadJournal(msg)
-	if !ours || !strings.Contains(msg, release.TrailerVersion+":") {
+	j, ours := r.journals[last.Name]
+	if !ours {
 		return nil
 	}
 	complete, why, err := r.complete(ctx, last)
@@ -233,16 +226,21 @@ func (r *run) complete(ctx context.Context, t *release.Tag) (bool, string, error
 	return true, "", nil
 }
 
-// tagRefs lists every tag with the commit it points at.
+// tagRefs lists every tag with the commit it points at, and notes the
+// release trailers of the annotated ones (ours) in r.journals.
 func (r *run) tagRefs(ctx context.Context) ([]release.TagRef, error) {
-	out, err := r.git.Run(ctx, "for-each-ref", "--format=%(refname:strip=2)%00%(objectname)%00%(*objectname)", "refs/tags")
+	// Trailers joined by US on one line (git 2.39 ignores key= here, so
+	// they are picked out below).
+	out, err := r.git.Run(ctx, "for-each-ref", "--format=%(refname:strip=2)%00%(objectname)%00%(*objectname)%00"+
+		"%(contents:trailers:only,unfold,separator=%x1f)", "refs/tags")
 	if err != nil {
 		return nil, errs.Infraf("release: list tags: %w", err)
 	}
+	r.journals = map[string]release.Journal{}
 	var refs []release.TagRef
 	for _, line := range strings.Split(out, "\n") {
 		f := strings.Split(line, "\x00")
-		if len(f) != 3 {
+		if len(f) != 4 {
 			continue
 		}
 		sha := f[1]
@@ -250,6 +248,22 @@ func (r *run) tagRefs(ctx context.Context) ([]release.TagRef, error) {
 			sha = f[2] // annotated: the commit it peels to
 		}
 		refs = append(refs, release.TagRef{Name: f[0], SHA: sha})
+		if f[3] == "" {
+			continue
+		}
+		var j release.Journal
+		for _, t := range strings.Split(f[3], "\x1f") {
+			k, v, _ := strings.Cut(t, ":")
+			switch strings.TrimSpace(k) {
+			case release.TrailerVersion:
+				j.Version = strings.TrimSpace(v)
+			case release.TrailerMilestone:
+				j.Milestone = strings.TrimSpace(v)
+			}
+		}
+		if j.Version != "" {
+			r.journals[f[0]] = j
+		}
 	}
 	return refs, nil
 }
@@ -258,10 +272,7 @@ func (r *run) tagRefs(ctx context.Context) ([]release.TagRef, error) {
 // the last of any kind, and the last stable one. A shallow clone is
 // deepened only as far as that tag.
 func (r *run) lastReleases(ctx context.Context, cands []release.Tag, head string) (lastAny, lastStable *release.Tag, err error) {
-	shallow, err := r.git.IsShallow(ctx)
-	if err != nil {
-		return nil, nil, errs.Infraf("release: %w", err)
-	}
+	shallow := r.shallow
 	for i := range cands {
 		t := &cands[i]
 		ok, err := r.reaches(ctx, t, shallow)
@@ -307,12 +318,14 @@ func (r *run) reaches(ctx context.Context, t *release.Tag, shallow bool) (bool, 
 		}
 		return false, errs.Infraf("release: deepen the shallow clone to %s: %w", t.Name, err)
 	}
-	if !r.git.Exists(ctx, t.SHA) {
-		return false, nil
-	}
-	ok, err := r.git.IsAncestor(ctx, t.SHA, "HEAD")
+	// A tag whose commit is missing (fetched without its history) is not
+	// an ancestor: git answers with an error rather than "no".
+	ok, err := r.git.IsAncestor(ctx, t.SHA, r.head)
 	if err != nil {
-		return false, errs.Infraf("release: is %s an ancestor of HEAD: %w", t.Name, err)
+		if r.git.Exists(ctx, t.SHA) {
+			return false, errs.Infraf("release: is %s an ancestor of HEAD: %w", t.Name, err)
+		}
+		return false, nil
 	}
 	return ok, nil
 }

@@ -121,27 +121,32 @@ func (s *Stage) Run(ctx context.Context, env *stages.Env) (*stages.Result, error
 
 // run is one execution of the stage: its inputs and what it found.
 type run struct {
-	opts   Options
-	env    *stages.Env
-	cfg    config.Release
-	git    *gitops.Git
-	forge  gitops.Forge
-	now    time.Time
-	branch string
-	mode   string
-	remote string // "" when there is no such remote: the release stays local
-	line   *release.Line
-	links  release.Links
-	tmpl   release.Templates
+	opts    Options
+	env     *stages.Env
+	cfg     config.Release
+	git     *gitops.Git
+	forge   gitops.Forge
+	now     time.Time
+	branch  string
+	mode    string
+	remote  string // "" when there is no such remote: the release stays local
+	shallow bool   // a shallow clone
+	head    string
+	ident   bool // identity checked
+	line    *release.Line
+	links   release.Links
+	tmpl    release.Templates
 
-	wt      *gitops.Git // the worktree of the release branch (mode mr)
-	changed []string    // files written, to commit
-	state   *state
-	plan    *release.Plan
-	notes   *release.Notes
-	texts   texts
-	data    Data
-	cleanup func()
+	wt *gitops.Git // the worktree of the release branch (mode mr)
+	// journals are the release trailers of our tags, by tag name.
+	journals map[string]release.Journal
+	changed  []string // files written, to commit
+	state    *state
+	plan     *release.Plan
+	notes    *release.Notes
+	texts    texts
+	data     Data
+	cleanup  func()
 }
 
 // texts are the rendered notes, changelog entry and MR body.
@@ -158,14 +163,18 @@ func newRun(ctx context.Context, opts Options, env *stages.Env) (*run, error) {
 	}
 	// Paths in the config (changelog, version files) are relative to the
 	// top of the work tree, wherever --repo points inside it.
-	top, err := gitops.Open(env.Repo).Run(ctx, "rev-parse", "--show-toplevel")
-	if err != nil {
+	// One git call for three facts: the top, whether the clone is shallow,
+	// and HEAD.
+	out, err := gitops.Open(env.Repo).Run(ctx, "rev-parse", "--show-toplevel", "--is-shallow-repository", "HEAD")
+	lines := strings.Split(out, "\n")
+	if err != nil || len(lines) != 3 {
+		if top, terr := gitops.Open(env.Repo).Run(ctx, "rev-parse", "--show-toplevel"); terr == nil && top != "" {
+			return nil, errs.New(errs.Usage, fmt.Errorf("release: %s has no commit yet", top), "commit something to release first")
+		}
 		return nil, errs.New(errs.Usage, fmt.Errorf("release: %s is not a git work tree: %w", env.Repo, err), "run pipeline release inside the repository, or give --repo")
 	}
-	r.git = gitops.Open(top)
-	if err := r.identity(ctx); err != nil {
-		return nil, err
-	}
+	r.git = gitops.Open(lines[0])
+	r.shallow, r.head = lines[1] == "true", lines[2]
 
 	r.branch = firstNonEmpty(opts.Branch, env.CI.Branch)
 	if r.branch == "" {
@@ -205,8 +214,12 @@ func newRun(ctx context.Context, opts Options, env *stages.Env) (*run, error) {
 }
 
 // identity makes sure commits and tags can be made: a CI clone often has
-// no user.name/user.email.
-func (r *run) identity(ctx context.Context) error {
+// no user.name/user.email. It is asked only before the first write.
+func (r *run) identity(ctx context.Context) {
+	if r.ident {
+		return
+	}
+	r.ident = true
 	name, _ := r.git.Run(ctx, "config", "user.name")
 	email, _ := r.git.Run(ctx, "config", "user.email")
 	if name == "" {
@@ -215,7 +228,6 @@ func (r *run) identity(ctx context.Context) error {
 	if email == "" {
 		r.git.Env = append(r.git.Env, "GIT_AUTHOR_EMAIL=pipeline-release@localhost", "GIT_COMMITTER_EMAIL=pipeline-release@localhost")
 	}
-	return nil
 }
 
 // templates reads the team's template files, relative to pipeline.yaml.

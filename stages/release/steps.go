@@ -46,12 +46,17 @@ func (r *run) step(ctx context.Context, name string) error {
 // itself in direct mode, a temporary worktree of HEAD in mr mode (the
 // job's checkout stays on its branch).
 func (r *run) workdir(ctx context.Context) (*gitops.Git, error) {
+	if r.env.DryRun {
+		return r.git, nil // reads only: the checkout will do
+	}
 	if r.mode != config.ReleaseModeMR {
+		r.identity(ctx)
 		return r.git, nil
 	}
 	if r.wt != nil {
 		return r.wt, nil
 	}
+	r.identity(ctx)
 	dir, err := os.MkdirTemp("", "pipeline-release-")
 	if err != nil {
 		return nil, errs.Infraf("release: %w", err)
@@ -310,6 +315,7 @@ func (r *run) stepTag(ctx context.Context) error {
 		r.act(a)
 		return nil
 	}
+	r.identity(ctx)
 	msg := release.JournalMessage("Release "+r.plan.Version, r.plan.Version, r.state.milestone)
 	if err := r.git.Tag(ctx, r.plan.Tag, r.state.target, msg); err != nil {
 		if errors.Is(err, gitops.ErrTagExists) {
