@@ -1,7 +1,6 @@
 package promote
 
 import (
-	"math"
 	"math/rand"
 	"testing"
 )
@@ -297,6 +296,19 @@ func FuzzPlan(f *testing.F) {
 		if res.Plan.Probes > 40*int(n%40+1)*(int(retries%3)+2) {
 			t.Fatalf("%d probes for %d candidates", res.Plan.Probes, n%40)
 		}
-		_ = math.MaxInt
+		promoted := 0
+		for i := 0; i < int(n%40); i++ {
+			if res.Plan.State(i) == Promoted {
+				promoted++
+			}
+		}
+		if promoted != len(res.Master) {
+			t.Fatalf("%d promoted, %d on master", promoted, len(res.Master))
+		}
+		for _, c := range res.Master {
+			if res.Plan.State(c) != Promoted {
+				t.Fatalf("candidate %d on master is %s", c, res.Plan.State(c))
+			}
+		}
 	})
 }
