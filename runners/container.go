@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Container runs in a podman (or docker) container. The image is imported
@@ -109,6 +110,20 @@ func (c *Container) Run(ctx context.Context, cmd Command) (Output, error) {
 		eng = []string{"podman"}
 	}
 	argv := append(append(append([]string(nil), eng...), "exec", "-i", id), "/bin/sh", "-c")
+	if cmd.Timeout > 0 {
+		// Killing `podman exec` here does not stop the process in the
+		// container: timeout(1) there does. The local timer stays as the
+		// backstop, a little later.
+		inner := cmd
+		inner.Script = withTargetTimeout("/bin/sh -c "+Quote(Script(cmd)), cmd.Timeout)
+		inner.Env = nil
+		inner.Timeout = cmd.Timeout + 3*time.Second
+		out, err := execRun(ctx, c.Name, argv, inner, c.Env)
+		if err == nil && out.Exit == 137 && out.Duration >= cmd.Timeout {
+			out.Exit, out.TimedOut = -1, true
+		}
+		return out, err
+	}
 	out, err := execRun(ctx, c.Name, argv, cmd, c.Env)
 	// podman exec exits 125-127 itself when the container is gone.
 	if err == nil && out.Exit >= 125 && out.Exit <= 127 && bytes.Contains(out.Stderr, []byte("no container with")) {

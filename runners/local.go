@@ -47,12 +47,20 @@ func (l *Local) DialContext(ctx context.Context, network, addr string) (net.Conn
 }
 
 // copyLocal copies a file or tree with cp -a (keeps modes, links, owners).
+// A tree is merged into dst, as tar does on the other runners; nothing at
+// dst is removed first.
 func copyLocal(src, dst string) error {
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return err
 	}
-	_ = os.RemoveAll(dst)
-	if out, err := exec.Command("cp", "-a", src, dst).CombinedOutput(); err != nil {
+	args := []string{"-a", src, dst}
+	if st, err := os.Stat(src); err == nil && st.IsDir() {
+		if err := os.MkdirAll(dst, 0o755); err != nil {
+			return err
+		}
+		args = []string{"-a", src + "/.", dst}
+	}
+	if out, err := exec.Command("cp", args...).CombinedOutput(); err != nil {
 		return fmt.Errorf("cp -a %s %s: %v: %s", src, dst, err, out)
 	}
 	return nil

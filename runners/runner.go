@@ -117,3 +117,12 @@ func Script(cmd Command) string {
 	b.WriteString(cmd.Script)
 	return b.String()
 }
+
+// withTargetTimeout wraps a command line so that timeout(1) on the target
+// kills it after d, where the runner cannot kill it from here (a killed
+// ssh session or podman exec leaves the process running on the target).
+// Targets without timeout(1) run the line as it is.
+func withTargetTimeout(line string, d time.Duration) string {
+	secs := fmt.Sprintf("%.3f", d.Seconds())
+	return "if command -v timeout >/dev/null 2>&1; then exec timeout -s KILL " + secs + " " + line + "; else exec " + line + "; fi"
+}

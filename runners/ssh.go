@@ -211,8 +211,7 @@ func (s *SSH) Run(ctx context.Context, cmd Command) (Output, error) {
 		// actually kills the script there (sshd ignores signal requests).
 		runCtx, cancel = context.WithTimeout(ctx, cmd.Timeout+3*time.Second)
 		defer cancel()
-		secs := fmt.Sprintf("%.3f", cmd.Timeout.Seconds())
-		line = "if command -v timeout >/dev/null 2>&1; then exec timeout -s KILL " + secs + " " + line + "; else exec " + line + "; fi"
+		line = withTargetTimeout(line, cmd.Timeout)
 	}
 	start := time.Now()
 	// The remote login shell runs the command string; sh -c keeps the
