@@ -27,6 +27,7 @@ import (
 	"strings"
 
 	"github.com/pipeline-ci/pipeline/internal/artifacts"
+	"github.com/pipeline-ci/pipeline/internal/ci"
 	"github.com/pipeline-ci/pipeline/internal/config"
 	"github.com/pipeline-ci/pipeline/internal/errs"
 	"github.com/pipeline-ci/pipeline/stages"
@@ -205,6 +206,9 @@ func Build(ctx context.Context, env *stages.Env) (*Output, error) {
 	s, err := resolve(env)
 	if err != nil {
 		return nil, err
+	}
+	if env.CI.Env == nil { // a caller that built the Env by hand
+		env.CI.Env = ci.MapEnv{}
 	}
 	out := &Output{Metapackage: s.name, Dir: s.outDir}
 

@@ -100,15 +100,17 @@ func buildComponents(ctx context.Context, env *stages.Env, cs []config.Component
 				case <-ctx.Done():
 				}
 			}
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
+			if ctx.Err() == nil {
+				select {
+				case sem <- struct{}{}:
+					defer func() { <-sem }()
+				case <-ctx.Done():
+				}
 			}
 			if ctx.Err() != nil {
-				results[i].Error = "not built: an earlier component failed"
+				results[i].Error = "not built: stopped before it started (another component failed or the build was cancelled)"
 				return
 			}
-			defer func() { <-sem }()
 			r, err := buildComponent(ctx, env, c, sourceDate, version)
 			results[i] = r
 			if err != nil {

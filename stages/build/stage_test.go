@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pipeline-ci/pipeline/internal/ci"
 	"github.com/pipeline-ci/pipeline/internal/config"
@@ -321,5 +322,28 @@ func TestBaseFromPackagesIndex(t *testing.T) {
 	u := res.Data.(*build.Output).Unsatisfied
 	if len(u) != 1 || u[0].Depends != "systemd (>= 252)" {
 		t.Errorf("unsatisfied: %+v, want only systemd (>= 252)", u)
+	}
+}
+
+// When one component fails, the ones running beside it are stopped, with
+// everything they started.
+func TestFailureStopsRunningSiblings(t *testing.T) {
+	f := newFixture(t)
+	f.cfg.Build.Parallel = 2
+	f.cfg.Build.Components = []config.Component{
+		{Name: "slow", Command: "sh -c 'sleep 31.4159; touch slow-finished' & wait", Packages: []string{"*.deb"}},
+		{Name: "broken", Command: "sleep 0.5; exit 1", Packages: []string{"*.deb"}},
+	}
+	start := time.Now()
+	_, err := build.Build(context.Background(), f.env(false))
+	if errs.Code(err) != 1 || !strings.Contains(err.Error(), "component broken") {
+		t.Fatalf("want component broken's failure, got %v", err)
+	}
+	if took := time.Since(start); took > 15*time.Second {
+		t.Errorf("the build took %s: the slow sibling was not stopped", took)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if out, err := exec.Command("pgrep", "-f", "sleep 31.4159").Output(); err == nil {
+		t.Errorf("the sibling's child process kept running: pid %s", out)
 	}
 }

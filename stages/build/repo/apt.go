@@ -50,16 +50,6 @@ type APTRepo struct {
 	Files []string `json:"files"`
 }
 
-// SourcesLine is the line for sources.list with baseURL the address of
-// the repository's root. Options go in the brackets ("signed-by=/k.gpg").
-func (r *APTRepo) SourcesLine(baseURL string, options ...string) string {
-	opt := ""
-	if len(options) > 0 {
-		opt = "[" + strings.Join(options, " ") + "] "
-	}
-	return fmt.Sprintf("deb %s%s %s %s", opt, baseURL, r.Suite, r.Component)
-}
-
 // PoolPath is where a package file goes in the pool:
 // pool/<component>/<l or libX>/<name>/<file>, as Debian does.
 func PoolPath(component, name, file string) string {
