@@ -7,7 +7,8 @@ import (
 )
 
 func newPromoteCmd(a *app) *cobra.Command {
-	return &cobra.Command{
+	stage := promote.New()
+	cmd := &cobra.Command{
 		Use:   "promote",
 		Short: "Test staging, cherry-pick what passes onto master, name the culprits",
 		Long: `promote tests the commits of promote.from (staging) that promote.to (master)
@@ -21,10 +22,12 @@ commits after it are tested again without it.
 Exit codes: 0 promoted or nothing to promote; 1 a culprit, blocked commit or
 broken master was found; 2 configuration error; 3 infrastructure error (the
 test timed out or was killed, the remote or forge was unreachable).`,
-		Example: "  pipeline promote\n  pipeline promote --dry-run      # test, but push and post nothing\n  pipeline promote --json         # candidates, probes, rounds, culprits as JSON",
+		Example: "  pipeline promote\n  pipeline promote --list         # only list the candidates: test nothing\n  pipeline promote --dry-run      # test, but push and post nothing\n  pipeline promote --json         # candidates, probes, rounds, culprits as JSON",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.runStages(cmd.Context(), []stages.Stage{promote.New()}, nil)
+			return a.runStages(cmd.Context(), []stages.Stage{stage}, nil)
 		},
 	}
+	cmd.Flags().BoolVar(&stage.ListOnly, "list", false, "only list the candidates (staging commits not yet on master): test, pick and push nothing")
+	return cmd
 }

@@ -44,6 +44,9 @@ type Stage struct {
 	// "build 1", "round 2", "land 1", "report"); an error stops the run
 	// right there, as a kill would. Tests use it to inject faults.
 	AfterStep func(step string) error
+	// ListOnly stops after finding the candidates: nothing is tested,
+	// picked or pushed (`pipeline promote --list`).
+	ListOnly bool
 }
 
 // New returns the promote stage.
@@ -55,7 +58,7 @@ func (s *Stage) Name() string { return "promote" }
 // Run promotes what passes from promote.from to promote.to.
 func (s *Stage) Run(ctx context.Context, env *stages.Env) (*stages.Result, error) {
 	cfg := env.Config.Promote
-	if err := checkConfig(env.Config.Path, cfg); err != nil {
+	if err := checkConfig(env.Config.Path, cfg, s.ListOnly); err != nil {
 		return nil, err
 	}
 	repo := gitops.Open(env.Repo)
@@ -100,6 +103,10 @@ func (s *Stage) Run(ctx context.Context, env *stages.Env) (*stages.Result, error
 	if err := s.step("finish"); err != nil {
 		return rep.result(), errors.Unwrap(err)
 	}
+	if rep.ListOnly {
+		rep.logSummary(env)
+		return rep.result(), nil
+	}
 	s.publish(ctx, env, rep)
 	res := rep.result()
 	return res, rep.failure()
@@ -121,12 +128,12 @@ type stopped struct{ err error }
 func (e stopped) Error() string { return e.err.Error() }
 func (e stopped) Unwrap() error { return e.err }
 
-func checkConfig(path string, cfg config.Promote) error {
+func checkConfig(path string, cfg config.Promote, listOnly bool) error {
 	where := "pipeline.yaml"
 	if path != "" {
 		where = path
 	}
-	if strings.TrimSpace(cfg.Test) == "" {
+	if strings.TrimSpace(cfg.Test) == "" && !listOnly {
 		return errs.New(errs.Usage, fmt.Errorf("promote: %s has no promote.test", where),
 			"set promote.test to the command that runs your build verification tests, e.g. `test: make bvt`")
 	}
@@ -184,6 +191,14 @@ func (r *run) do(ctx context.Context) (*Report, error) {
 	log.Infof("%d candidate(s) on %s not yet on %s (at %s):", len(r.cands), cfg.From, cfg.To, short(r.head))
 	for i, c := range r.cands {
 		log.Infof("  %3d  %s  %s", i+1, short(c.SHA), c.Subject)
+	}
+	if r.stage.ListOnly {
+		r.rep.ListOnly = true
+		r.rep.MasterAfter = r.head
+		for i := range r.rep.Candidates {
+			r.rep.Candidates[i].Reason = "listed only (--list)"
+		}
+		return r.rep, nil
 	}
 
 	workdir := cfg.Workdir

@@ -27,6 +27,8 @@ type Report struct {
 	Parallel int    `json:"parallel"`
 	Retries  int    `json:"retries"`
 	DryRun   bool   `json:"dry_run"`
+	// ListOnly: the run only listed the candidates (--list).
+	ListOnly bool `json:"list_only,omitempty"`
 	// Attempt counts the starts over because master moved under the run.
 	Attempt int `json:"attempt"`
 
@@ -149,6 +151,8 @@ func (r *Report) fill(res *stages.Result, promoted, culprits []string) *stages.R
 	switch {
 	case len(r.Candidates) == 0:
 		parts = append(parts, fmt.Sprintf("nothing to promote: %s holds every commit of %s", r.To, r.From))
+	case r.ListOnly:
+		parts = append(parts, fmt.Sprintf("%d candidate(s) on %s not yet on %s (listed, not tested)", len(r.Candidates), r.From, r.To))
 	case r.DryRun:
 		parts = append(parts, fmt.Sprintf("would promote %d of %d", len(promoted), len(r.Candidates)))
 	default:
@@ -179,6 +183,8 @@ func (r *Report) fill(res *stages.Result, promoted, culprits []string) *stages.R
 	}
 	res.Summary = strings.Join(parts, "; ")
 	switch {
+	case r.ListOnly:
+		res.Outcome = stages.NoChange
 	case r.findings():
 		res.Outcome = stages.Failed
 	case r.DryRun:
