@@ -286,6 +286,9 @@ func (r *Report) forge(env *stages.Env, action, target, state string, do func() 
 	switch {
 	case env.DryRun:
 		a.Result = "dry-run"
+	case errors.Is(r.forgeErr, gitops.ErrJobTokenScope):
+		// Said once already; every other write would fail the same way.
+		a.Result = "skipped (needs an api token)"
 	default:
 		err := do()
 		switch {
