@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"net/url"
 	"os"
@@ -202,7 +203,7 @@ func (s *S3Store) put(ctx context.Context, key, src string, size int64, sum stri
 	what := fmt.Sprintf("upload %s to %s", key, s.URL(key))
 	opts := minio.PutObjectOptions{
 		UserMetadata: map[string]string{metaSHA256: sum},
-		ContentType:  "application/octet-stream",
+		ContentType:  contentType(key),
 		PartSize:     s.PartSize,
 		Checksum:     minio.ChecksumSHA256,
 	}
@@ -361,4 +362,14 @@ func partsChecksum(p string, partSize uint64) (string, error) {
 		}
 	}
 	return fmt.Sprintf("%s-%d", base64.StdEncoding.EncodeToString(all.Sum(nil)), parts), nil
+}
+
+// contentType is the Content-Type an object is served with: by its
+// extension (catalog.json must be application/json, or `vagrant box add
+// URL` takes it for a box file), else application/octet-stream.
+func contentType(key string) string {
+	if t := mime.TypeByExtension(path.Ext(key)); t != "" {
+		return t
+	}
+	return "application/octet-stream"
 }
