@@ -2,6 +2,7 @@ package promote
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -202,5 +203,37 @@ func TestGitLabAPIModeChecksTheTree(t *testing.T) {
 	})
 	if picks != 2 {
 		t.Errorf("%d API picks with our trailers, want 2", picks)
+	}
+}
+
+// TestJobTokenOnly: with only CI_JOB_TOKEN the promotion itself is done
+// (git push), the statuses cannot be posted: said once, the rest skipped,
+// and the run ends with an infrastructure error that names the scope.
+func TestJobTokenOnly(t *testing.T) {
+	f := newFixture(t)
+	f.commit()
+	f.commit()
+	f.pushStaging()
+	srv := forgetest.New(t)
+	srv.AddJobToken("job-token-1234")
+	srv.GitLab().AddProject(42, "appliance/os")
+	forge, err := gitops.NewGitLab(gitops.Options{BaseURL: srv.GitLabURL(), Project: "42", Token: "job-token-1234", JobToken: true,
+		Retry: gitops.Retry{Min: time.Millisecond, Max: 10 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.Promote.Test = f.test
+	cfg.Promote.Workdir = filepath.Join(f.dir, "work-job")
+	env := &stages.Env{Repo: f.ci, Config: cfg, CI: ci.Context{Provider: ci.GitLab},
+		Log: logging.Discard(), Report: &report.Dir{Path: filepath.Join(f.dir, "reports")}, Forge: forge}
+	res, err := New().Run(context.Background(), env)
+	if errs.KindOf(err) != errs.Infra || !errors.Is(err, gitops.ErrJobTokenScope) {
+		t.Fatalf("err = %v, want the job-token scope error (exit 3)", err)
+	}
+	f.check(res.Data.(*Report), nil)
+	acts := res.Data.(*Report).Forge
+	if len(acts) != 2 || acts[0].Result != "failed" || acts[1].Result != "skipped (needs an api token)" {
+		t.Errorf("forge actions %+v", acts)
 	}
 }
