@@ -54,6 +54,13 @@ func (r *run) makePlan(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if r.shallow && r.remote != "" {
+		// A CI clone may lack the tags (a shallow fetch follows only those
+		// inside its history): take the remote's list too.
+		if refs, err = r.remoteTags(ctx, refs); err != nil {
+			return err
+		}
+	}
 	cands, ignored := release.SortTags(refs, prefix, r.line)
 	r.data.IgnoredTags = ignored
 	if len(ignored) > 0 {
@@ -62,6 +69,12 @@ func (r *run) makePlan(ctx context.Context) error {
 	lastAny, lastStable, err := r.lastReleases(ctx, cands, head)
 	if err != nil {
 		return err
+	}
+	if _, known := r.journals[tagName(lastAny, "")]; lastAny != nil && !known && r.shallow {
+		// Fetched just now: read its trailers too.
+		if _, err := r.tagRefs(ctx); err != nil {
+			return err
+		}
 	}
 	var existing []*semver.Version
 	for _, t := range cands {
@@ -266,6 +279,45 @@ func (r *run) tagRefs(ctx context.Context) ([]release.TagRef, error) {
 		}
 	}
 	return refs, nil
+}
+
+// remoteTags adds the remote's tags that are not here, with the commits
+// they point at (ls-remote: one call, no objects fetched).
+func (r *run) remoteTags(ctx context.Context, local []release.TagRef) ([]release.TagRef, error) {
+	out, err := r.git.Run(ctx, "ls-remote", "--tags", "--end-of-options", r.remote)
+	if err != nil {
+		return nil, errs.Infraf("release: list the tags of %s: %w", r.remote, err)
+	}
+	have := map[string]bool{}
+	for _, t := range local {
+		have[t.Name] = true
+	}
+	peeled := map[string]string{}
+	var names []string
+	for _, line := range strings.Split(out, "\n") {
+		sha, ref, ok := strings.Cut(line, "\t")
+		if !ok {
+			continue
+		}
+		name, ok := strings.CutPrefix(ref, "refs/tags/")
+		if !ok {
+			continue
+		}
+		if base, isPeeled := strings.CutSuffix(name, "^{}"); isPeeled {
+			peeled[base] = sha
+			continue
+		}
+		if _, seen := peeled[name]; !seen {
+			peeled[name] = sha
+		}
+		names = append(names, name)
+	}
+	for _, n := range names {
+		if !have[n] {
+			local = append(local, release.TagRef{Name: n, SHA: peeled[n]})
+		}
+	}
+	return local, nil
 }
 
 // lastReleases finds the highest release tags that are ancestors of head:

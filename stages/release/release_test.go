@@ -215,6 +215,29 @@ func TestShallowClone(t *testing.T) {
 	}
 }
 
+// A shallow CI clone without any tag: the remote's tags are used, and only
+// the one needed is fetched.
+func TestShallowCloneWithoutTags(t *testing.T) {
+	r := newRepo(t)
+	r.commit("feat: start")
+	r.tag("v2.0.0")
+	r.bulk("chore: filler", 60)
+	r.commit("fix: late")
+	r.push()
+	clone := filepath.Join(t.TempDir(), "clone")
+	r.git(filepath.Dir(clone), "clone", "--quiet", "--depth=3", "--no-tags", "file://"+r.remote, clone)
+	c := &repo{t: t, dir: clone, remote: r.remote, n: 100}
+	if len(c.tags(false)) != 0 {
+		t.Fatal("setup: the clone has tags")
+	}
+	env := c.env(nil, nil)
+	env.DryRun = true
+	_, d := c.mustRelease(env, Options{})
+	if d.Version != "2.0.1" || d.PreviousTag != "v2.0.0" || len(d.Changes) != 61 {
+		t.Fatalf("%s after %s with %d changes, want 2.0.1 after v2.0.0 with 61", d.Version, d.PreviousTag, len(d.Changes))
+	}
+}
+
 func TestShallowCloneFirstRelease(t *testing.T) {
 	r := newRepo(t)
 	r.commit("fix: bug")
