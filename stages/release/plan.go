@@ -100,10 +100,14 @@ func (r *run) makePlan(ctx context.Context) error {
 	}
 	r.env.Log.Infof("%d commit(s) since %s", len(commits), tagName(lastStable, "the first commit"))
 
+	initial, err := semver.StrictNewVersion(r.cfg.InitialVersion)
+	if err != nil {
+		return errs.New(errs.Usage, fmt.Errorf("release.initial_version %q: %w", r.cfg.InitialVersion, err), "give a version such as 0.1.0")
+	}
 	in := release.PlanInput{
 		Prefix: prefix, LastStable: lastStable, LastAny: lastAny, Existing: existing,
 		Commits: commits, Head: head, Labels: r.labels(), Links: r.links,
-		Pre: r.opts.Pre, Line: r.line, Initial: semver.MustParse(r.cfg.InitialVersion),
+		Pre: r.opts.Pre, Line: r.line, Initial: initial,
 	}
 	if err := r.findUnfinished(ctx, &in, cands); err != nil {
 		return err
