@@ -32,6 +32,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pipeline-ci/pipeline/internal/artifacts"
@@ -373,9 +374,16 @@ func (b *builder) build(ctx context.Context, in Inputs) error {
 	built := now().UTC()
 	version := built.Format("2006.0102.150405")
 	b.out.Version = version
-	b.work = filepath.Join(b.env.Repo, ".pipeline", "template", key)
+	// One work directory per key; those of earlier keys are old images
+	// nobody needs here any more (they are in the store).
+	parent := filepath.Join(b.env.Repo, ".pipeline", "template")
+	if old, err := os.ReadDir(parent); err == nil {
+		for _, d := range old {
+			os.RemoveAll(filepath.Join(parent, d.Name()))
+		}
+	}
+	b.work = filepath.Join(parent, key)
 	b.out.WorkDir = b.work
-	os.RemoveAll(b.work)
 	if err := os.MkdirAll(b.work, 0o755); err != nil {
 		return errs.Infraf("template work dir: %w", err)
 	}
@@ -432,8 +440,8 @@ func (b *builder) build(ctx context.Context, in Inputs) error {
 	}
 
 	raw := filepath.Join(b.work, "disk.raw")
-	var written int64
-	if err := b.step("disk", "template: GPT disk (EFI + ext4 root)", func() int64 { return written }, func() error {
+	var written atomic.Int64 // read by the progress ticker
+	if err := b.step("disk", "template: GPT disk (EFI + ext4 root)", written.Load, func() error {
 		esp, rootImg := filepath.Join(b.work, "esp.img"), filepath.Join(b.work, "root.img")
 		if err := MakeESP(ctx, esp, layout, bf, r.Name); err != nil {
 			return errs.Infraf("%v", err)
@@ -442,7 +450,7 @@ func (b *builder) build(ctx context.Context, in Inputs) error {
 			return errs.Failuref("%v", err)
 		}
 		os.RemoveAll(root) // the largest thing on disk; the image has it now
-		if err := AssembleDisk(ctx, raw, layout, esp, rootImg, func(n int64) { written = n }); err != nil {
+		if err := AssembleDisk(ctx, raw, layout, esp, rootImg, written.Store); err != nil {
 			return errs.Infraf("%v", err)
 		}
 		os.Remove(esp)
@@ -545,8 +553,8 @@ func (b *builder) build(ctx context.Context, in Inputs) error {
 		b.env.Log.Info("smoke boot skipped (--no-boot or template.boot.enabled: false)")
 	}
 
-	var uploaded int64
-	return b.step("publish", "template: upload and catalog", func() int64 { return uploaded }, func() error {
+	var uploaded atomic.Int64
+	return b.step("publish", "template: upload and catalog", uploaded.Load, func() error {
 		var order []string
 		for f := range files {
 			order = append(order, f)
@@ -560,7 +568,7 @@ func (b *builder) build(ctx context.Context, in Inputs) error {
 			if err != nil {
 				return errs.New(errs.Infra, fmt.Errorf("upload %s: %w", name, err), "check the artifact store; a re-run uploads again")
 			}
-			uploaded += obj.Size
+			uploaded.Add(obj.Size)
 			b.env.Log.Infof("uploaded %s (%s, sha256 %s)", obj.URL, humanBytes(obj.Size), obj.SHA256[:12])
 			m.Files = append(m.Files, File{Format: f, Name: name, Key: obj.Key, URL: b.publicURL(obj.Key), Size: obj.Size, SHA256: obj.SHA256})
 		}
