@@ -905,3 +905,20 @@ func TestSameCloneIsLocked(t *testing.T) {
 	}
 	f.check(nil, nil)
 }
+
+// TestCloneHooksDoNotTouchPicks: a commit hook in the job's clone that
+// refuses every commit does not stop (or change) promote's picks.
+func TestCloneHooksDoNotTouchPicks(t *testing.T) {
+	f := newFixture(t)
+	f.commit()
+	f.pushStaging()
+	hook := filepath.Join(f.ci, ".git", "hooks", "commit-msg")
+	if err := os.WriteFile(hook, []byte("#!/bin/sh\necho refused >&2\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := f.promote(runOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.check(rep, nil)
+}

@@ -74,7 +74,10 @@ func openWorkspace(ctx context.Context, repo *gitops.Git, dir string, parallel i
 		w.close(ctx)
 		return nil, fmt.Errorf("build worktree: %w", err)
 	}
-	w.build.Env = append(w.build.Env, quietGitEnv...)
+	// The picks are ours, not a developer's commits: the clone's own
+	// commit hooks (a linter, a commit-msg check) must not change or
+	// refuse them. GIT_CONFIG_COUNT set last wins over quietGitEnv's.
+	w.build.Env = append(w.build.Env, "GIT_CONFIG_COUNT=3", "GIT_CONFIG_KEY_2=core.hooksPath", "GIT_CONFIG_VALUE_2="+os.DevNull)
 	for i := 1; i <= parallel; i++ {
 		g, err := repo.WorktreeAdd(ctx, filepath.Join(dir, "probe-"+strconv.Itoa(i)), base)
 		if err != nil {
