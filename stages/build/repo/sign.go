@@ -71,6 +71,9 @@ func (s *Signer) Sign(release []byte, date time.Time) (inRelease, detached []byt
 	if ct := s.entity.PrimaryKey.CreationTime; ct.After(when) {
 		when = ct
 	}
+	// go-crypto salts each signature with a random notation (it protects
+	// ed25519 keys against fault attacks): the Release is reproducible,
+	// its signatures are not, and nothing needs them to be.
 	cfg := &packet.Config{DefaultHash: crypto.SHA256, Time: func() time.Time { return when }}
 	key, ok := s.entity.SigningKey(when)
 	if !ok {
