@@ -84,12 +84,15 @@ type TemplateBase struct {
 
 // TemplateMetapackage names the meta-package and the repository to take it from.
 type TemplateMetapackage struct {
-	Name    string `yaml:"name"`
+	Name string `yaml:"name"`
+	// Version is the exact version to install; empty takes the build
+	// stage's PIPELINE_METAPACKAGE_VERSION from the report dir's dotenv.
 	Version string `yaml:"version"`
 	// Source is the sources.list line of the repository the build stage
 	// published (its PIPELINE_APT_SOURCE), e.g.
 	// "deb [trusted=yes] file:///srv/apt stable main". A file:// repository
-	// is made visible inside the image only while provisioning.
+	// is made visible inside the image only while provisioning. Empty takes
+	// the build stage's PIPELINE_APT_SOURCE from the report dir's dotenv.
 	Source string `yaml:"source" doc:"sources.list line of the build stage's repository (its PIPELINE_APT_SOURCE)."`
 	// Lock is the build stage's dist.lock (relative to the repository);
 	// its content is part of the template key.
@@ -192,10 +195,9 @@ func (t Template) Validate() []FieldError {
 	if t.Metapackage.Name != "" && !pkgName.MatchString(t.Metapackage.Name) {
 		add("metapackage.name", "%q is not a Debian package name", t.Metapackage.Name)
 	}
-	if t.Metapackage.Name != "" {
-		if t.Metapackage.Version == "" {
-			add("metapackage.version", "missing: the exact version to install, e.g. ${PIPELINE_METAPACKAGE_VERSION} from the build stage")
-		}
+	// An empty version or source is taken from the build stage's dotenv
+	// at run time (pipeline run build template); a given source must parse.
+	if t.Metapackage.Name != "" && t.Metapackage.Source != "" {
 		if f := strings.Fields(t.Metapackage.Source); len(f) < 3 || f[0] != "deb" {
 			add("metapackage.source", "%q is not a sources.list line: want \"deb [trusted=yes] URL SUITE COMPONENT\" (the build stage's PIPELINE_APT_SOURCE)", t.Metapackage.Source)
 		}

@@ -8,6 +8,9 @@ import (
 	"testing"
 
 	"github.com/pipeline-ci/pipeline/internal/config"
+	"github.com/pipeline-ci/pipeline/internal/errs"
+	"github.com/pipeline-ci/pipeline/internal/report"
+	"github.com/pipeline-ci/pipeline/stages"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -238,5 +241,21 @@ func golden(t *testing.T, name, got string) {
 	}
 	if string(want) != got {
 		t.Errorf("%s differs from the golden file (go test -update rewrites it):\n--- got ---\n%s\n--- want ---\n%s", name, got, want)
+	}
+}
+
+func TestMetapackageFromBuildDotenv(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "pipeline.env"), []byte("PIPELINE_APT_SOURCE=deb [trusted=yes] file:///x/apt stable main\nPIPELINE_METAPACKAGE_VERSION=1.2.3\n"), 0o644)
+	b := &builder{env: &stages.Env{Report: &report.Dir{Path: dir}}, cfg: config.Template{Name: "a/b", Metapackage: config.TemplateMetapackage{Name: "appliance"}}}
+	if err := b.fromBuild(); err != nil {
+		t.Fatal(err)
+	}
+	if m := b.cfg.Metapackage; m.Version != "1.2.3" || m.Source != "deb [trusted=yes] file:///x/apt stable main" {
+		t.Fatalf("from the build's dotenv: %+v", m)
+	}
+	b = &builder{env: &stages.Env{Report: &report.Dir{Path: t.TempDir()}}, cfg: config.Template{Name: "a/b", Metapackage: config.TemplateMetapackage{Name: "appliance"}}}
+	if err := b.fromBuild(); errs.KindOf(err) != errs.Usage || !strings.Contains(err.Error(), "template.metapackage") {
+		t.Fatalf("no version anywhere: %v", err)
 	}
 }

@@ -208,6 +208,9 @@ func humanBytes(n int64) string {
 
 func (b *builder) run(ctx context.Context) (*Output, error) {
 	b.out = &Output{Name: b.cfg.Name, Files: []File{}}
+	if err := b.fromBuild(); err != nil {
+		return b.out, err
+	}
 	r, err := NewRecipe(b.cfg)
 	if err != nil {
 		return b.out, errs.New(errs.Usage, err, "")
@@ -254,6 +257,38 @@ func (b *builder) run(ctx context.Context) (*Output, error) {
 		return b.out, nil
 	}
 	return b.out, b.build(ctx, in)
+}
+
+// fromBuild fills an empty meta-package version or source from the build
+// stage's dotenv in the report dir: `pipeline run build template` in one
+// process, where ${PIPELINE_…} in pipeline.yaml was expanded before the
+// build ran.
+func (b *builder) fromBuild() error {
+	m := &b.cfg.Metapackage
+	if m.Name == "" || m.Version != "" && m.Source != "" {
+		return nil
+	}
+	vars := map[string]string{}
+	if b.env.Report != nil && b.env.Report.Path != "" {
+		if data, err := os.ReadFile(filepath.Join(b.env.Report.Path, "pipeline.env")); err == nil {
+			for _, line := range strings.Split(string(data), "\n") {
+				if k, v, ok := strings.Cut(line, "="); ok {
+					vars[k] = v
+				}
+			}
+		}
+	}
+	if m.Version == "" {
+		m.Version = vars["PIPELINE_METAPACKAGE_VERSION"]
+	}
+	if m.Source == "" {
+		m.Source = vars["PIPELINE_APT_SOURCE"]
+	}
+	if m.Version == "" || m.Source == "" {
+		return errs.New(errs.Usage, fmt.Errorf("template.metapackage: %s needs a version and a source, and the build stage left none in the report dir", m.Name),
+			"set template.metapackage.version and .source (in CI: ${PIPELINE_METAPACKAGE_VERSION} and ${PIPELINE_APT_SOURCE} from the build job's dotenv), or run the build stage first")
+	}
+	return nil
 }
 
 // StorePrefix is the store folder of a box name.
