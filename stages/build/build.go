@@ -230,6 +230,17 @@ func Build(ctx context.Context, env *stages.Env) (*Output, error) {
 		return out, dryRun(ctx, env, s, out, prefix)
 	}
 
+	// The signing key and the store are checked before anything is built:
+	// a bad key or refused credentials should not cost a full build.
+	signer, err := signerFor(env, s)
+	if err != nil {
+		return out, err
+	}
+	store, err := artifacts.Open(ctx, env.Config.Artifacts.URL, artifacts.Settings{Base: env.Repo, S3: env.Config.Artifacts.S3, Env: env.CI.Env})
+	if err != nil {
+		return out, err
+	}
+
 	// Everything is built in a fresh directory that replaces the output
 	// directory only when complete, so no half-written repository is left.
 	work, err := os.MkdirTemp(filepath.Dir(s.outDir), "."+filepath.Base(s.outDir)+".new-")
@@ -272,10 +283,7 @@ func Build(ctx context.Context, env *stages.Env) (*Output, error) {
 
 	// repositories: APT (pool/, dists/, signed Release) and YUM (createrepo_c)
 	end = env.Log.Step("repositories")
-	signer, err := signerFor(env, s)
-	if err == nil {
-		err = repositoriesStep(ctx, env, s, out, work, inspected, signer)
-	}
+	err = repositoriesStep(ctx, env, s, out, work, inspected, signer)
 	end()
 	if err != nil {
 		return out, err
@@ -289,7 +297,7 @@ func Build(ctx context.Context, env *stages.Env) (*Output, error) {
 
 	// publish: upload to the artifact store, verified, with a manifest
 	end = env.Log.Step("publish")
-	err = publishStep(ctx, env, s, out, prefix)
+	err = publishStep(ctx, env, store, s, out, prefix)
 	end()
 	return out, err
 }

@@ -12,11 +12,7 @@ import (
 	"github.com/pipeline-ci/pipeline/stages"
 )
 
-func publishStep(ctx context.Context, env *stages.Env, s settings, out *Output, prefix string) error {
-	store, err := artifacts.Open(ctx, env.Config.Artifacts.URL, artifacts.Settings{Base: env.Repo, S3: env.Config.Artifacts.S3, Env: env.CI.Env})
-	if err != nil {
-		return err
-	}
+func publishStep(ctx context.Context, env *stages.Env, store artifacts.Store, s settings, out *Output, prefix string) error {
 	out.Store = store.URL(prefix)
 	env.Log.Infof("publishing to %s", out.Store)
 	sent, reused := 0, 0

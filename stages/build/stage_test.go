@@ -97,7 +97,7 @@ func TestSecondVersionRefused(t *testing.T) {
 			t.Errorf("error does not mention %q: %v", want, err)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(f.repo, "store")); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(f.repo, "store", "builds")); !os.IsNotExist(err) {
 		t.Errorf("something was published after a refused lock: %v", err)
 	}
 }
