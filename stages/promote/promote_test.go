@@ -72,6 +72,9 @@ var devEnv = []string{
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	testutil.NeedTool(t, "git")
+	// Every fixture is its own set of repositories and worktrees: the
+	// tests share nothing and run side by side.
+	t.Parallel()
 	dir := t.TempDir()
 	f := &fixture{t: t, dir: dir, origin: filepath.Join(dir, "origin.git"), probes: filepath.Join(dir, "probes.log")}
 	script := filepath.Join(dir, "probe.sh")
@@ -668,6 +671,7 @@ func TestKillAndRerunAtEveryStep(t *testing.T) {
 	}
 	for i := range steps {
 		t.Run(fmt.Sprintf("after %s", steps[i]), func(t *testing.T) {
+			t.Parallel() // each has its own copy of the repositories
 			f := pristine.copyFor(t)
 			k := 0
 			_, err := f.promote(runOpts{mutate: killOpts, hook: func(s string) error {
