@@ -312,3 +312,32 @@ func TestPublishDirSkipsWhatIsThere(t *testing.T) {
 		t.Errorf("manifest: %+v %v", m, err)
 	}
 }
+
+// A connection that drops once is retried, and the upload ends verified.
+func TestS3RetriesATransientFailure(t *testing.T) {
+	srv := miniotest.Start(t)
+	bucket := srv.Bucket(t)
+	var failed atomic.Int64
+	tr := &countingTransport{fail: func(r *http.Request) error {
+		if r.Method == http.MethodPut && strings.Contains(r.URL.Path, ".incoming/") && failed.Add(1) == 1 {
+			return errors.New("connection reset by test")
+		}
+		return nil
+	}}
+	st, err := artifacts.NewS3Store(context.Background(), bucket, "", artifacts.S3Options{Endpoint: srv.Endpoint, Insecure: true,
+		AccessKey: srv.AccessKey, SecretKey: srv.SecretKey, Transport: tr, MaxRetries: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, sum := randomFile(t, 100_000)
+	obj, err := st.PutFile(context.Background(), "x.deb", p)
+	if err != nil || obj.SHA256 != sum {
+		t.Fatalf("after one dropped connection: %+v %v", obj, err)
+	}
+	if failed.Load() < 2 {
+		t.Error("the failure was not injected")
+	}
+	if keys := srv.Keys(t, bucket); len(keys) != 1 || keys[0] != "x.deb" {
+		t.Errorf("bucket holds %v, want only x.deb", keys)
+	}
+}
