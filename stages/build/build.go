@@ -212,7 +212,7 @@ func Build(ctx context.Context, env *stages.Env) (*Output, error) {
 
 	// revision: commit, SOURCE_DATE_EPOCH and the meta-package version
 	end := env.Log.Step("revision")
-	out.Revision, err = resolveRevision(ctx, env.Repo, env.CI.Env, env.CI.Tag, s.cfg.Metapackage.Version, s.prefix)
+	out.Revision, err = resolveRevision(ctx, env.Repo, env.CI.Env, env.CI.Tag, s.cfg.Metapackage.Version, s.prefix, !env.DryRun, env.Log.Warnf)
 	if err == nil {
 		kind := "snapshot"
 		if out.Revision.Release {

@@ -1,15 +1,14 @@
 package build
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/pipeline-ci/pipeline/gitops"
 	"github.com/pipeline-ci/pipeline/internal/ci"
 	"github.com/pipeline-ci/pipeline/internal/errs"
 )
@@ -70,8 +69,8 @@ func CheckVersion(v string) error {
 // resolveRevision asks git about HEAD. SOURCE_DATE_EPOCH from the
 // environment wins over the commit time, and build.metapackage.version (or
 // a CI tag build) over git describe.
-func resolveRevision(ctx context.Context, repo string, env ci.Env, ciTag, override, prefix string) (Revision, error) {
-	g := gitRunner(repo)
+func resolveRevision(ctx context.Context, repo string, env ci.Env, ciTag, override, prefix string, deepen bool, warn func(string, ...any)) (Revision, error) {
+	g := gitops.Open(repo)
 	var rev Revision
 	commit, gitErr := g.Run(ctx, "rev-parse", "HEAD")
 	if gitErr == nil {
@@ -100,7 +99,22 @@ func resolveRevision(ctx context.Context, repo string, env ci.Env, ciTag, overri
 		return rev, errs.New(errs.Usage, fmt.Errorf("%s is not a git repository, so the build has no version: %w", repo, gitErr),
 			"run pipeline build in a git checkout, or set build.metapackage.version and SOURCE_DATE_EPOCH")
 	default:
-		d, err := g.Run(ctx, "describe", "--tags", "--long", "--abbrev=7", "--match", prefix+"[0-9]*", "HEAD")
+		describe := []string{"describe", "--tags", "--long", "--abbrev=7", "--match", prefix + "[0-9]*", "HEAD"}
+		d, err := g.Run(ctx, describe...)
+		if shallow, _ := g.IsShallow(ctx); err != nil && shallow {
+			// A shallow clone (GitLab's depth 20) may stop short of the last
+			// release tag: deepen until it is in reach.
+			if !deepen {
+				warn("shallow clone: no release tag within its history, so the version counts from 0.0.0 (a real run deepens the clone first)")
+			} else if derr := g.DeepenUntil(ctx, "origin", []string{"+refs/tags/*:refs/tags/*"}, func(ctx context.Context) (bool, error) {
+				_, e := g.Run(ctx, describe...)
+				return e == nil, nil
+			}); derr == nil {
+				d, err = g.Run(ctx, describe...)
+			} else {
+				warn("shallow clone: could not deepen it to the last release tag (%v); the version counts from 0.0.0", derr)
+			}
+		}
 		if err == nil {
 			rev.Version, rev.Release, err = SnapshotVersion(d, prefix)
 			if err != nil {
@@ -123,19 +137,4 @@ func resolveRevision(ctx context.Context, repo string, env ci.Env, ciTag, overri
 		return rev, errs.New(errs.Usage, err, "use a tag like "+prefix+"1.2.0, or fix build.metapackage.version")
 	}
 	return rev, nil
-}
-
-// gitRunner runs read-only git commands in dir. (The build only reads
-// HEAD, its time and tags, so it needs nothing more than this.)
-type gitRunner string
-
-func (g gitRunner) Run(ctx context.Context, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, "git", args...)
-	cmd.Dir = string(g)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("git %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
-	}
-	return strings.TrimSpace(stdout.String()), nil
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -345,5 +346,42 @@ func TestFailureStopsRunningSiblings(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	if out, err := exec.Command("pgrep", "-f", "sleep 31.4159").Output(); err == nil {
 		t.Errorf("the sibling's child process kept running: pid %s", out)
+	}
+}
+
+// In a shallow clone whose history stops short of the last release tag
+// (GitLab clones 20 commits deep), the clone is deepened and the snapshot
+// version still counts from that tag.
+func TestShallowCloneIsDeepenedForTheVersion(t *testing.T) {
+	origin := newFixture(t)
+	gitIn(t, origin.repo, "tag", "v1.4.0")
+	for i := 0; i < 12; i++ {
+		gitIn(t, origin.repo, "commit", "-q", "--allow-empty", "-m", fmt.Sprint("change ", i))
+	}
+	sha := gitIn(t, origin.repo, "rev-parse", "--short=7", "HEAD")
+	clone := filepath.Join(t.TempDir(), "clone")
+	gitIn(t, origin.repo, "clone", "-q", "--depth", "5", "file://"+origin.repo, clone)
+	if gitIn(t, clone, "rev-parse", "--is-shallow-repository") != "true" {
+		t.Fatal("the clone is not shallow")
+	}
+	f := &fixture{repo: clone, cfg: origin.cfg, log: &bytes.Buffer{}}
+	f.cfg.Artifacts.URL = "file://" + filepath.Join(t.TempDir(), "store")
+	f.makePackage(t, "debs", buildtest.Package{Format: "deb", Name: "a", Version: "1"})
+	f.cfg.Build.Components = []config.Component{{Name: "a", Prebuilt: "debs"}}
+
+	// A dry run changes nothing, so it does not fetch: it says so.
+	res, err := build.New().Run(context.Background(), f.env(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := res.Data.(*build.Output).Revision.Version; !strings.HasPrefix(v, "0.0.0+") || !strings.Contains(f.log.String(), "shallow clone") {
+		t.Errorf("dry run: version %s, log:\n%s", v, f.log)
+	}
+	out, err := build.Build(context.Background(), f.env(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "1.4.0+12.g" + sha; out.Revision.Version != want {
+		t.Errorf("version %s, want %s", out.Revision.Version, want)
 	}
 }
