@@ -149,6 +149,12 @@ func buildComponent(ctx context.Context, env *stages.Env, c config.Component, so
 		fmt.Fprintf(w, "$ %s\n", c.Command)
 		_, _ = w.Write(output)
 		env.Log.Flush()
+		took := time.Since(start).Round(time.Millisecond)
+		if err != nil {
+			fmt.Fprintf(w, "→ %s failed after %s: %v\n", c.Name, took, err)
+		} else {
+			fmt.Fprintf(w, "→ %s built in %s\n", c.Name, took)
+		}
 		end()
 		if err != nil {
 			if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {

@@ -159,6 +159,9 @@ func TestFailingComponentStopsTheBuild(t *testing.T) {
 	if out.Components[1].Error == "" {
 		t.Errorf("component app has no error: %+v", out.Components[1])
 	}
+	if !strings.Contains(f.log.String(), "$ echo compiling base") || !strings.Contains(f.log.String(), "→ base failed after") {
+		t.Errorf("the job log does not show the command and its end:\n%s", f.log)
+	}
 	logFile, err := os.ReadFile(filepath.Join(f.repo, ".pipeline", "reports", "build", "base.log"))
 	if err != nil || !strings.Contains(string(logFile), "disk on fire") {
 		t.Errorf("base.log: %v %q", err, logFile)
