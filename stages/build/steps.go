@@ -196,6 +196,9 @@ func repositoriesStep(ctx context.Context, env *stages.Env, s settings, out *Out
 			env.Log.Infof("Release signed with key %s", signer.KeyID())
 		}
 		env.Log.Infof("APT repository: %d file(s), suite %s, component %s", len(r.Files), r.Suite, r.Component)
+		if signer == nil {
+			env.Log.Warnf("the APT repository is not signed (set build.apt.sign.key_env): targets must be told to trust it with [trusted=yes]")
+		}
 	}
 	enabled := has(dist.RPM)
 	if y := s.cfg.YUM.Enabled; y != nil {
