@@ -58,12 +58,12 @@ pipeline version
 cache=/var/cache/pipeline-demo
 rootfs=$cache/rootfs
 if [ ! -x "$rootfs/bin/sh" ] || [ ! -s "$cache/rootfs.tar" ]; then
-  say "bootstrapping the integration targets' Debian 12 root filesystem (mmdebstrap, about 1 minute)"
+  say "bootstrapping the integration targets' Debian 12 root filesystem (mmdebstrap, 1-6 minutes: it downloads ~40 MB)"
   mkdir -p "$cache"
-  rm -rf "$rootfs.tmp" "$cache/rootfs.tar.tmp"
-  mmdebstrap --variant=minbase --mode=root --include=procps bookworm "$cache/rootfs.tar.tmp"
-  mkdir -p "$rootfs.tmp"
-  tar -C "$rootfs.tmp" -xf "$cache/rootfs.tar.tmp"
+  rm -rf "$cache/rootfs.tar.tmp"
+  # (a leftover $rootfs.tmp of an interrupted run is finished, not redone)
+  [ -x "$rootfs.tmp/bin/sh" ] || { rm -rf "$rootfs.tmp"; mmdebstrap --variant=minbase --mode=root --include=procps bookworm "$rootfs.tmp"; }
+  tar -C "$rootfs.tmp" --numeric-owner -cf "$cache/rootfs.tar.tmp" .
   rm -rf "$rootfs"
   mv "$rootfs.tmp" "$rootfs"
   mv "$cache/rootfs.tar.tmp" "$cache/rootfs.tar"
