@@ -4,6 +4,7 @@ package build
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -181,6 +182,9 @@ func repositoriesStep(ctx context.Context, env *stages.Env, s settings, out *Out
 		}
 		dir := filepath.Join(work, "apt")
 		r, err := repo.WriteAPT(dir, pkgs, opts)
+		if errors.Is(err, repo.ErrArchitecture) {
+			return errs.New(errs.Usage, err, "")
+		}
 		if err != nil {
 			return errs.Infraf("%w", err)
 		}

@@ -11,6 +11,7 @@ import (
 	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -50,6 +51,10 @@ type APTRepo struct {
 	Files []string `json:"files"`
 }
 
+// ErrArchitecture is wrapped by WriteAPT when a package's architecture is
+// not among the repository's.
+var ErrArchitecture = errors.New("architecture not in the repository")
+
 // PoolPath is where a package file goes in the pool:
 // pool/<component>/<l or libX>/<name>/<file>, as Debian does.
 func PoolPath(component, name, file string) string {
@@ -82,6 +87,13 @@ func WriteAPT(dir string, pkgs []*dist.Inspected, opts APTOptions) (*APTRepo, er
 	archs := opts.Architectures
 	if len(archs) == 0 {
 		archs = packageArchs(debs)
+	}
+	// A package of an architecture no index lists would be in the pool and
+	// pinned by the meta-package, yet invisible to apt.
+	for _, p := range debs {
+		if p.Arch != "all" && !contains(archs, p.Arch) {
+			return nil, fmt.Errorf("%w: %s is built for %s, which build.apt.architectures (%s) does not list: add it, or stop building it", ErrArchitecture, p.File, p.Arch, strings.Join(archs, ", "))
+		}
 	}
 	repo := &APTRepo{Dir: dir, Suite: opts.Suite, Component: opts.Component}
 
@@ -201,6 +213,15 @@ func packageArchs(debs []*dist.Inspected) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
 
 // gzipBytes compresses b with no name and no time in the header, so the

@@ -128,6 +128,15 @@ func TestWriteAPT(t *testing.T) {
 	}
 }
 
+// A package of an architecture the repository does not index is an error,
+// not a package apt silently cannot see.
+func TestWriteAPTRefusesUnlistedArchitecture(t *testing.T) {
+	_, err := repo.WriteAPT(t.TempDir(), packages(t), repo.APTOptions{Architectures: []string{"amd64"}, Date: date})
+	if err == nil || !strings.Contains(err.Error(), "appliance-agent_1.0.0-1_arm64.deb is built for arm64") {
+		t.Errorf("got %v", err)
+	}
+}
+
 // Signing: a key protected by a passphrase needs it; a public key alone is
 // refused with the command that exports the private one.
 func TestSignerErrors(t *testing.T) {
