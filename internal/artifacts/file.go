@@ -155,7 +155,17 @@ func (s *FileStore) Get(ctx context.Context, key string, w io.Writer) error {
 // List walks the directory below prefix.
 func (s *FileStore) List(ctx context.Context, prefix string) ([]Object, error) {
 	var out []Object
-	err := filepath.WalkDir(s.Root, func(p string, d fs.DirEntry, err error) error {
+	// Walk only below the directory part of the prefix ("builds/1.0/" or
+	// "builds/1." both start at builds/), not the whole store.
+	start := s.Root
+	dir := path.Dir(prefix + "x")
+	if dir == ".." || strings.HasPrefix(dir, "../") || strings.HasPrefix(dir, "/") {
+		return nil, fmt.Errorf("artifact prefix %q is not a path below the store", prefix)
+	}
+	if dir != "." {
+		start = filepath.Join(s.Root, filepath.FromSlash(dir))
+	}
+	err := filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil

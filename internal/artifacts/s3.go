@@ -220,7 +220,10 @@ func (s *S3Store) put(ctx context.Context, key, src string, size int64, sum stri
 	if err := s.verify(ctx, tmpKey, size, sum, src); err != nil {
 		return Object{}, fmt.Errorf("%s: %w", what, err)
 	}
-	dst := minio.CopyDestOptions{Bucket: s.bucket, Object: final}
+	// The copy may be a multipart copy, which keeps neither the source's
+	// metadata nor its Content-Type: set both again.
+	dst := minio.CopyDestOptions{Bucket: s.bucket, Object: final, ReplaceMetadata: true,
+		UserMetadata: map[string]string{metaSHA256: sum, "Content-Type": contentType(key)}}
 	if _, err := s.client.ComposeObject(ctx, dst, minio.CopySrcOptions{Bucket: s.bucket, Object: tmpKey}); err != nil {
 		return Object{}, s.classify(what, err, S3Options{})
 	}
