@@ -29,7 +29,7 @@ type Inputs struct {
 
 // BuilderVersion is bumped whenever the stage would make a different image
 // from the same inputs (layout, boot setup).
-const BuilderVersion = 2
+const BuilderVersion = 3
 
 // Key is the template key: the hex sha256 of the canonical JSON of in,
 // shortened to 32 hex digits (128 bits), which is plenty to name images.
