@@ -262,3 +262,25 @@ func listFiles(b *strings.Builder, dir string) error {
 	}
 	return err
 }
+
+// gitlabCILocal is the pinned gitlab-ci-local that scripts/deps/e2e.sh
+// installs (a global one may be a version that needs another Node).
+const gitlabCILocal = "/var/tmp/pipeline-tools/gitlab-ci-local-4.64.1/node_modules/.bin/gitlab-ci-local"
+
+// TestGitLabCI runs testdata/gitlab/*.txtar: .gitlab-ci.yml files run by
+// gitlab-ci-local with the shell executor ($GITLAB_CI_LOCAL).
+func TestGitLabCI(t *testing.T) {
+	testutil.NeedTool(t, "git")
+	testutil.NeedTool(t, "rsync")
+	gcl := gitlabCILocal
+	if _, err := os.Stat(gcl); err != nil {
+		testutil.NeedTool(t, gcl) // fails under CI, skips locally: run scripts/deps/e2e.sh
+	}
+	p := params("testdata/gitlab")
+	setup := p.Setup
+	p.Setup = func(env *testscript.Env) error {
+		env.Setenv("GITLAB_CI_LOCAL", gcl) // not GCL: gitlab-ci-local reads GCL_* as its options
+		return setup(env)
+	}
+	testscript.Run(t, p)
+}
