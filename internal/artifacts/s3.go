@@ -154,7 +154,7 @@ func (s *S3Store) PutFile(ctx context.Context, key, src string) (Object, error) 
 			return obj, nil
 		}
 		last = err
-		if errs.KindOf(err) == errs.Usage || ctx.Err() != nil {
+		if errs.KindOf(err) == errs.Usage || ctx.Err() != nil || attempt == s.attempts() {
 			break // retrying refused credentials or a cancelled build helps no one
 		}
 		select {
