@@ -2,6 +2,11 @@
 // integration put what they publish. A Store is a local directory (file://)
 // or an S3 bucket prefix (s3://, MinIO in tests). Writes are verified and
 // never leave a half-written object under its final name.
+//
+// Open returns the store pipeline.yaml's artifacts.url names (credentials
+// looked up through the CI environment); PublishDir uploads a directory,
+// skipping what is already stored with the same sha256, and WriteManifest
+// records a build's objects. miniotest starts a real MinIO for tests.
 package artifacts
 
 import (
