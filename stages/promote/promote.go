@@ -61,7 +61,9 @@ func (s *Stage) Run(ctx context.Context, env *stages.Env) (*stages.Result, error
 	if err := checkConfig(env.Config.Path, cfg, s.ListOnly); err != nil {
 		return nil, err
 	}
-	repo := gitops.Open(env.Repo)
+	// Under CI the checkout's credentials (GitLab's job token) cannot push:
+	// fetch and push with the forge's API token, never written anywhere.
+	repo := gitops.Open(env.Repo).WithForgeAuth(env.Config.Forge, env.CI)
 	repo.Env = append(repo.Env, identityEnv(ctx, repo)...)
 	repo.Env = append(repo.Env, quietGitEnv...)
 	if _, err := repo.Run(ctx, "rev-parse", "--git-dir"); err != nil {
