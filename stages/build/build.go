@@ -62,6 +62,7 @@ type Output struct {
 	Uploaded int               `json:"uploaded"`
 	Reused   int               `json:"reused"`
 	Manifest *artifacts.Object `json:"manifest,omitempty"`
+	LockURL  string            `json:"lock_url,omitempty"` // the published dist.lock
 	DryRun   *Plan             `json:"plan,omitempty"`
 }
 
@@ -147,6 +148,9 @@ func Dotenv(out *Output) map[string]string {
 	}
 	if out.Manifest != nil {
 		d["PIPELINE_MANIFEST_URL"] = out.Manifest.URL
+	}
+	if out.LockURL != "" {
+		d["PIPELINE_LOCK_URL"] = out.LockURL
 	}
 	return d
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pipeline-ci/pipeline/internal/artifacts"
 	"github.com/pipeline-ci/pipeline/stages"
+	"github.com/pipeline-ci/pipeline/stages/build/dist"
 )
 
 func publishStep(ctx context.Context, env *stages.Env, store artifacts.Store, s settings, out *Output, prefix string) error {
@@ -41,6 +42,7 @@ func publishStep(ctx context.Context, env *stages.Env, store artifacts.Store, s 
 	if out.YUM != nil {
 		out.YUM.URL = store.URL(prefix + "/yum")
 	}
+	out.LockURL = store.URL(prefix + "/" + dist.LockFile)
 	m, err := artifacts.WriteManifest(ctx, store, prefix, artifacts.Manifest{
 		Build: out.Revision.BuildID(), Version: out.Revision.Version, Commit: out.Revision.Commit, Objects: objs,
 	})
