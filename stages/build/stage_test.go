@@ -388,3 +388,25 @@ func TestShallowCloneIsDeepenedForTheVersion(t *testing.T) {
 		t.Errorf("version %s, want %s", out.Revision.Version, want)
 	}
 }
+
+// The configuration example in docs/build.md is a valid build: section.
+func TestDocsExampleIsValid(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join(buildtest.ExampleDir(), "..", "..", "docs", "build.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(doc), "```yaml\nbuild:\n")
+	block, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("docs/build.md has no ```yaml build: example")
+	}
+	p := filepath.Join(t.TempDir(), "pipeline.yaml")
+	os.WriteFile(p, []byte("version: 1\nproject:\n  name: appliance\nbuild:\n"+block), 0o644)
+	cfg, err := config.Load(p, func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatalf("the docs example does not load: %v", err)
+	}
+	if len(cfg.Build.Components) != 3 || cfg.Build.Components[1].Timeout.D() != 20*time.Minute || cfg.Build.APT.Sign.KeyEnv != "APT_SIGNING_KEY" {
+		t.Errorf("the docs example loaded as %+v", cfg.Build)
+	}
+}
