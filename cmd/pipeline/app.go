@@ -17,6 +17,7 @@ import (
 	"github.com/pipeline-ci/pipeline/internal/config"
 	"github.com/pipeline-ci/pipeline/internal/errs"
 	"github.com/pipeline-ci/pipeline/internal/logging"
+	"github.com/pipeline-ci/pipeline/internal/preflight"
 	"github.com/pipeline-ci/pipeline/internal/report"
 	"github.com/pipeline-ci/pipeline/stages"
 	"github.com/spf13/cobra"
@@ -441,7 +442,7 @@ func (a *app) runChained(ctx context.Context, env *stages.Env, all []stages.Stag
 			next.Config = cfg
 			env = &next
 		}
-		res, err := stages.Run(ctx, env, []stages.Stage{s}, nil)
+		res, err := stages.Run(ctx, env, []stages.Stage{preflighted(s)}, nil)
 		results = append(results, res...)
 		if err != nil {
 			return results, err
@@ -453,6 +454,18 @@ func (a *app) runChained(ctx context.Context, env *stages.Env, all []stages.Stag
 		}
 	}
 	return results, nil
+}
+
+// preflighted is s, checked first for what the machine lacks (root, a
+// tool; internal/preflight), with a full disk met on the way said plainly.
+func preflighted(s stages.Stage) stages.Stage {
+	return stages.Func{StageName: s.Name(), Fn: func(ctx context.Context, env *stages.Env) (*stages.Result, error) {
+		if err := preflight.Check(preflight.This(), s.Name(), env.Config, env.DryRun); err != nil {
+			return nil, err
+		}
+		res, err := s.Run(ctx, env)
+		return res, preflight.DiskFull(s.Name(), err)
+	}}
 }
 
 func (a *app) summary(env *stages.Env, results []*stages.Result, err error) *report.Summary {
