@@ -100,7 +100,9 @@ func WriteAPT(dir string, pkgs []*dist.Inspected, opts APTOptions) (*APTRepo, er
 	// pool/
 	for _, p := range debs {
 		rel := PoolPath(opts.Component, p.Name, p.File)
-		if err := linkOrCopy(p.Path, filepath.Join(dir, filepath.FromSlash(rel))); err != nil {
+		// A copy, not a hard link: a component that later rewrites its
+		// output in place must not change a file this index vouches for.
+		if err := copyFile(p.Path, filepath.Join(dir, filepath.FromSlash(rel)), p.SHA256); err != nil {
 			return nil, fmt.Errorf("apt pool: %w", err)
 		}
 		repo.Files = append(repo.Files, rel)
@@ -234,21 +236,10 @@ func gzipBytes(b []byte) []byte {
 	return out.Bytes()
 }
 
-// linkOrCopy puts src at dst: a hard link when the file system allows it
-// (packages can be large), a copy otherwise.
-func linkOrCopy(src, dst string) error {
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	_ = os.Remove(dst)
-	if err := os.Link(src, dst); err == nil {
-		return nil
-	}
-	return copyFile(src, dst)
-}
-
-// copyFile copies src to dst through a temporary file.
-func copyFile(src, dst string) error {
+// copyFile copies src to dst through a temporary file, checking that the
+// bytes copied are the ones inspected (sha256 want, when given): a file
+// changed since the lock was made is an error, not a wrong index.
+func copyFile(src, dst, want string) error {
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return err
 	}
@@ -262,9 +253,13 @@ func copyFile(src, dst string) error {
 	if err != nil {
 		return err
 	}
-	_, err = io.Copy(out, in)
+	h := sha256.New()
+	_, err = io.Copy(io.MultiWriter(out, h), in)
 	if cerr := out.Close(); err == nil {
 		err = cerr
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); err == nil && want != "" && got != want {
+		err = fmt.Errorf("%s changed after it was locked (sha256 %s, locked %s): is a component still writing it?", src, got, want)
 	}
 	if err == nil {
 		err = os.Rename(tmp, dst)

@@ -45,7 +45,7 @@ func WriteYUM(ctx context.Context, dir string, pkgs []*dist.Inspected, date time
 		// A copy, not a link: createrepo_c records the file's time, which
 		// is set to date here so the repodata is reproducible, and the
 		// component's own file must not be touched.
-		if err := copyFile(p.Path, dst); err != nil {
+		if err := copyFile(p.Path, dst, p.SHA256); err != nil {
 			return nil, fmt.Errorf("yum: %w", err)
 		}
 		if err := os.Chtimes(dst, date, date); err != nil {
