@@ -100,7 +100,14 @@ func mdLink(text, url string) string {
 }
 
 func groupChanges(changes []Change) []Group {
+	var n [Other + 1]int
+	for _, c := range changes {
+		n[c.Kind]++
+	}
 	var byKind [Other + 1][]Change
+	for k := range byKind {
+		byKind[k] = make([]Change, 0, n[k])
+	}
 	for _, c := range changes {
 		byKind[c.Kind] = append(byKind[c.Kind], c)
 	}

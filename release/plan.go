@@ -68,12 +68,15 @@ func (p *Plan) SemVer() *semver.Version { return p.version }
 // MakePlan decides the next release from in. An error is a request that
 // cannot be honoured (bad --version, --bump outside a maintenance line).
 func MakePlan(in PlanInput) (*Plan, error) {
-	var all []Change
-	for _, c := range Changes(ChangesInput{Commits: in.Commits, Head: in.Head, MergeRequests: in.MergeRequests, Labels: in.Labels, Links: in.Links}) {
+	all := Changes(ChangesInput{Commits: in.Commits, Head: in.Head, MergeRequests: in.MergeRequests, Labels: in.Labels, Links: in.Links})
+	// Our own release commits are not changes: filter in place.
+	kept := all[:0]
+	for _, c := range all {
 		if !c.Release {
-			all = append(all, c)
+			kept = append(kept, c)
 		}
 	}
+	all = kept
 
 	// Changes already shipped in a pre-release since the last stable one.
 	shipped := map[string]bool{}
@@ -82,7 +85,7 @@ func MakePlan(in PlanInput) (*Plan, error) {
 	} else if in.LastAny != nil && in.LastStable == nil {
 		shipped = Reachable(in.Commits, in.LastAny.SHA)
 	}
-	var fresh []Change
+	fresh := make([]Change, 0, len(all))
 	bump := NoBump
 	var why *Change
 	for i, c := range all {
