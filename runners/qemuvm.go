@@ -104,6 +104,16 @@ func (q *QEMU) boot(ctx context.Context) error {
 		os.RemoveAll(dir)
 		return err
 	}
+	// SSH answers before the guest has finished booting; a suite (and the
+	// idempotence snapshots) must see the settled system, so wait for
+	// systemd to say the boot is over (running or degraded).
+	if _, err := s.Run(ctx, Command{Script: "command -v systemctl >/dev/null 2>&1 && systemctl is-system-running --wait >/dev/null 2>&1; true",
+		Timeout: timeout}); err != nil {
+		s.Close()
+		vm.Kill()
+		os.RemoveAll(dir)
+		return err
+	}
 	q.vm, q.ssh, q.dir = vm, s, dir
 	return nil
 }

@@ -171,6 +171,7 @@ func TestApplianceGoodChangePasses(t *testing.T) {
 }
 
 func TestApplianceBadChangeFreshOnly(t *testing.T) {
+	t.Parallel() // long and mostly waiting: overlap with the others
 	res, data, _, err := applianceRun(t, []string{"good", "bad-fresh-only"}, []string{"chroot"})
 	f := failures(data)
 	if errs.KindOf(err) != errs.Failure || res.Outcome != stages.Failed {
@@ -185,6 +186,7 @@ func TestApplianceBadChangeFreshOnly(t *testing.T) {
 }
 
 func TestApplianceBadChangeUpgradeOnly(t *testing.T) {
+	t.Parallel() // long and mostly waiting: overlap with the others
 	res, data, reports, err := applianceRun(t, []string{"good", "bad-upgrade-only"}, []string{"chroot"})
 	f := failures(data)
 	if errs.KindOf(err) != errs.Failure || res.Outcome != stages.Failed {
@@ -203,6 +205,7 @@ func TestApplianceBadChangeUpgradeOnly(t *testing.T) {
 }
 
 func TestApplianceBadChangeStateDrift(t *testing.T) {
+	t.Parallel() // long and mostly waiting: overlap with the others
 	res, data, reports, err := applianceRun(t, []string{"good", "bad-state-drift"}, []string{"chroot"})
 	f := failures(data)
 	if errs.KindOf(err) != errs.Failure || res.Outcome != stages.Failed {

@@ -28,6 +28,7 @@ import (
 // with systemd as PID 1, so the service check asks systemctl and the log
 // scan reads the journal.
 func TestQEMUTargetRealSuite(t *testing.T) {
+	t.Parallel() // long and mostly waiting: overlap with the others
 	templatetest.NeedTools(t)
 	img := templatetest.Image(t)
 	repo := t.TempDir()
@@ -99,7 +100,7 @@ integration:
 	// One journal line per provisioning run: provision, then the
 	// idempotence run.
 	if len(f) != 2 || !strings.HasPrefix(f[0], "logs.vm.fresh journal:") || !strings.HasPrefix(f[1], "logs.vm.fresh journal:") {
-		t.Fatalf("want exactly the two journal hits, got %v", f)
+		t.Fatalf("want exactly the two journal hits, got %v\n%+v", f, data.Targets[0].Failures)
 	}
 	for _, hit := range data.Targets[0].Failures {
 		if !strings.Contains(hit.Message, "root[") || !strings.Contains(hit.Message, "appliance: error: simulated failure to reach the licence server") {

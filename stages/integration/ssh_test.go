@@ -27,6 +27,7 @@ import (
 // target whose host key does not match is an infrastructure error: the
 // stage exits 3 and still reports the first target.
 func TestSSHTargetRealSuite(t *testing.T) {
+	t.Parallel() // long and mostly waiting: overlap with the others
 	d := runnertest.StartSSHD(t, 0)
 	web := httpServer(t)
 	repo := t.TempDir()
