@@ -47,6 +47,7 @@ func TestMain(m *testing.M) {
 		os.Exit(3)
 	}
 	binDir = dir
+	os.Chmod(dir, 0o755) // a script runs it as nobody too
 	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "pipeline"), "./cmd/pipeline")
 	cmd.Dir = repoRoot()
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -73,6 +74,7 @@ func params(dir string) testscript.Params {
 			env.Setenv("PATH", binDir+string(os.PathListSeparator)+os.Getenv("PATH"))
 			env.Setenv("HOME", env.WorkDir)
 			env.Setenv("SRC", repoRoot())
+			env.Setenv("BINDIR", binDir)
 			env.Setenv("GIT_AUTHOR_NAME", "Dev")
 			env.Setenv("GIT_AUTHOR_EMAIL", "dev@example.com")
 			env.Setenv("GIT_COMMITTER_NAME", "Dev")
@@ -85,6 +87,13 @@ func params(dir string) testscript.Params {
 			"exits":    cmdExits,
 			"forge":    cmdForge,
 			"snapshot": cmdSnapshot,
+			"tinydisk": cmdTinyDisk,
+		},
+		Condition: func(cond string) (bool, error) {
+			if cond == "root" {
+				return os.Geteuid() == 0, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 		RequireExplicitExec: true,
 	}
@@ -283,4 +292,18 @@ func TestGitLabCI(t *testing.T) {
 		return setup(env)
 	}
 	testscript.Run(t, p)
+}
+
+// cmdTinyDisk: tinydisk DIR SIZE mounts a tmpfs of SIZE on DIR (root only),
+// unmounted when the script ends: a disk that fills up for real.
+func cmdTinyDisk(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: tinydisk DIR SIZE")
+	}
+	dir := ts.MkAbs(args[0])
+	ts.Check(os.MkdirAll(dir, 0o755))
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+args[1], "tmpfs", dir).CombinedOutput(); err != nil {
+		ts.Fatalf("mount a tmpfs on %s: %v %s", dir, err, out)
+	}
+	ts.Defer(func() { exec.Command("umount", "-l", dir).Run() })
 }
