@@ -105,3 +105,22 @@ func runCmdStdin(ctx context.Context, stdin io.Reader, name string, args ...stri
 }
 
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+// toolPackages are the Debian packages of the programs the build runs.
+var toolPackageNames = []string{"mmdebstrap", "e2fsprogs", "dosfstools", "mtools", "fdisk", "qemu-utils", "bubblewrap", "tar"}
+
+// toolPackages returns the installed version of each tool package, or
+// false when this host has no dpkg or lacks one of them.
+func toolPackages(ctx context.Context) (map[string]string, bool) {
+	out, err := exec.CommandContext(ctx, "dpkg-query", append([]string{"-W", "-f", "${Package} ${Version}\\n"}, toolPackageNames...)...).Output()
+	if err != nil {
+		return nil, false
+	}
+	v := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if name, ver, ok := strings.Cut(line, " "); ok && ver != "" {
+			v[name] = ver
+		}
+	}
+	return v, len(v) == len(toolPackageNames)
+}

@@ -352,7 +352,15 @@ func (b *builder) inputs(ctx context.Context) (Inputs, error) {
 	}
 	// The tool versions and the mirrors' Release files are independent:
 	// gather them at once, so a cache hit costs the slowest, not the sum.
-	tools := [][]string{{"mmdebstrap", "--version"}, {"mkfs.ext4", "-V"}, {"mkfs.vfat", "--help"}, {"qemu-img", "--version"}, {"sfdisk", "--version"}}
+	tools := [][]string{{"mmdebstrap", "--version"}, {"mkfs.ext4", "-V"}, {"qemu-img", "--version"}, {"sfdisk", "--version"}}
+	if v, ok := toolPackages(ctx); ok {
+		// The host's packages say it best (mkfs.vfat and mtools print no
+		// version); the version lines stay for hosts without dpkg.
+		for k, ver := range v {
+			in.Tools[k] = ver
+		}
+		tools = nil
+	}
 	sources := []string{fmt.Sprintf("deb %s %s %s", r.Mirror, r.Suite, strings.Join(r.Components, " "))}
 	if r.MetapackageSource != "" {
 		sources = append(sources, r.MetapackageSource)
@@ -430,7 +438,7 @@ func (b *builder) build(ctx context.Context, in Inputs) error {
 
 	var base string
 	err := b.step("base", "template: base root filesystem (mmdebstrap)", nil, func() error {
-		mm := in.Tools["mmdebstrap"]
+		mm := toolVersion(ctx, "mmdebstrap", "--version")
 		spec := BaseSpecOf(r, in.Mirrors[r.Mirror+" "+r.Suite], mm)
 		p, cached, err := BaseRootfs(ctx, logw, spec, cacheDir)
 		if err != nil {
