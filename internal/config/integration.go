@@ -238,6 +238,9 @@ func (in Integration) Validate() []FieldError {
 				break
 			}
 		}
+		if (t.Runner == "ssh" || t.Runner == "local") && t.ResetCommand == "" && len(in.ScenariosOf(t)) > 1 {
+			add(p+".scenarios", "target %q cannot be brought back to a clean base between scenarios: give it reset_command, or one scenario (scenarios: [upgrade] for a long-lived host)", t.Name)
+		}
 		switch t.Runner {
 		case "chroot":
 			if t.Rootfs == "" {
