@@ -70,12 +70,6 @@ func (r *run) makePlan(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, known := r.journals[tagName(lastAny, "")]; lastAny != nil && !known && r.shallow {
-		// Fetched just now: read its trailers too.
-		if _, err := r.tagRefs(ctx); err != nil {
-			return err
-		}
-	}
 	var existing []*semver.Version
 	for _, t := range cands {
 		existing = append(existing, t.Version)
@@ -184,9 +178,9 @@ func (r *run) findUnfinished(ctx context.Context, in *release.PlanInput, cands [
 	if last == nil {
 		return nil
 	}
-	j, ours := r.journals[last.Name]
-	if !ours {
-		return nil
+	j, ours, err := r.journal(ctx, last.Name)
+	if err != nil || !ours {
+		return err
 	}
 	complete, why, err := r.complete(ctx, last)
 	if err != nil || complete {
@@ -243,21 +237,16 @@ func (r *run) complete(ctx context.Context, t *release.Tag) (bool, string, error
 	return true, "", nil
 }
 
-// tagRefs lists every tag with the commit it points at, and notes the
-// release trailers of the annotated ones (ours) in r.journals.
+// tagRefs lists every tag with the commit it points at.
 func (r *run) tagRefs(ctx context.Context) ([]release.TagRef, error) {
-	// Trailers joined by US on one line (git 2.39 ignores key= here, so
-	// they are picked out below).
-	out, err := r.git.Run(ctx, "for-each-ref", "--format=%(refname:strip=2)%00%(objectname)%00%(*objectname)%00"+
-		"%(contents:trailers:only,unfold,separator=%x1f)", "refs/tags")
+	out, err := r.git.Run(ctx, "for-each-ref", "--format=%(refname:strip=2)%00%(objectname)%00%(*objectname)", "refs/tags")
 	if err != nil {
 		return nil, errs.Infraf("release: list tags: %w", err)
 	}
-	r.journals = map[string]release.Journal{}
 	var refs []release.TagRef
 	for _, line := range strings.Split(out, "\n") {
 		f := strings.Split(line, "\x00")
-		if len(f) != 4 {
+		if len(f) != 3 {
 			continue
 		}
 		sha := f[1]
@@ -265,24 +254,31 @@ func (r *run) tagRefs(ctx context.Context) ([]release.TagRef, error) {
 			sha = f[2] // annotated: the commit it peels to
 		}
 		refs = append(refs, release.TagRef{Name: f[0], SHA: sha})
-		if f[3] == "" {
-			continue
-		}
-		var j release.Journal
-		for _, t := range strings.Split(f[3], "\x1f") {
-			k, v, _ := strings.Cut(t, ":")
-			switch strings.TrimSpace(k) {
-			case release.TrailerVersion:
-				j.Version = strings.TrimSpace(v)
-			case release.TrailerMilestone:
-				j.Milestone = strings.TrimSpace(v)
-			}
-		}
-		if j.Version != "" {
-			r.journals[f[0]] = j
-		}
 	}
 	return refs, nil
+}
+
+// journal reads the release trailers of tag name; ok is false for a tag
+// that is not ours (lightweight, or annotated without them). Only the last
+// release's tag is read: reading them all costs more than the whole plan.
+func (r *run) journal(ctx context.Context, name string) (release.Journal, bool, error) {
+	// Trailers joined by US on one line (git 2.39 ignores key= here, so
+	// they are picked out below).
+	out, err := r.git.Run(ctx, "for-each-ref", "--format=%(contents:trailers:only,unfold,separator=%x1f)", "refs/tags/"+name)
+	if err != nil {
+		return release.Journal{}, false, errs.Infraf("release: read tag %s: %w", name, err)
+	}
+	var j release.Journal
+	for _, t := range strings.Split(out, "\x1f") {
+		k, v, _ := strings.Cut(t, ":")
+		switch strings.TrimSpace(k) {
+		case release.TrailerVersion:
+			j.Version = strings.TrimSpace(v)
+		case release.TrailerMilestone:
+			j.Milestone = strings.TrimSpace(v)
+		}
+	}
+	return j, j.Version != "", nil
 }
 
 // remoteTags adds the remote's tags that are not here, with the commits

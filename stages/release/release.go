@@ -137,16 +137,14 @@ type run struct {
 	links   release.Links
 	tmpl    release.Templates
 
-	wt *gitops.Git // the worktree of the release branch (mode mr)
-	// journals are the release trailers of our tags, by tag name.
-	journals map[string]release.Journal
-	changed  []string // files written, to commit
-	state    *state
-	plan     *release.Plan
-	notes    *release.Notes
-	texts    texts
-	data     Data
-	cleanup  func()
+	wt      *gitops.Git // the worktree of the release branch (mode mr)
+	changed []string    // files written, to commit
+	state   *state
+	plan    *release.Plan
+	notes   *release.Notes
+	texts   texts
+	data    Data
+	cleanup func()
 }
 
 // texts are the rendered notes, changelog entry and MR body.
