@@ -65,8 +65,9 @@ func PoolPath(component, name, file string) string {
 	return path.Join("pool", component, prefix, name, file)
 }
 
-// WriteAPT writes an APT repository of the deb packages in pkgs into dir
-// (created; existing files are replaced).
+// WriteAPT writes an APT repository of the deb packages in pkgs into dir,
+// which should be new (the build writes into a fresh directory and swaps
+// it in whole).
 func WriteAPT(dir string, pkgs []*dist.Inspected, opts APTOptions) (*APTRepo, error) {
 	if opts.Suite == "" {
 		opts.Suite = "stable"
@@ -236,9 +237,11 @@ func gzipBytes(b []byte) []byte {
 	return out.Bytes()
 }
 
-// copyFile copies src to dst through a temporary file, checking that the
-// bytes copied are the ones inspected (sha256 want, when given): a file
-// changed since the lock was made is an error, not a wrong index.
+// copyFile copies src to dst, checking that the bytes copied are the ones
+// inspected (sha256 want, when given): a file changed since the lock was
+// made is an error, not a wrong index. It writes dst directly: the
+// repositories are written into a fresh directory that the build swaps in
+// whole, so a temporary name per file would only cost a rename each.
 func copyFile(src, dst, want string) error {
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return err
@@ -248,8 +251,7 @@ func copyFile(src, dst, want string) error {
 		return err
 	}
 	defer in.Close()
-	tmp := dst + ".tmp"
-	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
 	if err != nil {
 		return err
 	}
@@ -261,11 +263,8 @@ func copyFile(src, dst, want string) error {
 	if got := hex.EncodeToString(h.Sum(nil)); err == nil && want != "" && got != want {
 		err = fmt.Errorf("%s changed after it was locked (sha256 %s, locked %s): is a component still writing it?", src, got, want)
 	}
-	if err == nil {
-		err = os.Rename(tmp, dst)
-	}
 	if err != nil {
-		os.Remove(tmp)
+		os.Remove(dst)
 	}
 	return err
 }
