@@ -61,16 +61,18 @@ release tag, newest first, with the same grouping and templates as
 				return err
 			}
 			if out == "" || out == "-" {
+				if a.emitData(map[string]any{"changelog": text}) {
+					return nil
+				}
 				_, err := fmt.Fprint(a.stdout, text)
 				return err
 			}
 			if env.DryRun {
 				env.Log.Infof("would write %s (%d bytes)", out, len(text))
-				return nil
-			}
-			if err := os.WriteFile(out, []byte(text), 0o644); err != nil {
+			} else if err := os.WriteFile(out, []byte(text), 0o644); err != nil {
 				return errs.Infraf("write %s: %w", out, err)
 			}
+			a.emitData(map[string]any{"output": out, "bytes": len(text), "written": !env.DryRun})
 			return nil
 		},
 	}
