@@ -125,6 +125,7 @@ func (f *glFixture) checkReleased(t *testing.T, version string) {
 }
 
 func TestGitLabDirectRelease(t *testing.T) {
+	t.Parallel()
 	f := newGLFixture(t)
 	res, d := f.r.mustRelease(f.env(direct), Options{})
 	if res.Outcome != stages.Passed || d.Version != "1.4.0" || d.Bump != "minor" {
@@ -146,8 +147,10 @@ func TestGitLabDirectRelease(t *testing.T) {
 // runs again: the second run must finish the job with exactly one commit,
 // changelog entry, tag, release, milestone and comment of each.
 func TestReRunAfterEachStep(t *testing.T) {
+	t.Parallel()
 	for _, step := range Steps {
 		t.Run(step, func(t *testing.T) {
+			t.Parallel()
 			f := newGLFixture(t)
 			_, _, err := f.r.release(f.env(direct), Options{FailAfter: step})
 			if errs.KindOf(err) != errs.Infra || !strings.Contains(err.Error(), "after step "+step) {
@@ -170,8 +173,10 @@ func TestReRunAfterEachStep(t *testing.T) {
 
 // A fresh CI clone re-runs after the first run died: nothing local helps.
 func TestReRunFromAFreshClone(t *testing.T) {
+	t.Parallel()
 	for _, step := range []string{StepPush, StepPushTag, StepMilestone} {
 		t.Run(step, func(t *testing.T) {
+			t.Parallel()
 			f := newGLFixture(t)
 			if _, _, err := f.r.release(f.env(direct), Options{FailAfter: step}); err == nil {
 				t.Fatal("no injected fault")
@@ -190,6 +195,7 @@ func TestReRunFromAFreshClone(t *testing.T) {
 }
 
 func TestForgeFaultThenReRun(t *testing.T) {
+	t.Parallel()
 	f := newGLFixture(t)
 	// The release endpoint fails longer than the client retries.
 	f.srv.Inject(forgetest.Fault{Method: "POST", Path: "/api/v4/projects/*/releases", Kind: forgetest.ServerError, Times: 10})
@@ -206,6 +212,7 @@ func TestForgeFaultThenReRun(t *testing.T) {
 }
 
 func TestGitLabReleaseMergeRequestFlow(t *testing.T) {
+	t.Parallel()
 	f := newGLFixture(t)
 	mainBefore := f.r.git(f.r.remote, "rev-parse", "main")
 	res, d := f.r.mustRelease(f.env(nil), Options{})
@@ -254,6 +261,7 @@ func TestGitLabReleaseMergeRequestFlow(t *testing.T) {
 }
 
 func TestLabelBump(t *testing.T) {
+	t.Parallel()
 	r := newRepo(t)
 	r.commit("feat: base")
 	r.tag("v2.1.0")
@@ -291,6 +299,7 @@ func TestLabelBump(t *testing.T) {
 }
 
 func TestGitHubDirectRelease(t *testing.T) {
+	t.Parallel()
 	r := newRepo(t)
 	r.commit("feat: base")
 	r.tag("v0.4.0")
@@ -342,6 +351,7 @@ func TestGitHubDirectRelease(t *testing.T) {
 }
 
 func TestJobTokenSaysWhichTokenIsNeeded(t *testing.T) {
+	t.Parallel()
 	f := newGLFixture(t)
 	f.srv.AddJobToken("job-token-1234")
 	jf, err := gitops.NewGitLab(gitops.Options{BaseURL: f.srv.GitLabURL(), Project: "42", Token: "job-token-1234", JobToken: true})

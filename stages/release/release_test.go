@@ -16,6 +16,7 @@ import (
 )
 
 func TestFirstReleaseDirect(t *testing.T) {
+	t.Parallel()
 	r := newRepo(t)
 	r.commit("Initial import")
 	r.commit("feat: boot the appliance")
@@ -69,6 +70,7 @@ func TestFirstReleaseDirect(t *testing.T) {
 }
 
 func TestNothingReleasable(t *testing.T) {
+	t.Parallel()
 	r := newRepo(t)
 	r.commit("feat: first")
 	r.tag("v1.0.0")
@@ -99,6 +101,7 @@ func TestNothingReleasable(t *testing.T) {
 }
 
 func TestBrokenTagsAreIgnored(t *testing.T) {
+	t.Parallel()
 	r := newRepo(t)
 	r.commit("feat: a")
 	r.tag("v1.0.0")
@@ -117,6 +120,7 @@ func TestBrokenTagsAreIgnored(t *testing.T) {
 }
 
 func TestPreReleaseSequence(t *testing.T) {
+	t.Parallel()
 	r := newRepo(t)
 	r.commit("feat: a")
 	r.tag("v1.3.0")
@@ -153,6 +157,7 @@ func TestPreReleaseSequence(t *testing.T) {
 }
 
 func TestMaintenanceBranch(t *testing.T) {
+	t.Parallel()
 	r := newRepo(t)
 	r.commit("feat: a")
 	r.tag("v1.3.0")
@@ -188,6 +193,7 @@ func TestMaintenanceBranch(t *testing.T) {
 }
 
 func TestShallowClone(t *testing.T) {
+	t.Parallel()
 	r := newRepo(t)
 	r.commit("chore: start")
 	r.bulk("chore: old", 300)
@@ -218,6 +224,7 @@ func TestShallowClone(t *testing.T) {
 // A shallow CI clone without any tag: the remote's tags are used, and only
 // the one needed is fetched.
 func TestShallowCloneWithoutTags(t *testing.T) {
+	t.Parallel()
 	r := newRepo(t)
 	r.commit("feat: start")
 	r.tag("v2.0.0")
@@ -239,6 +246,7 @@ func TestShallowCloneWithoutTags(t *testing.T) {
 }
 
 func TestShallowCloneFirstRelease(t *testing.T) {
+	t.Parallel()
 	r := newRepo(t)
 	r.commit("fix: bug")
 	r.bulk("fix: bug", 24)
@@ -253,6 +261,7 @@ func TestShallowCloneFirstRelease(t *testing.T) {
 }
 
 func TestUnicodeAndLongMessages(t *testing.T) {
+	t.Parallel()
 	r := newRepo(t)
 	r.commit("feat: start")
 	r.tag("v1.0.0")
@@ -277,6 +286,7 @@ func TestUnicodeAndLongMessages(t *testing.T) {
 }
 
 func TestVersionFilesAndTemplateOverride(t *testing.T) {
+	t.Parallel()
 	r := newRepo(t)
 	files := map[string]string{
 		"VERSION":         "1.0.0\n",
@@ -329,6 +339,7 @@ func TestVersionFilesAndTemplateOverride(t *testing.T) {
 }
 
 func TestDryRunChangesNothing(t *testing.T) {
+	t.Parallel()
 	r := newRepo(t)
 	r.commit("feat: a")
 	r.tag("v1.0.0")
@@ -376,6 +387,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 }
 
 func TestBadRequests(t *testing.T) {
+	t.Parallel()
 	r := newRepo(t)
 	r.commit("feat: a")
 	r.tag("v1.2.0")
