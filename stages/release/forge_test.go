@@ -367,3 +367,34 @@ func TestJobTokenSaysWhichTokenIsNeeded(t *testing.T) {
 		t.Error("a run that cannot finish wrote something")
 	}
 }
+
+func TestGitHubReleasePullRequest(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t)
+	r.commit("feat: base")
+	r.tag("v1.0.0")
+	r.commit("feat(ui): dark mode")
+	r.push()
+	srv := forgetest.New(t, token)
+	srv.GitHub().AddRepo("appliance/os")
+	f, err := gitops.NewGitHub(gitops.Options{BaseURL: srv.GitHubURL(), Project: "appliance/os", Token: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for run := 1; run <= 2; run++ {
+		_, d := r.mustRelease(r.env(f, nil), Options{})
+		if d.Mode != "mr" || d.Version != "1.1.0" {
+			t.Fatalf("run %d: %+v", run, d)
+		}
+	}
+	pulls := srv.GitHub().Pulls("appliance/os")
+	if len(pulls) != 1 || pulls[0].Title != "chore(release): 1.1.0" || pulls[0].Head.Ref != "pipeline-release/main" || pulls[0].Base.Ref != "main" {
+		t.Fatalf("pull requests %+v", pulls)
+	}
+	if body := pulls[0].Body; body == nil || !strings.Contains(*body, "**ui:** dark mode") {
+		t.Errorf("PR body %v", body)
+	}
+	if got := r.git(r.remote, "show", "pipeline-release/main:CHANGELOG.md"); count(got, "## [1.1.0]") != 1 {
+		t.Errorf("CHANGELOG on the release branch:\n%s", got)
+	}
+}
