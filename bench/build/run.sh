@@ -6,8 +6,9 @@
 # apt-ftparchive on the same pool as the reference. Prints Go's benchmark
 # lines; the figure recorded in docs/build.md comes from here.
 #
-#   bench/build/run.sh            # 10 iterations of each
-#   COUNT=3 bench/build/run.sh    # repeat the whole run 3 times
+#   bench/build/run.sh                   # 10 iterations of each
+#   COUNT=3 bench/build/run.sh           # repeat the whole run 3 times
+#   TMPDIR=/dev/shm bench/build/run.sh   # work on tmpfs: without the disk
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 mkdir -p bench/out
