@@ -61,9 +61,7 @@ release tag, newest first, with the same grouping and templates as
 				return err
 			}
 			if out == "" || out == "-" {
-				if a.emitData(map[string]any{"changelog": text}) {
-					return nil
-				}
+				// Under --json the text goes into the document's "output".
 				_, err := fmt.Fprint(a.stdout, text)
 				return err
 			}

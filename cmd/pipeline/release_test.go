@@ -67,10 +67,8 @@ func TestReleaseCommand(t *testing.T) {
 		t.Errorf("--json document: %s", stdout)
 	}
 	code, stdout, _ = runRelease(t, "--repo", dir, "--json", "release", "changelog")
-	var cl struct {
-		Data struct{ Changelog string } `json:"data"`
-	}
-	if code != 0 || json.Unmarshal([]byte(stdout), &cl) != nil || !strings.Contains(cl.Data.Changelog, "## [1.0.0]") {
+	var cl struct{ Output string }
+	if code != 0 || json.Unmarshal([]byte(stdout), &cl) != nil || !strings.Contains(cl.Output, "## [1.0.0]") {
 		t.Errorf("release changelog --json: exit %d: %s", code, stdout)
 	}
 }
