@@ -1,6 +1,7 @@
 package release
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/pipeline-ci/pipeline/gitops"
 	"github.com/pipeline-ci/pipeline/gitops/forgetest"
+	"github.com/pipeline-ci/pipeline/internal/artifacts"
 	"github.com/pipeline-ci/pipeline/internal/config"
 	"github.com/pipeline-ci/pipeline/internal/errs"
 	"github.com/pipeline-ci/pipeline/stages"
@@ -396,5 +398,34 @@ func TestGitHubReleasePullRequest(t *testing.T) {
 	}
 	if got := r.git(r.remote, "show", "pipeline-release/main:CHANGELOG.md"); count(got, "## [1.1.0]") != 1 {
 		t.Errorf("CHANGELOG on the release branch:\n%s", got)
+	}
+}
+
+func TestArtifactLinksFromManifests(t *testing.T) {
+	t.Parallel()
+	f := newGLFixture(t)
+	storeDir := t.TempDir()
+	st, err := artifacts.NewFileStore(storeDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	img, err := st.Put(ctx, "builds/1.4.0/appliance.qcow2", strings.NewReader("image"), 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := artifacts.WriteManifest(ctx, st, "builds/1.4.0", artifacts.Manifest{Build: "1.4.0", Objects: []artifacts.Object{img}}); err != nil {
+		t.Fatal(err)
+	}
+	env := f.env(func(c *config.Release) {
+		direct(c)
+		c.Links = nil
+		c.Manifests = []string{"builds/{version}/manifest.json", "images/{tag}/manifest.json"} // the second is not there
+	})
+	env.Config.Artifacts.URL = "file://" + storeDir
+	f.r.mustRelease(env, Options{})
+	rels := f.srv.GitLab().Releases("42")
+	if len(rels) != 1 || len(rels[0].Assets.Links) != 1 || rels[0].Assets.Links[0].Name != "appliance.qcow2" || rels[0].Assets.Links[0].URL != img.URL {
+		t.Fatalf("release links %+v, want %s", rels[0].Assets.Links, img.URL)
 	}
 }

@@ -10,15 +10,19 @@
 package release
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/pipeline-ci/pipeline/gitops"
+	"github.com/pipeline-ci/pipeline/internal/artifacts"
 	"github.com/pipeline-ci/pipeline/internal/config"
 	"github.com/pipeline-ci/pipeline/internal/errs"
 	"github.com/pipeline-ci/pipeline/release"
@@ -301,7 +305,7 @@ func (r *run) run(ctx context.Context) (*stages.Result, error) {
 	r.data.Version, r.data.Tag = p.Version, p.Tag
 	r.env.Log.WithField("version", p.Version).Infof("release %s (%s): %s", p.Version, p.Bump, p.Reason)
 
-	if err := r.render(); err != nil {
+	if err := r.render(ctx); err != nil {
 		return r.result(stages.Errored, err.Error()), err
 	}
 	r.data.Notes = r.texts.notes
@@ -370,9 +374,12 @@ func (r *run) print(line string) {
 }
 
 // render turns the plan into notes, changelog entry and MR body.
-func (r *run) render() error {
-	r.notes = release.NewNotes(r.plan, r.now.Format("2006-01-02"), r.links, r.artifacts())
-	var err error
+func (r *run) render(ctx context.Context) error {
+	links, err := r.artifacts(ctx)
+	if err != nil {
+		return err
+	}
+	r.notes = release.NewNotes(r.plan, r.now.Format("2006-01-02"), r.links, links)
 	if r.texts.notes, err = r.tmpl.RenderNotes(r.notes); err != nil {
 		return errs.WithHint(err, "fix release.templates.notes")
 	}
@@ -385,13 +392,40 @@ func (r *run) render() error {
 	return nil
 }
 
-func (r *run) artifacts() []release.Artifact {
+// artifacts are the links of the forge release: the configured ones, then
+// every object of the build/template manifests found in the store.
+func (r *run) artifacts(ctx context.Context) ([]release.Artifact, error) {
+	rep := strings.NewReplacer("{version}", r.plan.Version, "{tag}", r.plan.Tag)
 	var out []release.Artifact
 	for _, l := range r.cfg.Links {
-		rep := strings.NewReplacer("{version}", r.plan.Version, "{tag}", r.plan.Tag)
 		out = append(out, release.Artifact{Name: rep.Replace(l.Name), URL: rep.Replace(l.URL)})
 	}
-	return out
+	if len(r.cfg.Manifests) == 0 {
+		return out, nil
+	}
+	st, err := artifacts.Open(ctx, r.env.Config.Artifacts.URL, artifacts.Settings{Base: r.git.Dir, S3: r.env.Config.Artifacts.S3, Env: r.env.CI.Env})
+	if err != nil {
+		return nil, err
+	}
+	for _, key := range r.cfg.Manifests {
+		key = rep.Replace(key)
+		var buf bytes.Buffer
+		if err := st.Get(ctx, key, &buf); err != nil {
+			if errors.Is(err, artifacts.ErrNotExist) {
+				r.env.Log.Infof("no manifest %s in the artifact store: its artifacts are not linked", key)
+				continue
+			}
+			return nil, errs.Infraf("release: read manifest %s: %w", key, err)
+		}
+		var m artifacts.Manifest
+		if err := json.Unmarshal(buf.Bytes(), &m); err != nil {
+			return nil, errs.Infraf("release: manifest %s: %w", key, err)
+		}
+		for _, o := range m.Objects {
+			out = append(out, release.Artifact{Name: path.Base(o.Key), URL: o.URL})
+		}
+	}
+	return out, nil
 }
 
 func (r *run) act(a Action) {
