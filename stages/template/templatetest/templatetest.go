@@ -76,7 +76,7 @@ func NeedTools(t testing.TB) {
 }
 
 // Image returns the minimal image of Recipe, built by the template stage
-// (with its smoke boot) unless the cache has it.
+// (without its smoke boot) unless the cache has it.
 func Image(t testing.TB) *Built { return Build(t, Recipe(), "") }
 
 // Build runs the template stage for tpl with repo as the repository (a
@@ -101,7 +101,9 @@ func Build(t testing.TB, tpl config.Template, repo string) *Built {
 	cfg := config.Default()
 	cfg.Template = tpl
 	env := &stages.Env{Repo: repo, Config: cfg, CI: ci.Context{Env: ci.MapEnv{}}, Log: TestLog(t), Report: &report.Dir{}}
-	res, err := template.New(template.Options{Store: st}).Run(context.Background(), env)
+	// No smoke boot: the tests using the fixture boot it themselves, and
+	// TestTemplateEndToEnd covers the smoke boot; this saves CI minutes.
+	res, err := template.New(template.Options{Store: st, NoBoot: true}).Run(context.Background(), env)
 	if err != nil {
 		t.Fatalf("template stage: %v", err)
 	}
