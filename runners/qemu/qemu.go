@@ -4,7 +4,11 @@
 //
 // The image is opened with snapshot=on, so nothing the guest writes ever
 // reaches it: every boot starts from the same template. The guest runs under
-// KVM when /dev/kvm is usable and under software emulation (TCG) otherwise.
+// KVM when /dev/kvm is usable and under software emulation (TCG) otherwise;
+// when qemu cannot start a vCPU under KVM (nested virtualisation lacking
+// features, as on some CI hosts) Start falls back to TCG by itself.
+// Credentials hand systemd credentials to the guest over SMBIOS, e.g. a
+// throw-away SSH key for root (AuthorizedKeys), without changing the image.
 // Its serial console (ttyS0) is captured to a log file and kept in memory so
 // callers can wait for a line to appear, and user-mode networking forwards a
 // free port on 127.0.0.1 to the guest's SSH port.
@@ -17,6 +21,7 @@
 //		Append:     "root=/dev/vda2 ro",
 //		ConsoleLog: "console.log",
 //		ForwardSSH: true,
+//		Credentials: qemu.AuthorizedKeys(pub), // log in as root with your key
 //	})
 //	if err != nil { ... }
 //	defer vm.Kill()
