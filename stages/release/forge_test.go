@@ -429,3 +429,45 @@ func TestArtifactLinksFromManifests(t *testing.T) {
 		t.Fatalf("release links %+v, want %s", rels[0].Assets.Links, img.URL)
 	}
 }
+
+// Mode mr, first phase: a run that dies after any of its steps, run again,
+// leaves one release MR whose branch holds one release commit.
+func TestReRunReleaseMergeRequest(t *testing.T) {
+	t.Parallel()
+	for _, step := range []string{StepFiles, StepCommit, StepPush, StepMergeRequest} {
+		t.Run(step, func(t *testing.T) {
+			t.Parallel()
+			f := newGLFixture(t)
+			if _, _, err := f.r.release(f.env(nil), Options{FailAfter: step}); err == nil {
+				t.Fatal("no injected fault")
+			}
+			res, d := f.r.mustRelease(f.env(nil), Options{})
+			if d.Mode != "mr" || !strings.Contains(res.Summary, "release MR for 1.4.0 is open") {
+				t.Fatalf("re-run: %+v", res)
+			}
+			var release []forgetest.GLMergeRequest
+			for _, m := range f.srv.GitLab().MergeRequests("42") {
+				if m.SourceBranch == "pipeline-release/main" {
+					release = append(release, m)
+				}
+			}
+			if len(release) != 1 || release[0].State != "opened" {
+				t.Fatalf("release MRs %+v", release)
+			}
+			log := f.r.git(f.r.remote, "log", "--format=%s", "main..pipeline-release/main")
+			if log != "chore(release): 1.4.0" {
+				t.Errorf("release branch has %q", log)
+			}
+			cl := f.r.git(f.r.remote, "show", "pipeline-release/main:CHANGELOG.md")
+			if count(cl, "## [1.4.0]") != 1 {
+				t.Errorf("CHANGELOG on the branch:\n%s", cl)
+			}
+			if f.r.run("status", "--porcelain") != "" {
+				t.Error("mode mr touched the checkout")
+			}
+			if wt := f.r.run("worktree", "list"); strings.Count(wt, "\n") != 0 {
+				t.Errorf("temporary worktrees left behind:\n%s", wt)
+			}
+		})
+	}
+}
