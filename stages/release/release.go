@@ -119,7 +119,8 @@ func (s *Stage) Run(ctx context.Context, env *stages.Env) (*stages.Result, error
 	if err != nil {
 		return nil, err
 	}
-	defer r.cleanup()
+	// cleanup grows as the run makes temporary things (the worktree).
+	defer func() { r.cleanup() }()
 	return r.run(ctx)
 }
 
