@@ -176,7 +176,9 @@ func newRun(ctx context.Context, opts Options, env *stages.Env) (*run, error) {
 		}
 		return nil, errs.New(errs.Usage, fmt.Errorf("release: %s is not a git work tree: %w", env.Repo, err), "run pipeline release inside the repository, or give --repo")
 	}
-	r.git = gitops.Open(lines[0])
+	// Under CI the checkout's credentials (GitLab's job token) cannot push:
+	// fetch and push with the forge's API token, never written anywhere.
+	r.git = gitops.Open(lines[0]).WithForgeAuth(env.Config.Forge, env.CI)
 	r.shallow, r.head = lines[1] == "true", lines[2]
 
 	r.branch = firstNonEmpty(opts.Branch, env.CI.Branch)
