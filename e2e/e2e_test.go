@@ -289,6 +289,14 @@ func TestGitLabCI(t *testing.T) {
 	setup := p.Setup
 	p.Setup = func(env *testscript.Env) error {
 		env.Setenv("GITLAB_CI_LOCAL", gcl) // not GCL: gitlab-ci-local reads GCL_* as its options
+		// The jobs build Go: share this machine's module and build caches.
+		for _, k := range []string{"GOPATH", "GOCACHE", "GOMODCACHE"} {
+			out, err := exec.Command("go", "env", k).Output()
+			if err != nil {
+				return err
+			}
+			env.Setenv(k, strings.TrimSpace(string(out)))
+		}
 		return setup(env)
 	}
 	testscript.Run(t, p)
