@@ -28,9 +28,11 @@ die() { echo "demo: $*" >&2; exit 1; }
 
 cat <<'EOF'
 pipeline demo: build → template → integration → promote → release of the
-example appliance, for real. It takes about 15 minutes on a 2-core machine
-with the Debian packages already installed (the first time also installs
-them and bootstraps two small Debian systems: add 5-10 minutes).
+example appliance, for real. It takes about 35 minutes on a 2-core machine
+without KVM: the VM template ~13 min the first time (a Debian base with a
+kernel from the network, a smoke boot under qemu), integration ~1.5 min,
+promote ~15 min (each of its ~9 test runs is a build plus integration).
+Installing the Debian packages the first time adds a few minutes.
 Every step logs its progress; the summary at the end says where things are.
 EOF
 
