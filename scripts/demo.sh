@@ -21,7 +21,8 @@
 # and prints where everything is. docs/demo.md has the measured times.
 set -euo pipefail
 
-src=$(cd "$(dirname "$0")/.." && pwd)
+# (PIPELINE_SRC: the source tree, when this script is run from a copy.)
+src=${PIPELINE_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
 start=$(date +%s)
 say() { printf '\n\033[1m== %s\033[0m (%ss)\n' "$*" "$(( $(date +%s) - start ))"; }
 die() { echo "demo: $*" >&2; exit 1; }
@@ -120,8 +121,16 @@ cp "$app/.pipeline/reports/pipeline.json" "$work/run.json"
 
 say "pipeline run release: the release of what master now has"
 git -C "$repo" pull -q --ff-only origin master
+# release.mode is mr: the first run commits the version and changelog on
+# pipeline-release/master for the release MR (with forge none nobody opens
+# it: we merge it here, as a reviewer would), the run after the merge tags.
 pipeline -C "$app" run release
 cp "$app/.pipeline/reports/pipeline.json" "$work/release.json"
+say "merging the release branch (the release MR) and finishing the release"
+git -C "$repo" merge -q --ff-only origin/pipeline-release/master
+git -C "$repo" push -q origin master
+pipeline -C "$app" run release
+cp "$app/.pipeline/reports/pipeline.json" "$work/release-tag.json"
 
 say "done in $(( $(date +%s) - start ))s"
 python3 - "$work" "$app" <<'EOF' || true
@@ -129,8 +138,9 @@ import json, sys, os
 work, app = sys.argv[1], sys.argv[2]
 run = json.load(open(os.path.join(work, "run.json")))
 rel = json.load(open(os.path.join(work, "release.json")))
+tag = json.load(open(os.path.join(work, "release-tag.json")))
 print("\nwall time per stage:")
-for r in run["results"] + rel["results"]:
+for r in run["results"] + rel["results"] + tag["results"]:
     print(f"  {r['stage']:<12} {r['seconds']:7.1f}s  {r.get('outcome','')}: {r.get('summary','')}")
 EOF
 cat <<EOF
@@ -141,12 +151,13 @@ Where everything is:
   artifact store      $app/.pipeline/artifacts/
   image and box       $app/.pipeline/artifacts/  (template: qcow2, vmdk, Vagrant boxes and catalog)
   JUnit reports       $app/.pipeline/reports/junit-*.xml
-  run summary         $work/run.json, $work/release.json
+  run summaries       $work/run.json, $work/release.json, $work/release-tag.json
 EOF
 echo "  promoted onto master:"
 git -C "$repo" log --format='    %h %s' v1.0.0..origin/master
 echo "  staging not promoted (the culprit and what it blocks):"
 git -C "$repo" cherry -v origin/master origin/staging | sed 's/^/    /'
+git -C "$repo" fetch -q --tags origin
 tag=$(git -C "$repo" describe --tags --abbrev=0 origin/master 2>/dev/null || true)
 echo "  new version, tag    ${tag:-none}"
 echo "  changelog entry     $repo/CHANGELOG.md:"
