@@ -181,12 +181,16 @@ func TestTemplateEndToEnd(t *testing.T) {
 	tpl.Metapackage.Lock = changed
 	env := a.env(t, tpl)
 	env.DryRun = true
+	before = keys(t, st)
 	res3, err := template.New(template.Options{Store: st}).Run(ctx, env)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if k := res3.Data.(*template.Output).Key; k == out.Key || res3.Outcome != stages.DryRunned {
-		t.Fatalf("changed lock: key %s (was %s), outcome %s", k, out.Key, res3.Outcome)
+	if k := res3.Data.(*template.Output).Key; k == out.Key || res3.Outcome != stages.DryRunned || res3.Dotenv != nil {
+		t.Fatalf("changed lock: key %s (was %s), outcome %s, dotenv %v", k, out.Key, res3.Outcome, res3.Dotenv)
+	}
+	if after := keys(t, st); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Fatal("--dry-run changed the store")
 	}
 }
 
