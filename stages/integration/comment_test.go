@@ -13,6 +13,7 @@ import (
 	"github.com/pipeline-ci/pipeline/internal/ci"
 	"github.com/pipeline-ci/pipeline/internal/config"
 	"github.com/pipeline-ci/pipeline/internal/errs"
+	"github.com/pipeline-ci/pipeline/internal/logging"
 	"github.com/pipeline-ci/pipeline/internal/report"
 	"github.com/pipeline-ci/pipeline/stages"
 	"github.com/pipeline-ci/pipeline/stages/integration"
@@ -79,5 +80,59 @@ integration:
 	notes = gl.Notes("42", "mr:1")
 	if len(notes) != 1 || !strings.Contains(notes[0].Body, "✅ Integration of 2.0") || strings.Contains(notes[0].Body, "marker") {
 		t.Fatalf("the comment was not updated in place: %+v", notes)
+	}
+}
+
+// Under GitLab each scenario of each target is a collapsible section, with
+// a section per phase inside it, never interleaved with another target's.
+func TestLogSectionsPerPhase(t *testing.T) {
+	repo := t.TempDir()
+	os.MkdirAll(filepath.Join(repo, "suites"), 0o755)
+	os.WriteFile(filepath.Join(repo, "suites", "s.yaml"), []byte("checks:\n  - {id: ok, command: {run: \"true\"}}\n"), 0o644)
+	os.WriteFile(filepath.Join(repo, "pipeline.yaml"), []byte(`version: 1
+integration:
+  scenarios: [fresh]
+  provision: echo provisioning-output-line
+  suites: [suites/*.yaml]
+  snapshot: {ignore: ["*"]}
+  logs: {journal: false}
+  targets:
+    - {name: a, runner: local}
+    - {name: b, runner: local}
+`), 0o644)
+	cfg, err := config.Load(filepath.Join(repo, "pipeline.yaml"), ci.MapEnv{}.Lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf strings.Builder
+	log, err := logging.New(&buf, logging.Options{Sections: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := &stages.Env{Repo: repo, Config: cfg, Log: log, Report: &report.Dir{Path: t.TempDir()}, Forge: gitops.None{},
+		CI: ci.Context{Provider: ci.GitLab, Env: ci.MapEnv{}}}
+	if _, err := (&integration.Stage{}).Run(context.Background(), env); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, target := range []string{"a", "b"} {
+		// The phase's section holds the provisioning output and nothing of
+		// another section: its end comes before any other start.
+		i := strings.Index(out, "integration_"+target+"_fresh_provision[collapsed=false]")
+		if i < 0 {
+			t.Fatalf("no provision section for %s:\n%s", target, out)
+		}
+		body := out[i:]
+		end := strings.Index(body, "section_end:")
+		if end < 0 {
+			t.Fatalf("provision section of %s never ends", target)
+		}
+		body = body[:end]
+		if !strings.Contains(body, "provisioning-output-line") || strings.Contains(body, "section_start") {
+			t.Errorf("section of %s:\n%s", target, body)
+		}
+	}
+	if !strings.Contains(out, "section_start:") || !strings.Contains(out, "integration_a_fresh[collapsed=false]") {
+		t.Errorf("no scenario section:\n%s", out)
 	}
 }

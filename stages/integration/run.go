@@ -80,10 +80,19 @@ func (c Case) Classname() string { return c.Suite + "." + c.Target + "." + c.Pha
 type ScenarioRun struct {
 	Scenario string   `json:"scenario"`
 	Snapshot Snapshot `json:"-"`
-	// Log is the scenario's step log (provisioning output, ...).
-	Log string `json:"-"`
+	// Log is the scenario's step log (provisioning output, ...), and
+	// Phases the same cut by phase (start, setup, base, provision,
+	// idempotence, suites, snapshot, logs) for the job log's sections.
+	Log    string   `json:"-"`
+	Phases []*Phase `json:"-"`
 	// Infra is set when the target broke down during the scenario.
 	Infra string `json:"infra,omitempty"`
+}
+
+// Phase is the log of one phase of a scenario.
+type Phase struct {
+	Name string
+	Log  string
 }
 
 // TargetRun is what one target produced.
@@ -126,12 +135,27 @@ type targetRun struct {
 	t   Target
 	res *TargetRun
 	sc  *ScenarioRun
-	log strings.Builder
+	log strings.Builder // the scenario's whole log (the artifact)
+	cur *Phase          // the phase being logged
+}
+
+// phase starts the log of a new phase of the scenario (its own log section).
+func (r *targetRun) phase(name string) {
+	r.cur = &Phase{Name: name}
+	r.sc.Phases = append(r.sc.Phases, r.cur)
+}
+
+// write adds text to the scenario's log and to the current phase's.
+func (r *targetRun) write(text string) {
+	r.log.WriteString(text)
+	if r.cur != nil {
+		r.cur.Log += text
+	}
 }
 
 func (r *targetRun) progress(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
-	fmt.Fprintf(&r.log, "%s %s\n", time.Now().UTC().Format("15:04:05"), msg)
+	r.write(fmt.Sprintf("%s %s\n", time.Now().UTC().Format("15:04:05"), msg))
 	if r.p.Progress != nil {
 		r.p.Progress(r.t.Name, r.sc.Scenario, msg)
 	}
@@ -150,6 +174,7 @@ func runTarget(ctx context.Context, p *Plan, t Target) *TargetRun {
 	for i, scenario := range t.Scenarios {
 		r.sc = &ScenarioRun{Scenario: scenario}
 		r.log.Reset()
+		r.cur = nil
 		res.Scenarios = append(res.Scenarios, r.sc)
 		err := r.scenario(ctx, i == 0)
 		if err != nil {
@@ -171,6 +196,7 @@ func runTarget(ctx context.Context, p *Plan, t Target) *TargetRun {
 // scenario runs one scenario; an error means the target broke down.
 func (r *targetRun) scenario(ctx context.Context, first bool) error {
 	p, run := r.p, r.t.Runner
+	r.phase("start")
 	if first {
 		r.progress("starting target")
 		if err := run.Start(ctx); err != nil {
@@ -185,6 +211,7 @@ func (r *targetRun) scenario(ctx context.Context, first bool) error {
 			return err
 		}
 	}
+	r.phase("setup")
 	for _, c := range p.Copy {
 		r.progress("copying %s to %s", c.Src, c.Dest)
 		if err := run.CopyIn(ctx, c.Src, c.Dest); err != nil {
@@ -197,6 +224,7 @@ func (r *targetRun) scenario(ctx context.Context, first bool) error {
 		}
 	}
 	if r.sc.Scenario == Upgrade {
+		r.phase("base")
 		base, version := p.Base, p.Previous
 		if base == "" {
 			base = p.Provision
@@ -209,6 +237,7 @@ func (r *targetRun) scenario(ctx context.Context, first bool) error {
 	if err != nil {
 		return err
 	}
+	r.phase("provision")
 	ok, err := r.step(ctx, "provision", p.Provision, p.Version)
 	if err != nil {
 		return err
@@ -220,10 +249,12 @@ func (r *targetRun) scenario(ctx context.Context, first bool) error {
 		return r.scanLogs(ctx, mark)
 	}
 	if p.Idempotence {
+		r.phase("idempotence")
 		if err := r.idempotence(ctx); err != nil {
 			return err
 		}
 	}
+	r.phase("suites")
 	for _, s := range p.Suites {
 		first, err := r.batch(ctx, s)
 		if err != nil {
@@ -243,6 +274,7 @@ func (r *targetRun) scenario(ctx context.Context, first bool) error {
 			}
 		}
 	}
+	r.phase("snapshot")
 	snap, err := r.snapshot(ctx)
 	if err != nil {
 		return err
@@ -271,10 +303,10 @@ func (r *targetRun) step(ctx context.Context, name, script, version string) (boo
 		return false, err
 	}
 	text := fmt.Sprintf("$ %s\n%s%s", strings.TrimSpace(script), out.Stdout, out.Stderr)
-	r.log.WriteString(text)
 	if !strings.HasSuffix(text, "\n") {
-		r.log.WriteString("\n")
+		text += "\n"
 	}
+	r.write(text)
 	c := Case{Suite: "provision", Name: name, Status: Pass, Duration: out.Duration, Detail: string(clip([]byte(text)))}
 	switch {
 	case out.TimedOut:
@@ -350,13 +382,14 @@ func (r *targetRun) scanLogs(ctx context.Context, mark LogMark) error {
 	if len(r.p.Logs.Files) == 0 && !r.p.Logs.Journal {
 		return nil
 	}
+	r.phase("logs")
 	out, err := r.t.Runner.Run(ctx, runners.Command{Script: LogCollectScript(r.p.Logs, mark), Timeout: r.p.CheckTimeout})
 	if err != nil {
 		return err
 	}
 	logs := ParseLogCollect(string(out.Stdout))
 	for src, text := range logs {
-		fmt.Fprintf(&r.log, "--- log %s since provisioning began\n%s", src, text)
+		r.write(fmt.Sprintf("--- log %s since provisioning began\n%s", src, text))
 	}
 	hits := ScanLogs(logs, r.p.Logs)
 	for _, h := range hits {

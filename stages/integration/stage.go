@@ -356,12 +356,18 @@ func (s *Stage) Run(ctx context.Context, env *stages.Env) (*stages.Result, error
 	env.Log.Infof("running %d check(s) from %d suite(s) on %d target(s), %d at a time", nChecks, len(suites), len(targets), plan.Parallel)
 	runs := Execute(ctx, plan)
 
-	// Each target's scenarios in their own log section, written whole so
-	// that parallel targets do not interleave inside a section.
+	// Each target's scenarios in their own log section, each phase in a
+	// section inside it, written whole once the targets are done so that
+	// parallel targets never interleave inside a section.
 	for _, tr := range runs {
 		for _, sc := range tr.Scenarios {
-			end := env.Log.Section("integration_"+tr.Target+"_"+sc.Scenario, fmt.Sprintf("integration %s %s", tr.Target, strings.ToUpper(sc.Scenario)))
-			fmt.Fprint(env.Log.Writer(), sc.Log)
+			name := "integration_" + tr.Target + "_" + sc.Scenario
+			end := env.Log.Section(name, fmt.Sprintf("integration %s %s", tr.Target, strings.ToUpper(sc.Scenario)))
+			for _, ph := range sc.Phases {
+				endPhase := env.Log.Section(name+"_"+ph.Name, fmt.Sprintf("%s %s: %s", tr.Target, strings.ToUpper(sc.Scenario), ph.Name))
+				fmt.Fprint(env.Log.Writer(), ph.Log)
+				endPhase()
+			}
 			end()
 		}
 	}
