@@ -541,7 +541,8 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// Suites is every suite of a run, sorted by name; suite names are unique.
+// checkSuiteNames reports suite names used by more than one file: the name
+// is the first part of every JUnit classname, so it must be unique.
 func checkSuiteNames(suites []*Suite) error {
 	seen := map[string]string{}
 	var problems []string
