@@ -68,7 +68,7 @@ func TestProjectJenkinsfile(t *testing.T) {
 		"pipeline/stages/stage(test)/steps/sh(bash scripts/test.sh)",
 		`pipeline/stages/stage(build)/steps/sh($PIPELINE -C examples/appliance --report-dir "$REPORTS" build)`,
 		`pipeline/stages/stage(template)/steps/sh($PIPELINE -C examples/appliance --report-dir "$REPORTS" template)`,
-		`pipeline/stages/stage(integration)/parallel/stage(integration 2/2)/steps/sh($PIPELINE -C examples/appliance --report-dir "$REPORTS/shard-2" integration --shard 2/2)`,
+		`pipeline/stages/stage(integration)/parallel/stage(integration 2/2)/steps/catchError(buildResult,stageResult)/sh($PIPELINE -C examples/appliance --report-dir "$REPORTS/shard-2" integration --shard 2/2)`,
 		`pipeline/stages/stage(promote)/steps/lock(promote)/sh($PIPELINE -C examples/appliance --report-dir "$REPORTS" promote)`,
 		`pipeline/stages/stage(release)/steps/lock(release)/script/input(message,ok)`,
 		`pipeline/stages/stage(release)/steps/lock(release)/sh($PIPELINE --report-dir "$REPORTS" release)`,

@@ -216,7 +216,7 @@ func TestGeneratedJenkinsfile(t *testing.T) {
 	for _, want := range []string{
 		"pipeline/stages/stage(build)/steps/sh(pipeline build)",
 		"pipeline/stages/stage(template)/steps/sh(pipeline template)",
-		"pipeline/stages/stage(integration)/parallel/stage(integration 3/3)/steps/sh(pipeline integration --shard 3/3 --report-dir .pipeline/reports/shard-3)",
+		"pipeline/stages/stage(integration)/parallel/stage(integration 3/3)/steps/catchError(buildResult,stageResult)/sh(pipeline integration --shard 3/3 --report-dir .pipeline/reports/shard-3)",
 		"pipeline/stages/stage(promote)/when/allOf/branch(staging)",
 		"pipeline/stages/stage(promote)/steps/lock(promote)/sh(pipeline promote)",
 		"pipeline/stages/stage(release)/when/allOf/branch(master)",
