@@ -18,7 +18,8 @@
 #                           culprit fails the promote job in CI)
 #   pipeline run release    the release of what master now has
 #
-# and prints where everything is. docs/demo.md has the measured times.
+# and prints where everything is. WORK_DIR needs about 3.5 GB.
+# docs/demo.md has the measured times.
 set -euo pipefail
 
 # (PIPELINE_SRC: the source tree, when this script is run from a copy.)
