@@ -81,6 +81,11 @@ func lessPackage(a, b Package) bool {
 	if a.ID() != b.ID() {
 		return a.ID() < b.ID()
 	}
+	// Versions in order, so that a duplicate is reported the same way on
+	// every run (older version first), whatever the files' hashes.
+	if c := Compare(a.Format, a.FullVersion(), b.FullVersion()); c != 0 {
+		return c < 0
+	}
 	if a.SHA256 != b.SHA256 {
 		return a.SHA256 < b.SHA256
 	}
