@@ -44,12 +44,12 @@ func applianceRun(t *testing.T, changes []string, targets []string) (*stages.Res
 	next := prod.Rebuild(t, "v1.1.0")
 
 	vars := ci.MapEnv{
-		"APPLIANCE_VERSION":        next.Out.Revision.Version,
-		"APPLIANCE_PREVIOUS":       prod.Out.Revision.Version,
-		"APPLIANCE_APT_REPO":       next.Out.APT.Dir,
-		"APPLIANCE_PROD_APT_REPO":  prodAPT,
-		"APPLIANCE_ROOTFS":         rootfs,
-		"APPLIANCE_ROOTFS_TARBALL": tarball,
+		"PIPELINE_METAPACKAGE_VERSION": next.Out.Revision.Version, // what build hands on
+		"APPLIANCE_PREVIOUS":           prod.Out.Revision.Version,
+		"APPLIANCE_APT_REPO":           next.Out.APT.Dir,
+		"APPLIANCE_PROD_APT_REPO":      prodAPT,
+		"APPLIANCE_ROOTFS":             rootfs,
+		"APPLIANCE_ROOTFS_TARBALL":     tarball,
 	}
 	cfg, err := config.Load(filepath.Join(next.Repo, config.FileName), vars.Lookup)
 	if err != nil {
