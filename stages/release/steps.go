@@ -287,12 +287,16 @@ func (r *run) stepMergeRequest(ctx context.Context) error {
 		if err != nil {
 			return forgeError("find the release MR", err)
 		}
-		if mr != nil {
+		switch {
+		case mr != nil && mr.Title == in.Title && mr.Description == in.Description:
+			// A re-run with nothing new: leave the MR (and its updated_at) alone.
+			a.Action, a.Status = "release MR "+fmt.Sprint(mr.Number), "exists"
+		case mr != nil:
 			if mr, err = r.forge.UpdateMergeRequest(ctx, mr.Number, in); err != nil {
 				return forgeError("update the release MR", err)
 			}
 			a.Action, a.Status = "update the release MR "+fmt.Sprint(mr.Number), "updated"
-		} else {
+		default:
 			if mr, err = r.forge.CreateMergeRequest(ctx, in); err != nil {
 				return forgeError("open the release MR", err)
 			}
