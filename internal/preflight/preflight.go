@@ -43,6 +43,7 @@ var Packages = map[string]string{
 	"podman":             "podman",
 	"docker":             "docker.io",
 	"ssh":                "openssh-client",
+	"ssh-keygen":         "openssh-client",
 	"git":                "git",
 	"make":               "make",
 	"dpkg-deb":           "dpkg",
@@ -64,6 +65,10 @@ func needs(stage string, cfg *config.Config, dryRun bool) need {
 			return n // the stage says itself that it is not configured
 		}
 		n.tools = []string{"mmdebstrap", "mkfs.ext4", "mkfs.vfat", "mcopy", "sfdisk", "qemu-img", "bwrap"}
+		if !cfg.Template.Boot.Off() {
+			// The smoke boot (--no-boot skips it at run time).
+			n.tools = append(n.tools, "qemu-system-x86_64", "ssh-keygen")
+		}
 		if !dryRun {
 			n.root = "it bootstraps Debian with mmdebstrap and provisions the image as root"
 		}

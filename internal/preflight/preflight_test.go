@@ -33,7 +33,7 @@ func cfgWith(edit func(*config.Config)) *config.Config {
 	return c
 }
 
-var allTemplateTools = []string{"mmdebstrap", "mkfs.ext4", "mkfs.vfat", "mcopy", "sfdisk", "qemu-img", "bwrap"}
+var allTemplateTools = []string{"mmdebstrap", "mkfs.ext4", "mkfs.vfat", "mcopy", "sfdisk", "qemu-img", "bwrap", "qemu-system-x86_64", "ssh-keygen"}
 
 func TestCheck(t *testing.T) {
 	tmpl := cfgWith(func(c *config.Config) { c.Template.Name = "appliance/dev" })
@@ -53,8 +53,16 @@ func TestCheck(t *testing.T) {
 		{"template not root", host(1000, allTemplateTools...), "template", tmpl, false,
 			[]string{"template needs root", "mmdebstrap", "hint: run it as root (sudo pipeline template)"}, []string{"apt-get"}},
 		{"template dry run needs no root", host(1000, allTemplateTools...), "template", tmpl, true, nil, nil},
-		{"template without mmdebstrap and qemu-img", host(0, "mkfs.ext4", "mkfs.vfat", "mcopy", "sfdisk", "bwrap"), "template", tmpl, false,
+		{"template without mmdebstrap and qemu-img", host(0, "mkfs.ext4", "mkfs.vfat", "mcopy", "sfdisk", "bwrap", "qemu-system-x86_64", "ssh-keygen"), "template", tmpl, false,
 			[]string{"template needs mmdebstrap, qemu-img, which are not installed", "sudo apt-get install mmdebstrap qemu-utils"}, []string{"needs root"}},
+		{"template smoke boot without qemu", host(0, "mmdebstrap", "mkfs.ext4", "mkfs.vfat", "mcopy", "sfdisk", "qemu-img", "bwrap", "ssh-keygen"), "template", tmpl, false,
+			[]string{"template needs qemu-system-x86_64, which is not installed", "sudo apt-get install qemu-system-x86"}, nil},
+		{"template with the smoke boot off needs no qemu", host(0, "mmdebstrap", "mkfs.ext4", "mkfs.vfat", "mcopy", "sfdisk", "qemu-img", "bwrap"), "template",
+			cfgWith(func(c *config.Config) {
+				off := false
+				c.Template.Name = "appliance/dev"
+				c.Template.Boot.Enabled = &off
+			}), false, nil, nil},
 		{"template not configured: the stage says so itself", host(1000), "template", cfgWith(nil), false, nil, nil},
 		{"integration chroot not root, podman missing", host(1000), "integration", chroot, false,
 			[]string{`integration needs root: target "c" runs in a chroot`, "integration needs podman, which is not installed", "apt-get install podman"}, nil},
