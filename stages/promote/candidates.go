@@ -19,6 +19,10 @@ type Candidate struct {
 	Merge bool `json:"merge,omitempty"`
 
 	time time.Time // commit time, to look up its merge request
+	// onTarget counts the commits of source before this one that target
+	// already holds (promoted by an earlier run): the culprit comment says
+	// so, the same on every run.
+	onTarget int
 }
 
 // Pending returns the commits of source (staging's first-parent line, oldest
@@ -56,11 +60,13 @@ func Pending(source, target []gitops.Commit, applied map[string]bool) []Candidat
 		return false
 	}
 	var out []Candidate
+	onTarget := 0
 	for _, c := range source {
 		if held(c.SHA) {
+			onTarget++
 			continue
 		}
-		out = append(out, Candidate{SHA: c.SHA, Subject: c.Subject, Author: c.Author, Merge: len(c.Parents) > 1})
+		out = append(out, Candidate{SHA: c.SHA, Subject: c.Subject, Author: c.Author, Merge: len(c.Parents) > 1, onTarget: onTarget})
 	}
 	return out
 }

@@ -35,6 +35,10 @@ func TestPending(t *testing.T) {
 	if !got[0].Merge || got[1].Merge {
 		t.Errorf("merge flags wrong: %+v", got)
 	}
+	// a, b before c and d before e are on master already.
+	if got[0].onTarget != 2 || got[1].onTarget != 3 {
+		t.Errorf("commits on master before c, e: %d, %d, want 2, 3", got[0].onTarget, got[1].onTarget)
+	}
 	if n := len(Pending(staging, nil, nil)); n != 6 {
 		t.Errorf("with an empty master: %d pending, want 6", n)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -84,7 +85,7 @@ func TestForgeReports(t *testing.T) {
 		t.Fatalf("%d notes on the culprit's MR, want 1", len(notes))
 	}
 	body := notes[0].Body
-	for _, s := range []string{short(culprit), "breaks `master`", "FAIL: x.broken is present", "Bisection log", "| confirm |", "jobs/7"} {
+	for _, s := range []string{short(culprit), "breaks `master`", "FAIL: x.broken is present", "The 1 commit(s) before it were."} {
 		if !strings.Contains(body, s) {
 			t.Errorf("MR comment lacks %q:\n%s", s, body)
 		}
@@ -100,6 +101,95 @@ func TestForgeReports(t *testing.T) {
 	}
 	if n := len(gl.Notes("42", "commit:"+f.commits[3])); n != 1 {
 		t.Errorf("%d commit notes after a re-run, want 1", n)
+	}
+}
+
+// TestRerunIsQuiet: run again with staging unchanged, promote finds the
+// same culprit and renders the same comment, so the comment is not written
+// again, and it still says that the commit before the culprit was promoted
+// (by the first run: master's trailers say so, not this run's landings).
+func TestRerunIsQuiet(t *testing.T) {
+	f := newFixture(t)
+	f.commit()
+	culprit := f.commit("x.broken")
+	f.commit()
+	f.pushStaging()
+
+	srv := forgetest.New(t, "glpat-test")
+	gl := srv.GitLab()
+	gl.AddProject(42, "appliance/os")
+	merged := time.Now().UTC()
+	gl.AddMergeRequest("42", forgetest.GLMergeRequest{Title: "break it", SourceBranch: "feature", TargetBranch: "staging",
+		State: "merged", MergedAt: &merged, SHA: culprit, MergeCommitSHA: &culprit})
+	forge, err := gitops.NewGitLab(gitops.Options{BaseURL: srv.GitLabURL(), Project: "42", Token: "glpat-test",
+		Retry: gitops.Retry{Min: time.Millisecond, Max: 10 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(job string) *Report {
+		cfg := config.Default()
+		cfg.Promote.Test = f.test
+		cfg.Promote.Workdir = filepath.Join(f.dir, "work-quiet")
+		// The fixture's test prints the commit and tree it ran on, which
+		// differ between the runs (master moved): quote only the verdict.
+		cfg.Promote.OutputTail = 1
+		env := &stages.Env{Repo: f.ci, Config: cfg, CI: ci.Context{Provider: ci.GitLab, JobURL: "https://gitlab.example.com/appliance/os/-/jobs/" + job},
+			Log: logging.Discard(), Report: &report.Dir{Path: filepath.Join(f.dir, "reports-"+job)}, Forge: forge}
+		res, err := New().Run(context.Background(), env)
+		if errs.KindOf(err) != errs.Failure {
+			t.Fatalf("run %s: err = %v, want a failure (culprit)", job, err)
+		}
+		return res.Data.(*Report)
+	}
+	noteWrites := func() int {
+		// Every write but the statuses, which are posted again (see below).
+		return srv.Writes() - srv.Count("POST", "/api/v4/projects/*/statuses/*")
+	}
+	rep := run("1")
+	f.check(rep, map[int]State{1: Culprit})
+	notes := gl.Notes("42", "mr:1")
+	if len(notes) != 1 {
+		t.Fatalf("%d notes on the culprit's MR, want 1", len(notes))
+	}
+	first := notes[0].Body
+	// One commit before it was promoted; the one after it too, but that
+	// is not "before it".
+	if !strings.Contains(first, "The 1 commit(s) before it were.") {
+		t.Errorf("first comment does not say the commit before it was promoted:\n%s", first)
+	}
+	writes := noteWrites()
+	if writes == 0 {
+		t.Fatal("the first run wrote nothing to the forge")
+	}
+	latest := func() map[string]string {
+		m := map[string]string{}
+		for _, st := range gl.Statuses("42") {
+			m[st.SHA] = st.Status + " " + *st.Description
+		}
+		return m
+	}
+	before := latest()
+
+	rep = run("2")
+	if len(rep.Candidates) != 1 || rep.Candidates[0].SHA != culprit || rep.Candidates[0].State != Culprit {
+		t.Fatalf("re-run: candidates %+v, want only the culprit", rep.Candidates)
+	}
+	if n := noteWrites() - writes; n != 0 {
+		t.Errorf("re-run with nothing new made %d forge write(s) besides statuses", n)
+	}
+	notes = gl.Notes("42", "mr:1")
+	if len(notes) != 1 || notes[0].Body != first {
+		t.Errorf("re-run changed the comment:\n%+v\nwas:\n%s", notes, first)
+	}
+	for _, a := range rep.Forge {
+		if a.Action == "comment" && a.Result != "done" {
+			t.Errorf("re-run comment action %+v", a)
+		}
+	}
+	// The stage cannot read the statuses back, so the re-run posts the
+	// culprit's again (with the new job's link); it must say the same.
+	if after := latest(); !maps.Equal(after, before) {
+		t.Errorf("statuses after the re-run %v, want %v", after, before)
 	}
 }
 

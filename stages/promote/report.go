@@ -361,14 +361,16 @@ func fence(s string) string {
 
 // CommentData is what the culprit comment template is given.
 type CommentData struct {
-	Culprit          CandidateReport
-	Suspects         []CandidateReport
-	Blocked          []CandidateReport
-	From, To, Test   string
-	ExitCode         int
-	Tail             string
-	Probes           []ProbeReport
-	JobURL           string
+	Culprit        CandidateReport
+	Suspects       []CandidateReport
+	Blocked        []CandidateReport
+	From, To, Test string
+	ExitCode       int
+	Tail           string
+	Probes         []ProbeReport
+	JobURL         string
+	// Promoted counts the commits before the culprit that are on the
+	// target branch, whichever run promoted them.
 	Promoted         int
 	MasterBefore     string
 	MasterAfter      string
@@ -403,8 +405,19 @@ func commentData(env *stages.Env, rep *Report, i int) CommentData {
 	if c.FoundIn > 0 && c.FoundIn <= len(rep.SearchRounds) {
 		d.SearchRoundsOfIt = rep.SearchRounds[c.FoundIn-1]
 	}
-	for _, l := range rep.Landings {
-		d.Promoted += len(l.Promoted)
+	// The commits before it (before the first of a suspect group) that are
+	// on master: promoted by this run or, as master's trailers say, by an
+	// earlier one. Not this run's landings, which may include commits
+	// after it, so that a re-run with nothing new says the same.
+	first := i - len(d.Suspects) + 1
+	if len(d.Suspects) == 0 {
+		first = i
+	}
+	d.Promoted = rep.Candidates[first].onTarget
+	for _, b := range rep.Candidates[:first] {
+		if b.State == Promoted {
+			d.Promoted++
+		}
 	}
 	return d
 }
