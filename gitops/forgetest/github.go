@@ -253,11 +253,7 @@ func (g *GitHub) Do(repo string, f func(r *GHRepo)) {
 // Pulls returns copies of the pull requests.
 func (g *GitHub) Pulls(repo string) []GHPull {
 	var out []GHPull
-	g.Do(repo, func(r *GHRepo) {
-		for _, p := range r.Pulls {
-			out = append(out, *p)
-		}
-	})
+	g.Do(repo, func(r *GHRepo) { out = copies(r.Pulls) })
 	return out
 }
 
@@ -271,33 +267,21 @@ func (g *GitHub) Statuses(repo string) []GHStatus {
 // IssueComments returns the comments of issue or PR number.
 func (g *GitHub) IssueComments(repo string, number int64) []GHComment {
 	var out []GHComment
-	g.Do(repo, func(r *GHRepo) {
-		for _, c := range r.IssueComments[number] {
-			out = append(out, *c)
-		}
-	})
+	g.Do(repo, func(r *GHRepo) { out = copies(r.IssueComments[number]) })
 	return out
 }
 
 // CommitComments returns the comments on a commit.
 func (g *GitHub) CommitComments(repo, sha string) []GHComment {
 	var out []GHComment
-	g.Do(repo, func(r *GHRepo) {
-		for _, c := range r.CommitComments[sha] {
-			out = append(out, *c)
-		}
-	})
+	g.Do(repo, func(r *GHRepo) { out = copies(r.CommitComments[sha]) })
 	return out
 }
 
 // Milestones returns the milestones.
 func (g *GitHub) Milestones(repo string) []GHMilestone {
 	var out []GHMilestone
-	g.Do(repo, func(r *GHRepo) {
-		for _, m := range r.Milestones {
-			out = append(out, *m)
-		}
-	})
+	g.Do(repo, func(r *GHRepo) { out = copies(r.Milestones) })
 	return out
 }
 
@@ -315,11 +299,7 @@ func (g *GitHub) Refs(repo string) map[string]GHRef {
 // Releases returns the releases.
 func (g *GitHub) Releases(repo string) []GHRelease {
 	var out []GHRelease
-	g.Do(repo, func(r *GHRepo) {
-		for _, rel := range r.Releases {
-			out = append(out, *rel)
-		}
-	})
+	g.Do(repo, func(r *GHRepo) { out = copies(r.Releases) })
 	return out
 }
 
@@ -433,12 +413,7 @@ func (r *GHRepo) newMilestone(s *Server, title, desc string, due *time.Time, sta
 }
 
 func (r *GHRepo) milestone(n int64) *GHMilestone {
-	for _, m := range r.Milestones {
-		if m.Number == n {
-			return m
-		}
-	}
-	return nil
+	return find(r.Milestones, func(m *GHMilestone) bool { return m.Number == n })
 }
 
 // --- HTTP -------------------------------------------------------------------------
@@ -596,12 +571,7 @@ func (g *GitHub) createPull(w http.ResponseWriter, req *http.Request, r *GHRepo)
 }
 
 func (r *GHRepo) pull(n int64) *GHPull {
-	for _, p := range r.Pulls {
-		if p.Number == n {
-			return p
-		}
-	}
-	return nil
+	return find(r.Pulls, func(p *GHPull) bool { return p.Number == n })
 }
 
 func (g *GitHub) getPull(w http.ResponseWriter, req *http.Request, r *GHRepo) {
@@ -735,17 +705,29 @@ func (g *GitHub) createIssueComment(w http.ResponseWriter, req *http.Request, r 
 }
 
 func (g *GitHub) editIssueComment(w http.ResponseWriter, req *http.Request, r *GHRepo) {
-	q, _ := params(req)
-	for _, list := range r.IssueComments {
-		for _, c := range list {
-			if c.ID == pathInt(req, "id") {
-				c.Body, c.UpdatedAt = q.Get("body"), g.s.now().UTC()
-				writeJSON(w, http.StatusOK, c)
-				return
-			}
+	g.editComment(w, req, findComment(r.IssueComments, pathInt(req, "id")))
+}
+
+// findComment looks a comment up by id in lists (issue comments by issue
+// number, commit comments by sha): GitHub's edit endpoints name only the id.
+func findComment[K comparable](lists map[K][]*GHComment, id int64) *GHComment {
+	for _, list := range lists {
+		if c := find(list, func(c *GHComment) bool { return c.ID == id }); c != nil {
+			return c
 		}
 	}
-	ghErr(w, http.StatusNotFound, "Not Found")
+	return nil
+}
+
+// editComment sets the body of c (nil: not found) from the request.
+func (g *GitHub) editComment(w http.ResponseWriter, req *http.Request, c *GHComment) {
+	if c == nil {
+		ghErr(w, http.StatusNotFound, "Not Found")
+		return
+	}
+	q, _ := params(req)
+	c.Body, c.UpdatedAt = q.Get("body"), g.s.now().UTC()
+	writeJSON(w, http.StatusOK, c)
 }
 
 func (g *GitHub) listCommitComments(w http.ResponseWriter, req *http.Request, r *GHRepo) {
@@ -765,17 +747,7 @@ func (g *GitHub) createCommitComment(w http.ResponseWriter, req *http.Request, r
 }
 
 func (g *GitHub) editCommitComment(w http.ResponseWriter, req *http.Request, r *GHRepo) {
-	q, _ := params(req)
-	for _, list := range r.CommitComments {
-		for _, c := range list {
-			if c.ID == pathInt(req, "id") {
-				c.Body, c.UpdatedAt = q.Get("body"), g.s.now().UTC()
-				writeJSON(w, http.StatusOK, c)
-				return
-			}
-		}
-	}
-	ghErr(w, http.StatusNotFound, "Not Found")
+	g.editComment(w, req, findComment(r.CommitComments, pathInt(req, "id")))
 }
 
 func (g *GitHub) listMilestones(w http.ResponseWriter, req *http.Request, r *GHRepo) {
@@ -783,12 +755,7 @@ func (g *GitHub) listMilestones(w http.ResponseWriter, req *http.Request, r *GHR
 	if state == "" {
 		state = "open"
 	}
-	out := []*GHMilestone{}
-	for _, m := range r.Milestones {
-		if state == "all" || m.State == state {
-			out = append(out, m)
-		}
-	}
+	out := filter(r.Milestones, func(m *GHMilestone) bool { return state == "all" || m.State == state })
 	writeJSON(w, http.StatusOK, page(w, req, out, false))
 }
 
@@ -884,12 +851,7 @@ func (g *GitHub) createTagObject(w http.ResponseWriter, req *http.Request, r *GH
 }
 
 func (r *GHRepo) releaseByTag(tag string) *GHRelease {
-	for _, rel := range r.Releases {
-		if rel.TagName == tag {
-			return rel
-		}
-	}
-	return nil
+	return find(r.Releases, func(rel *GHRelease) bool { return rel.TagName == tag })
 }
 
 func (g *GitHub) getReleaseByTag(w http.ResponseWriter, req *http.Request, r *GHRepo) {

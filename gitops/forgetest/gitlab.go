@@ -246,11 +246,7 @@ func (g *GitLab) Do(project string, f func(p *GLProject)) {
 // MergeRequests returns a copy of the project's MRs.
 func (g *GitLab) MergeRequests(project string) []GLMergeRequest {
 	var out []GLMergeRequest
-	g.Do(project, func(p *GLProject) {
-		for _, m := range p.MRs {
-			out = append(out, *m)
-		}
-	})
+	g.Do(project, func(p *GLProject) { out = copies(p.MRs) })
 	return out
 }
 
@@ -264,44 +260,28 @@ func (g *GitLab) Statuses(project string) []GLStatus {
 // Notes returns the notes of "mr:IID", "issue:IID" or "commit:SHA".
 func (g *GitLab) Notes(project, key string) []GLNote {
 	var out []GLNote
-	g.Do(project, func(p *GLProject) {
-		for _, n := range p.Notes[key] {
-			out = append(out, *n)
-		}
-	})
+	g.Do(project, func(p *GLProject) { out = copies(p.Notes[key]) })
 	return out
 }
 
 // Milestones returns the project's milestones.
 func (g *GitLab) Milestones(project string) []GLMilestone {
 	var out []GLMilestone
-	g.Do(project, func(p *GLProject) {
-		for _, m := range p.Milestones {
-			out = append(out, *m)
-		}
-	})
+	g.Do(project, func(p *GLProject) { out = copies(p.Milestones) })
 	return out
 }
 
 // Tags returns the project's tags.
 func (g *GitLab) Tags(project string) []GLTag {
 	var out []GLTag
-	g.Do(project, func(p *GLProject) {
-		for _, t := range p.Tags {
-			out = append(out, *t)
-		}
-	})
+	g.Do(project, func(p *GLProject) { out = copies(p.Tags) })
 	return out
 }
 
 // Releases returns the project's releases.
 func (g *GitLab) Releases(project string) []GLRelease {
 	var out []GLRelease
-	g.Do(project, func(p *GLProject) {
-		for _, r := range p.Releases {
-			out = append(out, *r)
-		}
-	})
+	g.Do(project, func(p *GLProject) { out = copies(p.Releases) })
 	return out
 }
 
@@ -315,11 +295,7 @@ func (g *GitLab) StatusCheckResponses(project string) []GLStatusCheckResponse {
 // Issues returns the project's issues.
 func (g *GitLab) Issues(project string) []GLIssue {
 	var out []GLIssue
-	g.Do(project, func(p *GLProject) {
-		for _, i := range p.Issues {
-			out = append(out, *i)
-		}
-	})
+	g.Do(project, func(p *GLProject) { out = copies(p.Issues) })
 	return out
 }
 
@@ -424,12 +400,7 @@ func (g *GitLab) AddMilestone(project, title, state string) int64 {
 // SetMilestone puts an issue ("issue") or MR ("mr") in a milestone.
 func (g *GitLab) SetMilestone(project, kind string, iid, milestoneID int64) {
 	g.Do(project, func(p *GLProject) {
-		var ms *GLMilestone
-		for _, m := range p.Milestones {
-			if m.ID == milestoneID {
-				ms = m
-			}
-		}
+		ms := p.milestone(milestoneID)
 		switch kind {
 		case "issue":
 			p.Issues[iid-1].Milestone = ms
@@ -687,12 +658,7 @@ func labelsOf(s string, raw json.RawMessage) []string {
 }
 
 func (p *GLProject) milestone(id int64) *GLMilestone {
-	for _, m := range p.Milestones {
-		if m.ID == id {
-			return m
-		}
-	}
-	return nil
+	return find(p.Milestones, func(m *GLMilestone) bool { return m.ID == id })
 }
 
 func (p *GLProject) mr(iid int64) *GLMergeRequest {
@@ -1016,33 +982,18 @@ func (g *GitLab) updateMilestone(w http.ResponseWriter, r *http.Request, p *GLPr
 
 func (g *GitLab) milestoneIssues(w http.ResponseWriter, r *http.Request, p *GLProject) {
 	id := pathInt(r, "mid")
-	out := []*GLIssue{}
-	for _, is := range p.Issues {
-		if is.Milestone != nil && is.Milestone.ID == id {
-			out = append(out, is)
-		}
-	}
+	out := filter(p.Issues, func(is *GLIssue) bool { return is.Milestone != nil && is.Milestone.ID == id })
 	writeJSON(w, http.StatusOK, page(w, r, out, true))
 }
 
 func (g *GitLab) milestoneMRs(w http.ResponseWriter, r *http.Request, p *GLProject) {
 	id := pathInt(r, "mid")
-	out := []*GLMergeRequest{}
-	for _, m := range p.MRs {
-		if m.Milestone != nil && m.Milestone.ID == id {
-			out = append(out, m)
-		}
-	}
+	out := filter(p.MRs, func(m *GLMergeRequest) bool { return m.Milestone != nil && m.Milestone.ID == id })
 	writeJSON(w, http.StatusOK, page(w, r, out, true))
 }
 
 func (p *GLProject) tag(name string) *GLTag {
-	for _, t := range p.Tags {
-		if t.Name == name {
-			return t
-		}
-	}
-	return nil
+	return find(p.Tags, func(t *GLTag) bool { return t.Name == name })
 }
 
 func (g *GitLab) getTag(w http.ResponseWriter, r *http.Request, p *GLProject) {
@@ -1100,12 +1051,7 @@ func (g *GitLab) createTag(w http.ResponseWriter, r *http.Request, p *GLProject)
 }
 
 func (p *GLProject) release(tag string) *GLRelease {
-	for _, r := range p.Releases {
-		if r.TagName == tag {
-			return r
-		}
-	}
-	return nil
+	return find(p.Releases, func(r *GLRelease) bool { return r.TagName == tag })
 }
 
 func (g *GitLab) getRelease(w http.ResponseWriter, r *http.Request, p *GLProject) {

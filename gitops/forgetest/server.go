@@ -473,6 +473,38 @@ func page[T any](w http.ResponseWriter, r *http.Request, items []T, gitlab bool)
 	return items[start:end]
 }
 
+// copies returns the values behind ps, so that what tests read back is a
+// snapshot they cannot change the fake's state through.
+func copies[T any](ps []*T) []T {
+	var out []T
+	for _, p := range ps {
+		out = append(out, *p)
+	}
+	return out
+}
+
+// find returns the first item that match accepts, or nil.
+func find[T any](items []*T, match func(*T) bool) *T {
+	for _, it := range items {
+		if match(it) {
+			return it
+		}
+	}
+	return nil
+}
+
+// filter returns the items keep accepts, in order (an empty list, not nil,
+// when there are none: the forges answer [] rather than null).
+func filter[T any](items []*T, keep func(*T) bool) []*T {
+	out := []*T{}
+	for _, it := range items {
+		if keep(it) {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
 var closingRe = regexp.MustCompile(`(?i)\b(?:close[sd]?|closing|fix(?:e[sd]|ing)?|resolve[sd]?|resolving|implement(?:s|ed|ing)?)\b:?\s+#(\d+)`)
 
 // closedNumbers returns the issue numbers a description closes with the
