@@ -424,56 +424,70 @@ func (g *GitHub) UpsertComment(ctx context.Context, t CommentTarget, marker, bod
 			n = t.Issue
 		}
 		return g.api(ctx, fmt.Sprintf("comment on #%d", n), func(ctx context.Context) error {
-			opt := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: 100}}
-			for {
-				cs, resp, err := g.c.Issues.ListComments(ctx, g.owner, g.repo, n, opt)
-				if err != nil {
+			return ghUpsertComment(marker, full,
+				func(page int) ([]*github.IssueComment, *github.Response, error) {
+					opt := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: 100, Page: page}}
+					return g.c.Issues.ListComments(ctx, g.owner, g.repo, n, opt)
+				},
+				func(id int64) error {
+					_, _, err := g.c.Issues.EditComment(ctx, g.owner, g.repo, id, &github.IssueComment{Body: &full})
 					return err
-				}
-				for _, c := range cs {
-					if strings.Contains(c.GetBody(), Marker(marker)) {
-						if c.GetBody() == full {
-							return nil
-						}
-						_, _, err := g.c.Issues.EditComment(ctx, g.owner, g.repo, c.GetID(), &github.IssueComment{Body: &full})
-						return err
-					}
-				}
-				if resp.NextPage == 0 {
-					break
-				}
-				opt.Page = resp.NextPage
-			}
-			_, _, err := g.c.Issues.CreateComment(ctx, g.owner, g.repo, n, &github.IssueComment{Body: &full})
-			return err
+				},
+				func() error {
+					_, _, err := g.c.Issues.CreateComment(ctx, g.owner, g.repo, n, &github.IssueComment{Body: &full})
+					return err
+				})
 		})
 	case t.Commit != "":
 		return g.api(ctx, "comment on commit "+short(t.Commit), func(ctx context.Context) error {
-			opt := &github.ListOptions{PerPage: 100}
-			for {
-				cs, resp, err := g.c.Repositories.ListCommitComments(ctx, g.owner, g.repo, t.Commit, opt)
-				if err != nil {
+			return ghUpsertComment(marker, full,
+				func(page int) ([]*github.RepositoryComment, *github.Response, error) {
+					opt := &github.ListOptions{PerPage: 100, Page: page}
+					return g.c.Repositories.ListCommitComments(ctx, g.owner, g.repo, t.Commit, opt)
+				},
+				func(id int64) error {
+					_, _, err := g.c.Repositories.UpdateComment(ctx, g.owner, g.repo, id, &github.RepositoryComment{Body: &full})
 					return err
-				}
-				for _, c := range cs {
-					if strings.Contains(c.GetBody(), Marker(marker)) {
-						if c.GetBody() == full {
-							return nil
-						}
-						_, _, err := g.c.Repositories.UpdateComment(ctx, g.owner, g.repo, c.GetID(), &github.RepositoryComment{Body: &full})
-						return err
-					}
-				}
-				if resp.NextPage == 0 {
-					break
-				}
-				opt.Page = resp.NextPage
-			}
-			_, _, err := g.c.Repositories.CreateComment(ctx, g.owner, g.repo, t.Commit, &github.RepositoryComment{Body: &full})
-			return err
+				},
+				func() error {
+					_, _, err := g.c.Repositories.CreateComment(ctx, g.owner, g.repo, t.Commit, &github.RepositoryComment{Body: &full})
+					return err
+				})
 		})
 	}
 	return fmt.Errorf("comment %s: no target (PR, issue or commit)", marker)
+}
+
+// ghComment is what ghUpsertComment reads of an issue or commit comment.
+type ghComment interface {
+	GetID() int64
+	GetBody() string
+}
+
+// ghUpsertComment keeps one comment carrying marker, the same way for the
+// comments of a PR or issue and those of a commit: it pages through them
+// (list) and edits the first one with the marker unless its body is already
+// full, or creates one (create) when none has it.
+func ghUpsertComment[C ghComment](marker, full string, list func(page int) ([]C, *github.Response, error),
+	edit func(id int64) error, create func() error) error {
+	for page := 0; ; {
+		cs, resp, err := list(page)
+		if err != nil {
+			return err
+		}
+		for _, c := range cs {
+			if strings.Contains(c.GetBody(), Marker(marker)) {
+				if c.GetBody() == full {
+					return nil
+				}
+				return edit(c.GetID())
+			}
+		}
+		if resp.NextPage == 0 {
+			return create()
+		}
+		page = resp.NextPage
+	}
 }
 
 // --- issues and milestones ------------------------------------------------------------------
@@ -772,31 +786,17 @@ func (g *GitHub) GetRelease(ctx context.Context, tag string) (*Release, error) {
 // CreateRelease creates the release (GitHub makes the tag at in.Ref when it
 // is missing), or brings an existing one up to date with in.
 func (g *GitHub) CreateRelease(ctx context.Context, in ReleaseInput) (*Release, error) {
-	var exists bool
-	err := g.api(ctx, "create release "+in.Tag, func(ctx context.Context) error {
-		r, err := g.getRelease(ctx, in.Tag)
-		if err != nil || r != nil {
-			exists = r != nil
-			return err
-		}
+	retried := func(try func(ctx context.Context) error) error {
+		return g.api(ctx, "create release "+in.Tag, try)
+	}
+	return createRelease(ctx, g, in, retried, func(ctx context.Context) (bool, error) {
 		req := &github.RepositoryRelease{TagName: &in.Tag, Name: &in.Name, Body: github.String(joinLinks(in.Notes, in.Links))}
 		if in.Ref != "" {
 			req.TargetCommitish = &in.Ref
 		}
-		_, _, err = g.c.Repositories.CreateRelease(ctx, g.owner, g.repo, req)
-		if ghExists(err) {
-			exists = true
-			return nil
-		}
-		return err
+		_, _, err := g.c.Repositories.CreateRelease(ctx, g.owner, g.repo, req)
+		return ghExists(err), err
 	})
-	if err != nil {
-		return nil, err
-	}
-	if exists {
-		return g.UpdateRelease(ctx, in)
-	}
-	return g.GetRelease(ctx, in.Tag)
 }
 
 // UpdateRelease sets the name and notes of a release and adds the links it

@@ -715,13 +715,10 @@ func (g *GitLab) GetRelease(ctx context.Context, tag string) (*Release, error) {
 // CreateRelease creates the release (and the tag at in.Ref when missing),
 // or brings an existing one up to date with in. CI_JOB_TOKEN may do this.
 func (g *GitLab) CreateRelease(ctx context.Context, in ReleaseInput) (*Release, error) {
-	var exists bool
-	err := g.api(ctx, "create release "+in.Tag, false, func(ctx context.Context, o gitlab.RequestOptionFunc) error {
-		r, err := g.GetRelease(ctx, in.Tag)
-		if err != nil || r != nil {
-			exists = r != nil
-			return err
-		}
+	retried := func(try func(ctx context.Context) error) error {
+		return g.api(ctx, "create release "+in.Tag, false, func(ctx context.Context, _ gitlab.RequestOptionFunc) error { return try(ctx) })
+	}
+	return createRelease(ctx, g, in, retried, func(ctx context.Context) (bool, error) {
 		opt := &gitlab.CreateReleaseOptions{TagName: &in.Tag, Name: &in.Name, Description: &in.Notes}
 		if in.Ref != "" {
 			opt.Ref = &in.Ref
@@ -733,20 +730,9 @@ func (g *GitLab) CreateRelease(ctx context.Context, in ReleaseInput) (*Release, 
 			}
 			opt.Assets = assets
 		}
-		_, _, err = g.c.Releases.CreateRelease(g.pid, opt, o)
-		if glStatus(err) == http.StatusConflict {
-			exists = true
-			return nil
-		}
-		return err
+		_, _, err := g.c.Releases.CreateRelease(g.pid, opt, gitlab.WithContext(ctx))
+		return glStatus(err) == http.StatusConflict, err
 	})
-	if err != nil {
-		return nil, err
-	}
-	if exists {
-		return g.UpdateRelease(ctx, in)
-	}
-	return g.GetRelease(ctx, in.Tag)
 }
 
 // UpdateRelease sets the name and notes of a release and adds the links it
