@@ -683,43 +683,25 @@ func (g *GitHub) GetTag(ctx context.Context, name string) (*Tag, error) {
 // CreateTag creates the tag at sha (annotated when message is set), or
 // returns it when it already points there; elsewhere is ErrTagExists.
 func (g *GitHub) CreateTag(ctx context.Context, name, sha, message string) (*Tag, error) {
-	var out *Tag
-	err := g.api(ctx, "create tag "+name, func(ctx context.Context) error {
-		t, err := g.GetTag(ctx, name)
-		if err != nil {
-			return err
+	retried := func(try func(ctx context.Context) error) error {
+		return g.api(ctx, "create tag "+name, try)
+	}
+	return createTag(ctx, g, name, sha, retried, func(ctx context.Context) (bool, error) {
+		target := sha
+		if message != "" {
+			// A tag object is unreachable until the ref exists, so
+			// making it again on a retry leaves nothing behind.
+			obj, _, err := g.c.Git.CreateTag(ctx, g.owner, g.repo, &github.Tag{
+				Tag: &name, Message: &message, Object: &github.GitObject{Type: github.String("commit"), SHA: &sha},
+			})
+			if err != nil {
+				return false, err
+			}
+			target = obj.GetSHA()
 		}
-		if t == nil {
-			target := sha
-			if message != "" {
-				// A tag object is unreachable until the ref exists, so
-				// making it again on a retry leaves nothing behind.
-				obj, _, err := g.c.Git.CreateTag(ctx, g.owner, g.repo, &github.Tag{
-					Tag: &name, Message: &message, Object: &github.GitObject{Type: github.String("commit"), SHA: &sha},
-				})
-				if err != nil {
-					return err
-				}
-				target = obj.GetSHA()
-			}
-			_, _, err = g.c.Git.CreateRef(ctx, g.owner, g.repo, &github.Reference{Ref: github.String("refs/tags/" + name), Object: &github.GitObject{SHA: &target}})
-			if err != nil && !ghExists(err) {
-				return err
-			}
-			if t, err = g.GetTag(ctx, name); err != nil {
-				return err
-			}
-			if t == nil {
-				return fmt.Errorf("tag %s was created but cannot be read back", name)
-			}
-		}
-		if t.SHA != sha {
-			return fmt.Errorf("tag %s exists at %s, not at %s: %w", name, short(t.SHA), short(sha), ErrTagExists)
-		}
-		out = t
-		return nil
+		_, _, err := g.c.Git.CreateRef(ctx, g.owner, g.repo, &github.Reference{Ref: github.String("refs/tags/" + name), Object: &github.GitObject{SHA: &target}})
+		return ghExists(err), err
 	})
-	return out, err
 }
 
 // GitHub releases have uploaded assets but no link assets: links are kept

@@ -655,35 +655,17 @@ func (g *GitLab) GetTag(ctx context.Context, name string) (*Tag, error) {
 // CreateTag creates the tag at sha, or returns it when it already points
 // there; at another commit it is an ErrTagExists error.
 func (g *GitLab) CreateTag(ctx context.Context, name, sha, message string) (*Tag, error) {
-	var out *Tag
-	err := g.api(ctx, "create tag "+name, true, func(ctx context.Context, o gitlab.RequestOptionFunc) error {
-		t, err := g.GetTag(ctx, name)
-		if err != nil {
-			return err
+	retried := func(try func(ctx context.Context) error) error {
+		return g.api(ctx, "create tag "+name, true, func(ctx context.Context, _ gitlab.RequestOptionFunc) error { return try(ctx) })
+	}
+	return createTag(ctx, g, name, sha, retried, func(ctx context.Context) (bool, error) {
+		opt := &gitlab.CreateTagOptions{TagName: &name, Ref: &sha}
+		if message != "" {
+			opt.Message = &message
 		}
-		if t == nil {
-			opt := &gitlab.CreateTagOptions{TagName: &name, Ref: &sha}
-			if message != "" {
-				opt.Message = &message
-			}
-			_, _, err = g.c.Tags.CreateTag(g.pid, opt, o)
-			if err != nil && !(glStatus(err) == http.StatusBadRequest && strings.Contains(glMessage(err), "already exists")) {
-				return err
-			}
-			if t, err = g.GetTag(ctx, name); err != nil {
-				return err
-			}
-			if t == nil {
-				return fmt.Errorf("tag %s was created but cannot be read back", name)
-			}
-		}
-		if t.SHA != sha {
-			return fmt.Errorf("tag %s exists at %s, not at %s: %w", name, short(t.SHA), short(sha), ErrTagExists)
-		}
-		out = t
-		return nil
+		_, _, err := g.c.Tags.CreateTag(g.pid, opt, gitlab.WithContext(ctx))
+		return err != nil && glStatus(err) == http.StatusBadRequest && strings.Contains(glMessage(err), "already exists"), err
 	})
-	return out, err
 }
 
 func glRelease(r *gitlab.Release) *Release {

@@ -1,0 +1,87 @@
+package gitops
+
+// The create-or-adopt logic every forge client shares: the API calls differ,
+// what to do when a create meets what is already there does not.
+
+import (
+	"context"
+	"fmt"
+)
+
+// releaseReader is what createRelease needs of a forge besides the create
+// call itself.
+type releaseReader interface {
+	GetRelease(ctx context.Context, tag string) (*Release, error)
+	UpdateRelease(ctx context.Context, in ReleaseInput) (*Release, error)
+}
+
+// createRelease is CreateRelease for every forge. In one retried call
+// (retried) it looks the release up and, when it is absent, creates it
+// (create, which says whether the forge refused because the release already
+// exists: the answer to an earlier try of ours was lost, and the retry must
+// not fail on its own work). A release that was there either way is brought
+// up to date with in; a new one is read back.
+func createRelease(ctx context.Context, f releaseReader, in ReleaseInput,
+	retried func(try func(ctx context.Context) error) error,
+	create func(ctx context.Context) (alreadyExists bool, err error)) (*Release, error) {
+	var exists bool
+	err := retried(func(ctx context.Context) error {
+		r, err := f.GetRelease(ctx, in.Tag)
+		if err != nil || r != nil {
+			exists = r != nil
+			return err
+		}
+		dup, err := create(ctx)
+		if dup {
+			exists = true
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if exists {
+		return f.UpdateRelease(ctx, in)
+	}
+	return f.GetRelease(ctx, in.Tag)
+}
+
+// tagReader is what createTag needs of a forge besides the create call.
+type tagReader interface {
+	GetTag(ctx context.Context, name string) (*Tag, error)
+}
+
+// createTag is CreateTag for every forge. In one retried call (retried) it
+// looks the tag up (get) and, when it is absent, creates it (create, which
+// says whether the forge refused because the tag already exists: a lost
+// answer to an earlier try of ours) and reads it back. A tag that points
+// elsewhere than sha is an ErrTagExists error.
+func createTag(ctx context.Context, get tagReader, name, sha string,
+	retried func(try func(ctx context.Context) error) error,
+	create func(ctx context.Context) (alreadyExists bool, err error)) (*Tag, error) {
+	var out *Tag
+	err := retried(func(ctx context.Context) error {
+		t, err := get.GetTag(ctx, name)
+		if err != nil {
+			return err
+		}
+		if t == nil {
+			if dup, err := create(ctx); err != nil && !dup {
+				return err
+			}
+			if t, err = get.GetTag(ctx, name); err != nil {
+				return err
+			}
+			if t == nil {
+				return fmt.Errorf("tag %s was created but cannot be read back", name)
+			}
+		}
+		if t.SHA != sha {
+			return fmt.Errorf("tag %s exists at %s, not at %s: %w", name, short(t.SHA), short(sha), ErrTagExists)
+		}
+		out = t
+		return nil
+	})
+	return out, err
+}
