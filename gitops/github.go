@@ -492,17 +492,18 @@ func ghUpsertComment[C ghComment](marker, full string, list func(page int) ([]C,
 
 // --- issues and milestones ------------------------------------------------------------------
 
-func (g *GitHub) listIssues(ctx context.Context, what string, opt *github.IssueListByRepoOptions) ([]*github.Issue, error) {
-	opt.PerPage = 100
-	var all []*github.Issue
+// ghPages fetches every page of a list, each page in its own retried call.
+func ghPages[T any](ctx context.Context, g *GitHub, what string, list func(ctx context.Context, page int) ([]T, *github.Response, error)) ([]T, error) {
+	var all []T
+	page := 0
 	for {
 		var next int
 		err := g.api(ctx, what, func(ctx context.Context) error {
-			is, resp, err := g.c.Issues.ListByRepo(ctx, g.owner, g.repo, opt)
+			items, resp, err := list(ctx, page)
 			if err != nil {
 				return err
 			}
-			all = append(all, is...)
+			all = append(all, items...)
 			next = resp.NextPage
 			return nil
 		})
@@ -512,8 +513,16 @@ func (g *GitHub) listIssues(ctx context.Context, what string, opt *github.IssueL
 		if next == 0 {
 			return all, nil
 		}
-		opt.Page = next
+		page = next
 	}
+}
+
+func (g *GitHub) listIssues(ctx context.Context, what string, opt *github.IssueListByRepoOptions) ([]*github.Issue, error) {
+	opt.PerPage = 100
+	return ghPages(ctx, g, what, func(ctx context.Context, page int) ([]*github.Issue, *github.Response, error) {
+		opt.Page = page
+		return g.c.Issues.ListByRepo(ctx, g.owner, g.repo, opt)
+	})
 }
 
 // ClosedIssues lists issues (not PRs) closed since the given time.
@@ -550,28 +559,18 @@ func (g *GitHub) ListMilestones(ctx context.Context, state string) ([]Milestone,
 		st = "closed"
 	}
 	opt := &github.MilestoneListOptions{State: st, ListOptions: github.ListOptions{PerPage: 100}}
-	var out []Milestone
-	for {
-		var next int
-		err := g.api(ctx, "list milestones", func(ctx context.Context) error {
-			ms, resp, err := g.c.Issues.ListMilestones(ctx, g.owner, g.repo, opt)
-			if err != nil {
-				return err
-			}
-			for _, m := range ms {
-				out = append(out, ghMilestone(m))
-			}
-			next = resp.NextPage
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-		if next == 0 {
-			return out, nil
-		}
-		opt.Page = next
+	ms, err := ghPages(ctx, g, "list milestones", func(ctx context.Context, page int) ([]*github.Milestone, *github.Response, error) {
+		opt.Page = page
+		return g.c.Issues.ListMilestones(ctx, g.owner, g.repo, opt)
+	})
+	if err != nil {
+		return nil, err
 	}
+	var out []Milestone
+	for _, m := range ms {
+		out = append(out, ghMilestone(m))
+	}
+	return out, nil
 }
 
 // CreateMilestone creates the milestone or returns the one with that title.
