@@ -85,3 +85,38 @@ func createTag(ctx context.Context, get tagReader, name, sha string,
 	})
 	return out, err
 }
+
+// createMilestone is CreateMilestone for every forge. In one retried call
+// (retried) it looks for the milestone titled title among all (list) and,
+// when there is none, creates it (create, which says whether the forge
+// refused because the title is taken: a lost answer to an earlier try of
+// ours, so the milestone is looked up again).
+func createMilestone(title string, list func() ([]Milestone, error),
+	retried func(try func(ctx context.Context) error) error,
+	create func(ctx context.Context) (m *Milestone, titleTaken bool, err error)) (*Milestone, error) {
+	byTitle := func() (*Milestone, error) {
+		ms, err := list()
+		for _, m := range ms {
+			if m.Title == title {
+				return &m, err
+			}
+		}
+		return nil, err
+	}
+	var out *Milestone
+	err := retried(func(ctx context.Context) error {
+		m, err := byTitle()
+		if err != nil || m != nil {
+			out = m
+			return err
+		}
+		created, taken, err := create(ctx)
+		if taken {
+			out, err = byTitle()
+			return err
+		}
+		out = created
+		return err
+	})
+	return out, err
+}

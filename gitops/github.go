@@ -576,22 +576,11 @@ func (g *GitHub) ListMilestones(ctx context.Context, state string) ([]Milestone,
 // CreateMilestone creates the milestone or returns the one with that title.
 // GitHub milestones have a due date but no start date.
 func (g *GitHub) CreateMilestone(ctx context.Context, in MilestoneInput) (*Milestone, error) {
-	byTitle := func() (*Milestone, error) {
-		ms, err := g.ListMilestones(ctx, "")
-		for _, m := range ms {
-			if m.Title == in.Title {
-				return &m, err
-			}
-		}
-		return nil, err
+	list := func() ([]Milestone, error) { return g.ListMilestones(ctx, "") }
+	retried := func(try func(ctx context.Context) error) error {
+		return g.api(ctx, "create milestone "+in.Title, try)
 	}
-	var out *Milestone
-	err := g.api(ctx, "create milestone "+in.Title, func(ctx context.Context) error {
-		m, err := byTitle()
-		if err != nil || m != nil {
-			out = m
-			return err
-		}
+	return createMilestone(in.Title, list, retried, func(ctx context.Context) (*Milestone, bool, error) {
 		req := &github.Milestone{Title: &in.Title}
 		if in.Description != "" {
 			req.Description = &in.Description
@@ -600,18 +589,12 @@ func (g *GitHub) CreateMilestone(ctx context.Context, in MilestoneInput) (*Miles
 			req.DueOn = &github.Timestamp{Time: in.DueDate}
 		}
 		created, _, err := g.c.Issues.CreateMilestone(ctx, g.owner, g.repo, req)
-		if ghExists(err) {
-			out, err = byTitle()
-			return err
-		}
 		if err != nil {
-			return err
+			return nil, ghExists(err), err
 		}
-		m2 := ghMilestone(created)
-		out = &m2
-		return nil
+		m := ghMilestone(created)
+		return &m, false, nil
 	})
-	return out, err
 }
 
 // CloseMilestone closes milestone number id.

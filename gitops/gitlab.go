@@ -554,22 +554,13 @@ func (g *GitLab) listMilestones(ctx context.Context, opt *gitlab.ListMilestonesO
 
 // CreateMilestone creates the milestone or returns the one with that title.
 func (g *GitLab) CreateMilestone(ctx context.Context, in MilestoneInput) (*Milestone, error) {
-	byTitle := func() (*Milestone, error) {
-		ms, err := g.listMilestones(ctx, &gitlab.ListMilestonesOptions{Title: &in.Title})
-		for _, m := range ms {
-			if m.Title == in.Title {
-				return &m, err
-			}
-		}
-		return nil, err
+	list := func() ([]Milestone, error) {
+		return g.listMilestones(ctx, &gitlab.ListMilestonesOptions{Title: &in.Title})
 	}
-	var out *Milestone
-	err := g.api(ctx, "create milestone "+in.Title, true, func(ctx context.Context, o gitlab.RequestOptionFunc) error {
-		m, err := byTitle()
-		if err != nil || m != nil {
-			out = m
-			return err
-		}
+	retried := func(try func(ctx context.Context) error) error {
+		return g.api(ctx, "create milestone "+in.Title, true, func(ctx context.Context, _ gitlab.RequestOptionFunc) error { return try(ctx) })
+	}
+	return createMilestone(in.Title, list, retried, func(ctx context.Context) (*Milestone, bool, error) {
 		opt := &gitlab.CreateMilestoneOptions{Title: &in.Title}
 		if in.Description != "" {
 			opt.Description = &in.Description
@@ -580,19 +571,13 @@ func (g *GitLab) CreateMilestone(ctx context.Context, in MilestoneInput) (*Miles
 		if !in.DueDate.IsZero() {
 			opt.DueDate = gitlab.Ptr(gitlab.ISOTime(in.DueDate))
 		}
-		created, _, err := g.c.Milestones.CreateMilestone(g.pid, opt, o)
-		if glStatus(err) == http.StatusBadRequest && strings.Contains(glMessage(err), "already") {
-			out, err = byTitle()
-			return err
-		}
+		created, _, err := g.c.Milestones.CreateMilestone(g.pid, opt, gitlab.WithContext(ctx))
 		if err != nil {
-			return err
+			return nil, glStatus(err) == http.StatusBadRequest && strings.Contains(glMessage(err), "already"), err
 		}
-		m2 := glMilestone(created)
-		out = &m2
-		return nil
+		m := glMilestone(created)
+		return &m, false, nil
 	})
-	return out, err
 }
 
 // CloseMilestone closes a milestone (closing a closed one is fine).
