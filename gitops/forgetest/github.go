@@ -352,13 +352,7 @@ func (r *GHRepo) addIssue(s *Server, is GHIssue) *GHIssue {
 	if is.Labels == nil {
 		is.Labels = []GHLabel{}
 	}
-	if is.CreatedAt.IsZero() {
-		is.CreatedAt = now
-	}
-	is.UpdatedAt = now
-	if is.ClosedAt != nil && is.UpdatedAt.Before(*is.ClosedAt) {
-		is.UpdatedAt = *is.ClosedAt
-	}
+	seedTimes(now, &is.CreatedAt, &is.UpdatedAt, is.ClosedAt)
 	i := is
 	r.Issues = append(r.Issues, &i)
 	return &i

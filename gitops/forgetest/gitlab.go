@@ -334,13 +334,7 @@ func (g *GitLab) AddMergeRequest(project string, mr GLMergeRequest) int64 {
 		if mr.State == "" {
 			mr.State = "opened"
 		}
-		if mr.CreatedAt.IsZero() {
-			mr.CreatedAt = now
-		}
-		mr.UpdatedAt = now
-		if mr.MergedAt != nil && mr.UpdatedAt.Before(*mr.MergedAt) {
-			mr.UpdatedAt = *mr.MergedAt
-		}
+		seedTimes(now, &mr.CreatedAt, &mr.UpdatedAt, mr.MergedAt)
 		if mr.Author.Username == "" {
 			mr.Author = GLUser{ID: 2, Username: "dev", Name: "Dev", State: "active"}
 		}
@@ -372,13 +366,7 @@ func (g *GitLab) AddIssue(project string, is GLIssue) int64 {
 		if is.State == "" {
 			is.State = "opened"
 		}
-		if is.CreatedAt.IsZero() {
-			is.CreatedAt = now
-		}
-		is.UpdatedAt = now
-		if is.ClosedAt != nil && is.UpdatedAt.Before(*is.ClosedAt) {
-			is.UpdatedAt = *is.ClosedAt
-		}
+		seedTimes(now, &is.CreatedAt, &is.UpdatedAt, is.ClosedAt)
 		if is.Labels == nil {
 			is.Labels = []string{}
 		}

@@ -473,6 +473,19 @@ func page[T any](w http.ResponseWriter, r *http.Request, items []T, gitlab bool)
 	return items[start:end]
 }
 
+// seedTimes fills the times a seeded issue, MR or PR leaves unset: created
+// now unless given; updated now, or at its end (closed or merged) when that
+// is later, as a forge would have it.
+func seedTimes(now time.Time, created, updated *time.Time, end *time.Time) {
+	if created.IsZero() {
+		*created = now
+	}
+	*updated = now
+	if end != nil && updated.Before(*end) {
+		*updated = *end
+	}
+}
+
 // copies returns the values behind ps, so that what tests read back is a
 // snapshot they cannot change the fake's state through.
 func copies[T any](ps []*T) []T {
