@@ -92,6 +92,25 @@ func fixture(t *testing.T, name string) any {
 	return v
 }
 
+// checkPayload makes the call and checks its status and that its answer
+// (the first item of a list) has the shape of the documented example in
+// testdata/forge/fix; it returns the answer checked.
+func checkPayload(t *testing.T, forge, fix, auth string, wantStatus int, method, url string, body any) any {
+	t.Helper()
+	code, got, _ := call(t, method, url, auth, body)
+	if code != wantStatus {
+		t.Fatalf("%s %s: status %d, want %d: %v", method, url, code, wantStatus, got)
+	}
+	if arr, ok := got.([]any); ok {
+		if len(arr) == 0 {
+			t.Fatalf("%s %s: empty list", method, url)
+		}
+		got = arr[0]
+	}
+	sameShape(t, fix, fixture(t, forge+"/"+fix), got)
+	return got
+}
+
 func TestGitLabPayloadsMatchTheDocs(t *testing.T) {
 	srv := New(t, tok)
 	gl := srv.GitLab()
@@ -105,18 +124,7 @@ func TestGitLabPayloadsMatchTheDocs(t *testing.T) {
 
 	check := func(fix string, wantStatus int, method, url string, body any) any {
 		t.Helper()
-		code, got, _ := call(t, method, url, auth, body)
-		if code != wantStatus {
-			t.Fatalf("%s %s: status %d, want %d: %v", method, url, code, wantStatus, got)
-		}
-		if arr, ok := got.([]any); ok {
-			if len(arr) == 0 {
-				t.Fatalf("%s %s: empty list", method, url)
-			}
-			got = arr[0]
-		}
-		sameShape(t, fix, fixture(t, "gitlab/"+fix), got)
-		return got
+		return checkPayload(t, "gitlab", fix, auth, wantStatus, method, url, body)
 	}
 	check("commit_status.json", 201, "POST", api+"/statuses/"+sha, map[string]any{"state": "success", "name": "default", "coverage": 100.0})
 	check("milestone.json", 201, "POST", api+"/milestones", map[string]any{"title": "10.0", "due_date": "2013-11-29", "start_date": "2013-11-10"})
@@ -145,18 +153,7 @@ func TestGitHubPayloadsMatchTheDocs(t *testing.T) {
 	sha := strings.Repeat("6d", 20)
 	check := func(fix string, wantStatus int, method, url string, body any) any {
 		t.Helper()
-		code, got, _ := call(t, method, url, auth, body)
-		if code != wantStatus {
-			t.Fatalf("%s %s: status %d, want %d: %v", method, url, code, wantStatus, got)
-		}
-		if arr, ok := got.([]any); ok {
-			if len(arr) == 0 {
-				t.Fatalf("%s %s: empty list", method, url)
-			}
-			got = arr[0]
-		}
-		sameShape(t, fix, fixture(t, "github/"+fix), got)
-		return got
+		return checkPayload(t, "github", fix, auth, wantStatus, method, url, body)
 	}
 	check("status.json", 201, "POST", api+"/statuses/"+sha, map[string]any{"state": "success", "context": "ci", "description": "ok", "target_url": "https://ci/1"})
 	check("milestone.json", 201, "POST", api+"/milestones", map[string]any{"title": "v1.0", "description": "Tracking", "due_on": "2012-10-09T23:39:01Z"})
