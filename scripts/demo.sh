@@ -95,10 +95,14 @@ git -C "$repo" push -q origin master v1.0.0
 
 # staging: three commits ahead of master, the middle one bad.
 git -C "$repo" checkout -q -b staging
-cp -a "$app/changes/good/." "$app/"
-git -C "$repo" commit -q -am "feat(agent): status reports the polling interval"
-cp -a "$app/changes/bad-fresh-only/." "$app/"
-git -C "$repo" commit -q -am "fix(agent): enable the service from postinst only on upgrade"
+# (cp -R, not cp -a: a copy that kept the change files' old mtimes and sizes
+# would look unchanged to git, which would then leave them out of the commit.)
+cp -R "$app/changes/good/." "$app/"
+git -C "$repo" add -A
+git -C "$repo" commit -q -m "feat(agent): status reports the polling interval"
+cp -R "$app/changes/bad-fresh-only/." "$app/"
+git -C "$repo" add -A
+git -C "$repo" commit -q -m "fix(agent): enable the service from postinst only on upgrade"
 echo "Documentation: /usr/share/doc/appliance-config" >> "$app/components/appliance-config/motd"
 git -C "$repo" commit -q -am "docs(config): the motd says where the documentation is"
 git -C "$repo" push -q origin staging
