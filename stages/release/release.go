@@ -337,6 +337,8 @@ func (r *run) finish() *stages.Result {
 	switch {
 	case r.env.DryRun:
 		summary = fmt.Sprintf("would release %s (%s): %s", p.Version, p.Bump, p.Reason)
+	case r.mode == config.ReleaseModeMR && r.state.kind == planNew && r.forge.Kind() == "none":
+		summary = fmt.Sprintf("release branch %s pushed for %s (no forge: open its MR by hand); merging it releases %s", r.mrBranch(), p.Version, p.Tag)
 	case r.mode == config.ReleaseModeMR && r.state.kind == planNew:
 		summary = fmt.Sprintf("release MR for %s is open; merging it releases %s", p.Version, p.Tag)
 	default:

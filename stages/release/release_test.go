@@ -409,3 +409,28 @@ func TestBadRequests(t *testing.T) {
 	}
 	_ = errors.New
 }
+
+// With mode mr and no forge, the release branch is pushed and the summary
+// says the MR is to be opened by hand: it never claims an MR that no one
+// opened.
+func TestModeMRWithoutForge(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t)
+	r.commit("feat: boot the appliance")
+	r.push()
+	env := r.env(nil, func(c *config.Release) { c.Mode = config.ReleaseModeMR })
+	res, d := r.mustRelease(env, Options{})
+	if res.Outcome != stages.Passed || d.Mode != "mr" {
+		t.Fatalf("result %+v data %+v", res, d)
+	}
+	if strings.Contains(res.Summary, "is open") || !strings.Contains(res.Summary, "open its MR by hand") {
+		t.Errorf("summary %q", res.Summary)
+	}
+	branch := strings.TrimPrefix(r.git(r.remote, "for-each-ref", "--format=%(refname)", "refs/heads/pipeline-release/"), "refs/heads/")
+	if branch == "" || !strings.Contains(res.Summary, branch) {
+		t.Errorf("release branch %q not on origin or not in the summary %q", branch, res.Summary)
+	}
+	if len(r.tags(true)) != 0 {
+		t.Error("mode mr tagged before the release MR was merged")
+	}
+}
