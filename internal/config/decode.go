@@ -560,8 +560,13 @@ func (d *decoder) expandedEmpty(n *yaml.Node, path string, f *fieldInfo) bool {
 	if f == nil || !f.nonempty {
 		return true
 	}
-	d.envAdd(problemAt(n, path, fmt.Sprintf("%s expanded to empty, and this key needs a value — set %s in the environment to one, or give a default after :-",
-		n.Value, strings.Join(varsIn(n.Value), " or "))))
+	vars := varsIn(n.Value)
+	first := "NAME"
+	if len(vars) > 0 {
+		first = vars[0]
+	}
+	d.envAdd(problemAt(n, path, fmt.Sprintf("%s expanded to empty, and this key needs a value — set %s in the environment to one, or write a default: ${%s:-value}",
+		n.Value, strings.Join(vars, " or "), first)))
 	return false
 }
 

@@ -55,7 +55,7 @@ func TestStageSectionProblemsWaitForTheirStage(t *testing.T) {
 	want := []string{
 		"pipeline.yaml:7:12: integration.version: ${PIPELINE_METAPACKAGE_VERSION} is not set and has no default — set PIPELINE_METAPACKAGE_VERSION in the environment, or write ${PIPELINE_METAPACKAGE_VERSION:-default}",
 		`pipeline.yaml:11:13: integration.parallel: want a whole number, got the text "many" (after ${…} expansion)`,
-		"pipeline.yaml:13:43: integration.targets[0].image: ${IMAGE:-} expanded to empty, and this key needs a value — set IMAGE in the environment to one, or give a default after :-",
+		"pipeline.yaml:13:43: integration.targets[0].image: ${IMAGE:-} expanded to empty, and this key needs a value — set IMAGE in the environment to one, or write a default: ${IMAGE:-value}",
 	}
 	if got := strings.Split(ce.Error(), "\n"); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("Check(integration):\n%s\nwant:\n%s", ce.Error(), strings.Join(want, "\n"))
