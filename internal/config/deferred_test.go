@@ -191,3 +191,25 @@ func TestIntegrationDocExample(t *testing.T) {
 		t.Errorf("integration = %+v", cfg.Integration)
 	}
 }
+
+// The example appliance's pipeline.yaml in a build job (no variables):
+// every stage but integration runs; integration names its version.
+func TestExampleInEachJob(t *testing.T) {
+	cfg, err := Load("../../examples/appliance/pipeline.yaml", envOf(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stage := range AllStages {
+		err := cfg.Check(stage)
+		if stage != "integration" && err != nil {
+			t.Errorf("Check(%s) = %v", stage, err)
+		}
+		if stage == "integration" && (err == nil || !strings.Contains(err.Error(), "integration.version: ${PIPELINE_METAPACKAGE_VERSION} is not set")) {
+			t.Errorf("Check(integration) = %v, want the version named", err)
+		}
+	}
+	cfg, err = Load("../../examples/appliance/pipeline.yaml", envOf(map[string]string{"PIPELINE_METAPACKAGE_VERSION": "1.1.0"}))
+	if err != nil || cfg.Check("integration") != nil || cfg.Integration.Version != "1.1.0" {
+		t.Fatalf("with the build's version: %v / %v / %q", err, cfg.Check("integration"), cfg.Integration.Version)
+	}
+}
