@@ -49,6 +49,7 @@ type Config struct {
 	Integration Integration `yaml:"integration" doc:"The integration stage: suites on fresh and upgraded targets (docs/integration.md)."`
 	Promote     Promote     `yaml:"promote" doc:"The promote stage: staging to master, culprit finding (docs/promote.md)."`
 	Release     Release     `yaml:"release" doc:"The release stage: version, changelog, notes, milestone, tag (docs/release.md)."`
+	Serve       Serve       `yaml:"serve" doc:"The companion agent that answers GitLab's merge-request external status checks (docs/serve.md)."`
 }
 
 // Project names the distribution.
@@ -103,6 +104,7 @@ func Default() *Config {
 		Stages:    append([]string(nil), AllStages...),
 		Promote:   DefaultPromote(),
 		Release:   DefaultRelease(),
+		Serve:     DefaultServe(),
 	}
 }
 
