@@ -207,18 +207,18 @@ type GLProject struct {
 	MRs      []*GLMergeRequest
 	Issues   []*GLIssue
 	// Notes of MRs ("mr:IID"), issues ("issue:IID") and commits ("commit:SHA").
-	Notes          map[string][]*GLNote
-	Milestones     []*GLMilestone
-	Tags           []*GLTag
-	Releases       []*GLRelease
-	StatusChecks   []GLStatusCheckResponse
+	Notes        map[string][]*GLNote
+	Milestones   []*GLMilestone
+	Tags         []*GLTag
+	Releases     []*GLRelease
+	StatusChecks []GLStatusCheckResponse
 	// ExternalChecks are the project's external status check services
 	// (Settings > Merge requests > Status checks); see AddExternalStatusCheck.
 	ExternalChecks []*GLExternalStatusCheck
 	// Unlicensed: the instance has no Ultimate licence, so the external
 	// status checks API answers 401 as GitLab does.
-	Unlicensed bool
-	deliveries []GLDelivery
+	Unlicensed     bool
+	deliveries     []GLDelivery
 	Branches       map[string]string // name → head sha
 	Commits        map[string]*GLCommit
 	ConflictingSHA map[string]bool // cherry-picks of these shas conflict
