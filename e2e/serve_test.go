@@ -67,7 +67,7 @@ func serveEnv(extra ...string) []string {
 
 // startAgent runs `pipeline serve` in dir on a free port and waits until
 // it listens.
-func startAgent(t *testing.T, dir string, extraEnv ...string) *agent {
+func startAgent(t testing.TB, dir string, extraEnv ...string) *agent {
 	t.Helper()
 	a := &agent{done: make(chan error, 1)}
 	a.cmd = exec.Command(filepath.Join(binDir, "pipeline"), "--repo", dir, "--log-format", "json", "serve", "--listen", "127.0.0.1:0")
@@ -111,7 +111,7 @@ func startAgent(t *testing.T, dir string, extraEnv ...string) *agent {
 	return a
 }
 
-func (a *agent) health(t *testing.T) map[string]float64 {
+func (a *agent) health(t testing.TB) map[string]float64 {
 	t.Helper()
 	resp, err := http.Get(a.url + "/healthz")
 	if err != nil {
@@ -130,7 +130,7 @@ func (a *agent) health(t *testing.T) map[string]float64 {
 }
 
 // settled waits until every accepted event was worked on.
-func (a *agent) settled(t *testing.T) map[string]float64 {
+func (a *agent) settled(t testing.TB) map[string]float64 {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -156,7 +156,13 @@ type serveProject struct {
 	integ int64
 }
 
-func newServeProject(t *testing.T, extraYAML string) *serveProject {
+func newServeProject(t testing.TB, extraYAML string) *serveProject {
+	return newServeProjectQ(t, 64, 4, extraYAML)
+}
+
+// newServeProjectQ is newServeProject with the agent's queue size and
+// worker count.
+func newServeProjectQ(t testing.TB, queue, workers int, extraYAML string) *serveProject {
 	t.Helper()
 	p := &serveProject{dir: t.TempDir(), srv: forgetest.New(t, Token)}
 	p.gl = p.srv.GitLab()
@@ -165,14 +171,14 @@ func newServeProject(t *testing.T, extraYAML string) *serveProject {
 project: {name: appliance}
 forge: {type: gitlab, url: %s, project: "42"}
 serve:
-  queue: 64
-  workers: 4
+  queue: %d
+  workers: %d
   checks:
     - {name: title, secret_env: CHECK_TITLE_SECRET}
     - {name: integration, secret_env: CHECK_INTEGRATION_SECRET}
   title:
     scopes: [boot, net]
-%s`, p.srv.GitLabURL(), extraYAML)
+%s`, p.srv.GitLabURL(), queue, workers, extraYAML)
 	if err := os.WriteFile(filepath.Join(p.dir, "pipeline.yaml"), []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +199,7 @@ func (p *serveProject) pointChecksAt(agentURL string) {
 	})
 }
 
-func post(t *testing.T, url string, body []byte, sig string) int {
+func post(t testing.TB, url string, body []byte, sig string) int {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
@@ -210,7 +216,7 @@ func post(t *testing.T, url string, body []byte, sig string) int {
 
 // noSecrets fails when a secret shows in the agent's output or in what the
 // fake GitLab recorded.
-func noSecrets(t *testing.T, a *agent, srv *forgetest.Server) {
+func noSecrets(t testing.TB, a *agent, srv *forgetest.Server) {
 	t.Helper()
 	var recorded strings.Builder
 	for _, r := range srv.Requests() {
