@@ -40,11 +40,16 @@ func RecordVerdict(ctx context.Context, env *Env, stage string, res *Result, t T
 	}
 	v := verdict.Verdict{Stage: stage, Commit: sha, Outcome: string(res.Outcome), Summary: res.Summary,
 		Passed: t.Passed, Failed: t.Failed, URL: env.CI.JobURL, Time: time.Now().UTC(), Shard: t.Shard}
-	if err := verdict.Write(ctx, st, v); err != nil {
+	key := verdict.Key(sha, stage, t.Shard)
+	// A re-run that reaches the same verdict leaves the first one alone.
+	if old, err := verdict.Read(ctx, st, key); err == nil && old != nil && old.Outcome == v.Outcome && old.Summary == v.Summary {
+		env.Log.Infof("%s: verdict %s already recorded at %s", stage, v.Outcome, st.URL(key))
+	} else if err := verdict.Write(ctx, st, v); err != nil {
 		env.Log.Warnf("%s: verdict not recorded: %v", stage, err)
 		return
+	} else {
+		env.Log.Infof("%s: verdict %s recorded at %s", stage, v.Outcome, st.URL(key))
 	}
-	env.Log.Infof("%s: verdict %s recorded at %s", stage, v.Outcome, st.URL(verdict.Key(sha, stage, t.Shard)))
 
 	check := env.Config.Serve.Check(stage)
 	if check == nil || check.ID == 0 || env.CI.MergeRequest == 0 || env.Forge == nil || env.Forge.Kind() != "gitlab" {
