@@ -69,8 +69,15 @@ func serveEnv(extra ...string) []string {
 // it listens.
 func startAgent(t testing.TB, dir string, extraEnv ...string) *agent {
 	t.Helper()
+	return startAgentWith(t, dir, extraEnv)
+}
+
+// startAgentWith is startAgent with global flags (--dry-run).
+func startAgentWith(t testing.TB, dir string, extraEnv []string, global ...string) *agent {
+	t.Helper()
 	a := &agent{done: make(chan error, 1)}
-	a.cmd = exec.Command(filepath.Join(binDir, "pipeline"), "--repo", dir, "--log-format", "json", "serve", "--listen", "127.0.0.1:0")
+	args := append(append([]string{"--repo", dir, "--log-format", "json"}, global...), "serve", "--listen", "127.0.0.1:0")
+	a.cmd = exec.Command(filepath.Join(binDir, "pipeline"), args...)
 	a.cmd.Env = serveEnv(extraEnv...)
 	a.cmd.Stdout = lockedWriter{a}
 	pr, pw := io.Pipe()
@@ -267,6 +274,13 @@ func TestServeAnswersTitleCheck(t *testing.T) {
 	if !strings.Contains(a.Logs(), `scope \"gui\" is not one of boot, net`) {
 		t.Errorf("the reason of the failed title is not in the log:\n%s", a.Logs())
 	}
+	// The reason is on the failing MRs, once each; nothing on the good one.
+	if notes := p.gl.Notes("42", fmt.Sprintf("mr:%d", badScope)); len(notes) != 1 || !strings.Contains(notes[0].Body, `scope "gui" is not one of boot, net`) {
+		t.Errorf("comment on !%d: %+v", badScope, notes)
+	}
+	if notes := p.gl.Notes("42", fmt.Sprintf("mr:%d", good)); len(notes) != 0 {
+		t.Errorf("comment on the good MR: %+v", notes)
+	}
 
 	// A bad or missing signature: 401, nothing answered, body not logged.
 	body := p.gl.MergeRequestEvent("42", good, p.title)
@@ -303,6 +317,21 @@ func TestServeAnswersTitleCheck(t *testing.T) {
 		t.Fatalf("replayed event for an old sha was answered: healthz %v\n%s", h, a.Logs())
 	}
 	noSecrets(t, a, p.srv)
+}
+
+func TestServeDryRunAnswersNothing(t *testing.T) {
+	p := newServeProject(t, "")
+	a := startAgentWith(t, p.dir, nil, "--dry-run")
+	p.addChecks(a.url)
+	bad := p.gl.AddMergeRequest("42", forgetest.GLMergeRequest{Title: "Update README.md", SourceBranch: "readme", TargetBranch: "staging"})
+	if code, err := p.gl.SendStatusCheckEvent(context.Background(), "42", bad, p.title); err != nil || code != 202 {
+		t.Fatalf("event: %d %v", code, err)
+	}
+	a.settled(t)
+	if w := p.srv.Writes(); w != 0 || !strings.Contains(a.Logs(), "dry run: would answer status check") ||
+		!strings.Contains(a.Logs(), "dry run: would comment on !1") {
+		t.Fatalf("dry run: %d writes to GitLab\n%s", w, a.Logs())
+	}
 }
 
 func TestServeBurstIsAnsweredOrRefused(t *testing.T) {

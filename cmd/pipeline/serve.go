@@ -7,6 +7,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/pipeline-ci/pipeline/gitops"
 	"github.com/pipeline-ci/pipeline/internal/artifacts"
 	"github.com/pipeline-ci/pipeline/internal/errs"
 	"github.com/pipeline-ci/pipeline/internal/logging"
@@ -111,5 +112,10 @@ type dryRunForge struct {
 
 func (d dryRunForge) SetExternalStatusCheck(_ context.Context, mr, checkID int, sha, status string) error {
 	d.log.Infof("dry run: would answer status check %d on !%d at %s: %s", checkID, mr, statusShort(sha), status)
+	return nil
+}
+
+func (d dryRunForge) UpsertComment(_ context.Context, target gitops.CommentTarget, marker, _ string) error {
+	d.log.Infof("dry run: would comment on !%d (%s)", target.MergeRequest, marker)
 	return nil
 }

@@ -46,6 +46,9 @@ type Forge interface {
 	MergeRequestHead(ctx context.Context, mr int) (sha, state string, err error)
 	// SetExternalStatusCheck answers the check (passed, failed, pending).
 	SetExternalStatusCheck(ctx context.Context, mr, checkID int, sha, status string) error
+	// UpsertComment keeps one comment per marker on the MR (the reason a
+	// title check failed).
+	UpsertComment(ctx context.Context, target gitops.CommentTarget, marker, body string) error
 }
 
 // VerdictSource gives what a stage recorded for a commit: Outcome passed,
@@ -380,6 +383,14 @@ func (s *Server) work(j job) {
 	s.stats.add(&s.stats.answered)
 	s.stats.observe(time.Since(j.accepted))
 	log.WithField("status", status).Infof("serve: answered %s: %s", status, reason)
+	if j.check == config.CheckTitle && status == verdict.Failed {
+		// GitLab's widget shows no reason: say it on the MR, one comment
+		// kept up to date.
+		body := fmt.Sprintf("**Status check `title` failed** for %s: %s.\n\nThe release notes and the squash commit take the MR title; edit it and the check runs again.", short(j.sha), reason)
+		if err := s.opts.Forge.UpsertComment(ctx, gitops.CommentTarget{MergeRequest: j.mr}, "pipeline-check-title", body); err != nil {
+			log.Warnf("serve: the reason was not commented on the MR: %v", err)
+		}
+	}
 }
 
 func isSHA(s string) bool {

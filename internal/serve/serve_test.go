@@ -56,6 +56,13 @@ func (f *fakeForge) SetExternalStatusCheck(_ context.Context, mr, checkID int, s
 	return nil
 }
 
+func (f *fakeForge) UpsertComment(_ context.Context, target gitops.CommentTarget, marker, body string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.answers = append(f.answers, fmt.Sprintf("comment on !%d %s: %s", target.MergeRequest, marker, body))
+	return nil
+}
+
 func (f *fakeForge) got() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -188,7 +195,8 @@ func TestChecksDecide(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := strings.Join(f.got(), "\n")
-	for _, want := range []string{"!1 check 9 aaaaaaa failed", "!2 check 9 bbbbbbb failed", "!3 check 9 aaaaaaa pending"} {
+	for _, want := range []string{"!1 check 9 aaaaaaa failed", "!2 check 9 bbbbbbb failed", "!3 check 9 aaaaaaa pending",
+		"comment on !1 pipeline-check-title: **Status check `title` failed** for aaaaaaaaaaaa: title \"Update README.md\" is not a Conventional Commit"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("no %q in\n%s", want, got)
 		}
