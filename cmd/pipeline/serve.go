@@ -39,7 +39,7 @@ Checks: title (the MR title is a Conventional Commit with an allowed type and
 scope, serve.title), integration and promote (the verdict that stage recorded
 for the MR's head commit in the artifact store; pending until there is one).
 
-GET /healthz answers 200 with the counters as JSON (503 while stopping).
+GET /healthz answers 200 with the counters as JSON.
 SIGTERM or SIGINT stops taking requests and drains the queue (--drain-timeout).
 Needs forge.type gitlab and an api token (PIPELINE_TOKEN). See docs/serve.md.`,
 		Example: "  pipeline serve\n  pipeline serve --listen :8095 --log-format json\n  pipeline serve --dry-run     # decide and log, answer nothing",

@@ -163,10 +163,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, drain time.Duration
 	case <-ctx.Done():
 	}
 	s.log.WithField("queued", len(s.queue)).Info("serve: stopping: no new requests; draining the queue")
-	sctx, cancel := context.WithTimeout(context.Background(), drain)
+	deadline := time.Now().Add(drain) // one budget for both steps
+	sctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
-	_ = hs.Shutdown(sctx) // waits for the handlers: none enqueues after it
-	return s.Close(drain)
+	_ = hs.Shutdown(sctx) // waits for the requests being read: none enqueues after it
+	return s.Close(time.Until(deadline))
 }
 
 // Close stops taking events and waits for the queue to drain, at most
