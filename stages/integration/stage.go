@@ -298,6 +298,11 @@ func (s *Stage) Run(ctx context.Context, env *stages.Env) (*stages.Result, error
 	if len(targets) == 0 {
 		return &stages.Result{Outcome: stages.NoChange, Summary: fmt.Sprintf("shard %s has no target", shardName)}, nil
 	}
+	// Chroot and container targets without a root filesystem of their own
+	// get the base of integration.bootstrap (built or reused; dry run: said).
+	if targets, err = prepareBase(ctx, env, targets); err != nil {
+		return nil, err
+	}
 	if env.DryRun {
 		var lines []string
 		for _, t := range targets {
