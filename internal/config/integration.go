@@ -68,7 +68,7 @@ type Integration struct {
 	// and every container target without image: or tarball:.
 	Bootstrap IntegrationBootstrap `yaml:"bootstrap" doc:"The base the tool bootstraps with mmdebstrap for chroot/container targets that give no rootfs, image or tarball (docs/integration.md)."`
 	Snapshot  IntegrationSnapshot  `yaml:"snapshot"`
-	Logs        IntegrationLogs     `yaml:"logs"`
+	Logs      IntegrationLogs      `yaml:"logs"`
 	// ArtifactsURL is the base address of the job's artifacts, for links
 	// in the MR comment; default from the CI job URL.
 	ArtifactsURL string `yaml:"artifacts_url"`
