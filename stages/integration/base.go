@@ -76,6 +76,11 @@ func prepareBase(ctx context.Context, env *stages.Env, targets []config.Integrat
 		// same inputs at an earlier state still serves (and no build could
 		// reach the mirror anyway).
 		earlier, ok := cache.FindEarlier(spec)
+		if !ok && env.DryRun {
+			env.Log.Warnf("dry run: would bootstrap a base (%s) with mmdebstrap into %s for %s, but integration.bootstrap: %v: a run now would fail",
+				spec.Describe(), cache.Dir, strings.Join(users, ", "), err)
+			return targets, nil
+		}
 		if !ok {
 			return nil, errs.New(errs.Infra, fmt.Errorf("integration.bootstrap: %w, and %s holds no base made from the same inputs", err, cache.Dir),
 				"check integration.bootstrap.mirror and that this machine reaches it, or give the targets a rootfs:/tarball: of their own")
