@@ -123,3 +123,25 @@ func prepareBase(ctx context.Context, env *stages.Env, targets []config.Integrat
 	}
 	return out, nil
 }
+
+// baseOnly is --base-only: the base of the targets, and nothing else.
+func baseOnly(ctx context.Context, env *stages.Env, targets []config.IntegrationTarget) (*stages.Result, error) {
+	var users []string
+	for _, t := range targets {
+		if t.NeedsBootstrap() {
+			users = append(users, t.Name)
+		}
+	}
+	if len(users) == 0 {
+		return &stages.Result{Outcome: stages.NoChange,
+			Summary: "no selected target runs on the bootstrapped base (chroot/container targets without rootfs, image or tarball)"}, nil
+	}
+	if _, err := prepareBase(ctx, env, targets); err != nil {
+		return &stages.Result{Outcome: stages.Errored, Summary: firstLine(err.Error())}, err
+	}
+	if env.DryRun {
+		return &stages.Result{Outcome: stages.DryRunned, Summary: "would make the base of " + strings.Join(users, ", ") + "; nothing else"}, nil
+	}
+	return &stages.Result{Outcome: stages.Passed, Summary: "base of " + strings.Join(users, ", ") + " ready; no suite run (--base-only)"}, nil
+}
+

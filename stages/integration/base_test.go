@@ -89,7 +89,7 @@ integration:
     - {name: base, runner: chroot}
 `
 	os.WriteFile(filepath.Join(repo, "pipeline.yaml"), []byte(cfgText), 0o644)
-	run := func(vars ci.MapEnv, dryRun bool) (*stages.Result, string, error) {
+	run := func(vars ci.MapEnv, dryRun bool, opts ...integration.Options) (*stages.Result, string, error) {
 		t.Helper()
 		cfg, err := config.Load(filepath.Join(repo, "pipeline.yaml"), vars.Lookup)
 		if err != nil {
@@ -101,7 +101,11 @@ integration:
 			Log: l, Report: &report.Dir{Path: t.TempDir()}, Forge: gitops.None{}}
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 		defer cancel()
-		res, err := (&integration.Stage{}).Run(ctx, env)
+		st := &integration.Stage{}
+		if len(opts) > 0 {
+			st.Opts = opts[0]
+		}
+		res, err := st.Run(ctx, env)
 		return res, log.String(), err
 	}
 
@@ -154,6 +158,12 @@ integration:
 	res, log, _ = run(shared, true)
 	if !strings.Contains(log, "dry run: would reuse base "+keyOf(log2)) {
 		t.Fatalf("the dry run on a warm cache does not say it would reuse %s:\n%s", keyOf(log2), log)
+	}
+
+	// --base-only: the base, and no suite.
+	res, log, err = run(shared, false, integration.Options{BaseOnly: true})
+	if err != nil || res.Outcome != stages.Passed || !strings.Contains(log, "reused base "+keyOf(log2)) || strings.Contains(log, "running 4 check(s)") {
+		t.Fatalf("--base-only: %v %+v\n%s", err, res, log)
 	}
 }
 

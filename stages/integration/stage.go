@@ -45,6 +45,9 @@ type Options struct {
 	// EmitChildPipeline, when set, writes a GitLab child pipeline (one
 	// job per target) to this path instead of running anything.
 	EmitChildPipeline string
+	// BaseOnly bootstraps (or finds) the base of integration.bootstrap for
+	// the selected targets and runs nothing else: pre-warms a runner.
+	BaseOnly bool
 }
 
 // Stage is the integration stage.
@@ -286,6 +289,9 @@ func (s *Stage) Run(ctx context.Context, env *stages.Env) (*stages.Result, error
 	}
 	if s.Opts.EmitChildPipeline != "" {
 		return s.emitChild(env, targets)
+	}
+	if s.Opts.BaseOnly {
+		return baseOnly(ctx, env, targets)
 	}
 	suites, err := LoadSuites(env.Repo, cfg.Suites)
 	if err != nil {
