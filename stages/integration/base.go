@@ -144,4 +144,3 @@ func baseOnly(ctx context.Context, env *stages.Env, targets []config.Integration
 	}
 	return &stages.Result{Outcome: stages.Passed, Summary: "base of " + strings.Join(users, ", ") + " ready; no suite run (--base-only)"}, nil
 }
-

@@ -151,7 +151,10 @@ integration:
 	if !strings.Contains(log2, "reused base ") || strings.Contains(log2, "mmdebstrap:") || strings.Contains(log2, "bootstrapping") {
 		t.Fatalf("the second run did not reuse the base without mmdebstrap:\n%s", log2)
 	}
-	keyOf := func(s string) string { k, _, _ := strings.Cut(s[strings.Index(s, "reused base ")+len("reused base "):], " "); return k }
+	keyOf := func(s string) string {
+		k, _, _ := strings.Cut(s[strings.Index(s, "reused base ")+len("reused base "):], " ")
+		return k
+	}
 	if _, err := os.Stat(filepath.Join(runnertest.BaseCacheDir, keyOf(log2), "rootfs", "bin", "sh")); err != nil {
 		t.Fatalf("the reused base is not where the log says: %v", err)
 	}
