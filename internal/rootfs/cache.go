@@ -132,14 +132,12 @@ func (c Cache) Get(ctx context.Context, s Spec, unpack bool) (Base, error) {
 	b := c.base(s, key)
 	b.Reused = true
 	if _, err := os.Stat(b.Tarball); err != nil {
-		// A folder without its tarball is what an older version of this
-		// code left when killed mid-build.
-		os.RemoveAll(b.Dir)
 		c.removeStale(filepath.Join(c.Dir, ".tmp-"+key+"-*"))
-		if err := c.build(ctx, b, unpack); err != nil {
+		built, err := c.build(ctx, b, unpack)
+		if err != nil {
 			return Base{}, err
 		}
-		b.Reused = false
+		b.Reused = !built
 	}
 	if unpack {
 		b.Rootfs = filepath.Join(b.Dir, "rootfs")
@@ -166,39 +164,51 @@ func (c Cache) Get(ctx context.Context, s Spec, unpack bool) (Base, error) {
 }
 
 // build bootstraps the base into a temporary folder and renames it to its
-// final name.
-func (c Cache) build(ctx context.Context, b Base, unpack bool) error {
+// final name. built is false when another writer (one not taking the
+// lock: an older pipeline, another host) completed the same base first.
+func (c Cache) build(ctx context.Context, b Base, unpack bool) (built bool, err error) {
 	tmp, err := os.MkdirTemp(c.Dir, ".tmp-"+b.Key+"-")
 	if err != nil {
-		return fmt.Errorf("base cache: %w", err)
+		return false, fmt.Errorf("base cache: %w", err)
 	}
-	done := false
-	defer func() {
-		if !done {
-			os.RemoveAll(tmp)
-		}
-	}()
+	defer os.RemoveAll(tmp) // gone once renamed
 	if err := c.bootstrap(ctx, b, filepath.Join(tmp, "base.tar")); err != nil {
-		return err
+		return false, err
 	}
 	spec, _ := json.MarshalIndent(b.Spec, "", "  ")
 	if err := os.WriteFile(filepath.Join(tmp, "spec.json"), append(spec, '\n'), 0o644); err != nil {
-		return fmt.Errorf("base cache: %w", err)
+		return false, fmt.Errorf("base cache: %w", err)
 	}
 	if unpack {
 		c.log("base %s: unpacking the root filesystem", short(b.Key))
 		if err := Extract(ctx, filepath.Join(tmp, "base.tar"), filepath.Join(tmp, "rootfs")); err != nil {
-			return err
+			return false, err
 		}
 	}
 	if err := os.Chmod(tmp, 0o755); err != nil {
-		return fmt.Errorf("base cache: %w", err)
+		return false, fmt.Errorf("base cache: %w", err)
 	}
-	if err := os.Rename(tmp, b.Dir); err != nil {
-		return fmt.Errorf("base cache: %w", err)
+	if err := os.Rename(tmp, b.Dir); err == nil {
+		return true, nil
 	}
-	done = true
-	return nil
+	// The final folder appeared meanwhile. Complete (it has its tarball):
+	// use it. Without its tarball: an older pipeline, which wrote its
+	// temporary file inside that folder, is building there or died doing
+	// so; move this build's files in, the tarball last, since its presence
+	// is what makes the base complete.
+	if _, err := os.Stat(b.Tarball); err == nil {
+		return false, nil
+	}
+	for _, name := range []string{"spec.json", "rootfs", "base.tar"} {
+		from := filepath.Join(tmp, name)
+		if _, err := os.Stat(from); err != nil {
+			continue
+		}
+		if err := os.Rename(from, filepath.Join(b.Dir, name)); err != nil && name != "rootfs" {
+			return false, fmt.Errorf("base cache: %w", err)
+		}
+	}
+	return true, nil
 }
 
 // bootstrap runs mmdebstrap, passing its stages to Log as they begin and

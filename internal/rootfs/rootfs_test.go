@@ -260,11 +260,9 @@ func TestLeftoversOfAKilledBuildAreCleared(t *testing.T) {
 	prog := fakeMmdebstrap(t, "0")
 	c := Cache{Dir: t.TempDir(), Program: prog}
 	s := testSpec()
-	// What a build killed with SIGKILL leaves: its temporary folder, and
-	// (older code) a final folder without the tarball.
+	// What a build killed with SIGKILL leaves: its temporary folder.
 	stale := filepath.Join(c.Dir, ".tmp-"+s.Key()+"-123")
 	os.MkdirAll(filepath.Join(stale, "rootfs"), 0o755)
-	os.MkdirAll(filepath.Join(c.Dir, s.Key()), 0o755)
 	b, err := c.Get(context.Background(), s, false)
 	if err != nil || b.Reused || runs(t, prog) != 1 {
 		t.Fatalf("rebuild: %+v %v", b, err)
@@ -274,6 +272,49 @@ func TestLeftoversOfAKilledBuildAreCleared(t *testing.T) {
 	}
 	if b.Rootfs != "" {
 		t.Fatalf("unpacked without being asked: %s", b.Rootfs)
+	}
+}
+
+// The template stage's code before this package wrote its temporary file
+// inside the final folder, without a lock: a build of that code may be
+// under way (or dead) there. Its file is left alone and the base is
+// completed beside it.
+func TestAnOlderWriterInTheFinalFolder(t *testing.T) {
+	prog := fakeMmdebstrap(t, "0")
+	c := Cache{Dir: t.TempDir(), Program: prog}
+	s := testSpec()
+	theirs := filepath.Join(c.Dir, s.Key(), "base.tar.tmp-4242")
+	os.MkdirAll(filepath.Dir(theirs), 0o755)
+	os.WriteFile(theirs, nil, 0o644)
+	b, err := c.Get(context.Background(), s, true)
+	if err != nil || b.Reused {
+		t.Fatalf("build beside an older writer: %+v %v", b, err)
+	}
+	if _, ok := c.Find(s); !ok {
+		t.Fatal("the base is not complete")
+	}
+	if _, err := os.Stat(theirs); err != nil {
+		t.Fatalf("the older writer's file was removed: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(b.Rootfs, "bin", "sh")); err != nil {
+		t.Fatalf("unpacked tree: %v", err)
+	}
+	// A base another writer completed meanwhile is used as it is.
+	s2 := testSpec()
+	s2.Suite = "trixie"
+	os.MkdirAll(filepath.Join(c.Dir, s2.Key()), 0o755)
+	slow := fakeMmdebstrap(t, "1")
+	c.Program = slow
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		os.WriteFile(filepath.Join(c.Dir, s2.Key(), "base.tar"), []byte("theirs"), 0o644)
+	}()
+	b2, err := c.Get(context.Background(), s2, false)
+	if err != nil || !b2.Reused {
+		t.Fatalf("a base completed by another writer: %+v %v", b2, err)
+	}
+	if data, _ := os.ReadFile(b2.Tarball); string(data) != "theirs" {
+		t.Fatalf("their tarball was replaced: %q", data)
 	}
 }
 
