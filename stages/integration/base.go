@@ -136,11 +136,25 @@ func baseOnly(ctx context.Context, env *stages.Env, targets []config.Integration
 		return &stages.Result{Outcome: stages.NoChange,
 			Summary: "no selected target runs on the bootstrapped base (chroot/container targets without rootfs, image or tarball)"}, nil
 	}
-	if _, err := prepareBase(ctx, env, targets); err != nil {
+	ready, err := prepareBase(ctx, env, targets)
+	if err != nil {
 		return &stages.Result{Outcome: stages.Errored, Summary: firstLine(err.Error())}, err
 	}
 	if env.DryRun {
 		return &stages.Result{Outcome: stages.DryRunned, Summary: "would make the base of " + strings.Join(users, ", ") + "; nothing else"}, nil
 	}
-	return &stages.Result{Outcome: stages.Passed, Summary: "base of " + strings.Join(users, ", ") + " ready; no suite run (--base-only)"}, nil
+	// --json: where the base is, for a script that pre-warms runners.
+	data := map[string]any{"targets": users}
+	for i, t := range targets {
+		switch {
+		case t.NeedsBootstrap() && t.Runner == "chroot":
+			data["rootfs"] = ready[i].Rootfs
+			data["key"] = filepath.Base(filepath.Dir(ready[i].Rootfs))
+		case t.NeedsBootstrap() && t.Runner == "container":
+			data["tarball"] = ready[i].Tarball
+			data["key"] = filepath.Base(filepath.Dir(ready[i].Tarball))
+		}
+	}
+	return &stages.Result{Outcome: stages.Passed, Data: data,
+		Summary: fmt.Sprintf("base %s of %s ready; no suite run (--base-only)", data["key"], strings.Join(users, ", "))}, nil
 }

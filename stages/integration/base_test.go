@@ -168,6 +168,9 @@ integration:
 	if err != nil || res.Outcome != stages.Passed || !strings.Contains(log, "reused base "+keyOf(log2)) || strings.Contains(log, "running 4 check(s)") {
 		t.Fatalf("--base-only: %v %+v\n%s", err, res, log)
 	}
+	if d, _ := res.Data.(map[string]any); d["key"] != keyOf(log2) || d["rootfs"] != filepath.Join(runnertest.BaseCacheDir, keyOf(log2), "rootfs") {
+		t.Fatalf("--base-only data: %+v", res.Data)
+	}
 }
 
 type lockedBuffer struct {
