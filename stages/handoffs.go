@@ -1,0 +1,83 @@
+package stages
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/pipeline-ci/pipeline/gitops"
+	"github.com/pipeline-ci/pipeline/internal/artifacts"
+	"github.com/pipeline-ci/pipeline/internal/ci"
+	"github.com/pipeline-ci/pipeline/stages/handoff"
+)
+
+// Handoffs says where a consuming stage finds the hand-offs of the stages
+// before it: this process (Env.Handoff), the report dir (the earlier
+// job's artifacts), the artifact store by commit (the CI commit sha, else
+// HEAD).
+func (e *Env) Handoffs(ctx context.Context) handoff.Sources {
+	s := handoff.Sources{InProcess: e.Handoff, Commit: e.Commit(ctx), Store: e.OpenStore}
+	if e.Report != nil {
+		s.ReportDir = e.Report.Path
+	}
+	return s
+}
+
+// Commit is the commit this job works on: the CI's commit sha, else HEAD;
+// "" outside a git repository.
+func (e *Env) Commit(ctx context.Context) string {
+	if e.CI.SHA != "" {
+		return e.CI.SHA
+	}
+	sha, err := gitops.Open(e.Repo).Run(ctx, "rev-parse", "HEAD")
+	if err != nil {
+		return ""
+	}
+	return sha
+}
+
+// OpenStore opens the artifact store pipeline.yaml names (artifacts.url).
+func (e *Env) OpenStore(ctx context.Context) (artifacts.Store, error) {
+	var env ci.Env = ci.MapEnv{}
+	if e.CI.Env != nil {
+		env = e.CI.Env
+	}
+	st, err := artifacts.Open(ctx, e.Config.Artifacts.URL, artifacts.Settings{Base: e.Repo, S3: e.Config.Artifacts.S3, Env: env})
+	if err != nil {
+		return nil, fmt.Errorf("artifact store: %w", err)
+	}
+	return st, nil
+}
+
+// HandOn records v as this run's hand-off of its stage (for the later
+// stages of `pipeline run`), saves it in the report dir (for later jobs
+// given the report dir as artifacts) and, when st is not nil, publishes it
+// to the store (for jobs on other runners). Nothing is written under
+// --dry-run.
+func (e *Env) HandOn(ctx context.Context, st artifacts.Store, v handoff.Value) error {
+	if e.Handoff != nil {
+		switch x := v.(type) {
+		case *handoff.Build:
+			e.Handoff.Build = x
+		case *handoff.Template:
+			e.Handoff.Template = x
+		case *handoff.Verdict:
+			if x.Stage == "integration" {
+				e.Handoff.Integration = x
+			}
+		}
+	}
+	if e.DryRun {
+		return nil
+	}
+	if e.Report != nil {
+		if _, err := handoff.Save(e.Report.Path, v); err != nil {
+			return err
+		}
+	}
+	if st != nil {
+		if _, err := handoff.Publish(ctx, st, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
