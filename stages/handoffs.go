@@ -2,7 +2,13 @@ package stages
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/pipeline-ci/pipeline/gitops"
 	"github.com/pipeline-ci/pipeline/internal/artifacts"
@@ -15,7 +21,7 @@ import (
 // job's artifacts), the artifact store by commit (the CI commit sha, else
 // HEAD).
 func (e *Env) Handoffs(ctx context.Context) handoff.Sources {
-	s := handoff.Sources{InProcess: e.Handoff, Commit: e.Commit(ctx), Store: e.OpenStore}
+	s := handoff.Sources{InProcess: e.Handoff, Commit: e.Commit(ctx), Store: e.ReadStore}
 	if e.Report != nil {
 		s.ReportDir = e.Report.Path
 	}
@@ -47,6 +53,50 @@ func (e *Env) OpenStore(ctx context.Context) (artifacts.Store, error) {
 	}
 	return st, nil
 }
+
+// ReadStore is OpenStore for reading only: a file:// store whose
+// directory does not exist is empty, not created (looking for a hand-off
+// writes nothing, and --dry-run changes nothing).
+func (e *Env) ReadStore(ctx context.Context) (artifacts.Store, error) {
+	u := e.Config.Artifacts.URL
+	if u == "" || strings.HasPrefix(u, "file://") {
+		dir := strings.TrimPrefix(u, "file://")
+		if dir == "" {
+			dir = filepath.Join(".pipeline", "artifacts")
+		}
+		if !filepath.IsAbs(dir) {
+			dir = filepath.Join(e.Repo, dir)
+		}
+		if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+			return emptyStore{root: dir}, nil
+		}
+	}
+	return e.OpenStore(ctx)
+}
+
+// emptyStore is a file:// store whose directory does not exist yet.
+type emptyStore struct{ root string }
+
+func (s emptyStore) URL(key string) string {
+	return (&url.URL{Scheme: "file", Path: filepath.ToSlash(filepath.Join(s.root, filepath.FromSlash(key)))}).String()
+}
+func (s emptyStore) missing(key string) error {
+	return fmt.Errorf("%s: %w", s.URL(key), artifacts.ErrNotExist)
+}
+func (s emptyStore) PutFile(context.Context, string, string) (artifacts.Object, error) {
+	return artifacts.Object{}, errors.New("read-only view of the artifact store")
+}
+func (s emptyStore) Put(context.Context, string, io.Reader, int64) (artifacts.Object, error) {
+	return artifacts.Object{}, errors.New("read-only view of the artifact store")
+}
+func (s emptyStore) Stat(_ context.Context, key string) (artifacts.Object, error) {
+	return artifacts.Object{}, s.missing(key)
+}
+func (s emptyStore) Get(_ context.Context, key string, _ io.Writer) error { return s.missing(key) }
+func (s emptyStore) List(context.Context, string) ([]artifacts.Object, error) {
+	return nil, nil
+}
+func (s emptyStore) Delete(context.Context, string) error { return nil }
 
 // HandOn records v as this run's hand-off of its stage (for the later
 // stages of `pipeline run`), saves it in the report dir (for later jobs

@@ -58,6 +58,21 @@ type Set struct {
 	Integration *Verdict
 }
 
+// Values are the hand-offs present, in stage order.
+func (s *Set) Values() []Value {
+	var out []Value
+	if s.Build != nil {
+		out = append(out, s.Build)
+	}
+	if s.Template != nil {
+		out = append(out, s.Template)
+	}
+	if s.Integration != nil {
+		out = append(out, s.Integration)
+	}
+	return out
+}
+
 // File is where v is saved below the report dir.
 func File(reportDir, name string) string {
 	return filepath.Join(reportDir, Dir, name+".json")
