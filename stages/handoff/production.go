@@ -12,8 +12,10 @@ import (
 
 // LastRelease picks the production version from release tags: the newest
 // semver among tags with prefix, skipping pre-releases and, when
-// underTest is a version, that version and anything newer (a release
-// build is not its own production). ok is false when no tag qualifies.
+// underTest is a version, anything newer than it, and the release itself
+// (a release build is not its own production; a snapshot
+// 1.2.0+3.gabc, three commits after v1.2.0, upgrades from 1.2.0). ok is
+// false when no tag qualifies.
 func LastRelease(tags []string, prefix, underTest string) (version, tag string, ok bool) {
 	var limit *semver.Version
 	if underTest != "" {
@@ -34,7 +36,7 @@ func LastRelease(tags []string, prefix, underTest string) (version, tag string, 
 		if err != nil || v.Prerelease() != "" {
 			continue
 		}
-		if limit != nil && !v.LessThan(limit) {
+		if limit != nil && (v.GreaterThan(limit) || v.Equal(limit) && limit.Metadata() == "") {
 			continue
 		}
 		cands = append(cands, cand{v, t})
