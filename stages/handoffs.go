@@ -13,6 +13,7 @@ import (
 	"github.com/pipeline-ci/pipeline/gitops"
 	"github.com/pipeline-ci/pipeline/internal/artifacts"
 	"github.com/pipeline-ci/pipeline/internal/ci"
+	"github.com/pipeline-ci/pipeline/internal/errs"
 	"github.com/pipeline-ci/pipeline/stages/handoff"
 )
 
@@ -97,6 +98,42 @@ func (s emptyStore) List(context.Context, string) ([]artifacts.Object, error) {
 	return nil, nil
 }
 func (s emptyStore) Delete(context.Context, string) error { return nil }
+
+// EnsureBuild makes sure build b's output dir is on this runner: when it
+// is missing (a job on a fresh checkout), its published files are
+// downloaded from the store into it, each checked against the build's
+// manifest. It reports the local dir and whether it was downloaded; under
+// --dry-run it only says what it would do.
+func (e *Env) EnsureBuild(ctx context.Context, b *handoff.Build) (dir string, fetched bool, err error) {
+	if b == nil || b.Dir == "" {
+		return "", false, nil
+	}
+	dir = b.Dir
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(e.Repo, dir)
+	}
+	if _, err := os.Stat(dir); err == nil {
+		return dir, false, nil
+	}
+	if e.DryRun {
+		e.Log.Infof("dry run: %s is missing: would download build %s from %s into it", dir, b.ID, b.Store)
+		return dir, false, nil
+	}
+	st, err := e.ReadStore(ctx)
+	if err != nil {
+		return dir, false, err
+	}
+	n, kept, err := handoff.FetchBuild(ctx, st, b, dir)
+	switch {
+	case errors.Is(err, handoff.ErrNoBuild):
+		return dir, false, errs.New(errs.Usage, fmt.Errorf("%s is missing on this runner and the artifact store has none: %w", dir, err),
+			"give this job the same artifacts.url as the build job, or the build's output dir as artifacts")
+	case err != nil:
+		return dir, false, errs.New(errs.Infra, fmt.Errorf("build %s: %w", b.ID, err), "check the artifact store; run again to retry")
+	}
+	e.Log.Infof("build %s fetched from %s into %s (%d file(s) downloaded and verified by sha256, %d already there)", b.ID, st.URL(b.Prefix()), dir, n, kept)
+	return dir, true, nil
+}
 
 // HandOn records v as this run's hand-off of its stage (for the later
 // stages of `pipeline run`), saves it in the report dir (for later jobs

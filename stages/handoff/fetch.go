@@ -148,3 +148,17 @@ func safeRel(rel string) bool {
 	c := path.Clean(rel)
 	return c == rel && !path.IsAbs(c) && c != ".." && !strings.HasPrefix(c, "../")
 }
+
+// FetchBuild downloads build b's published files into dir by its manifest
+// (every file verified). The error wraps ErrNoBuild when the store has no
+// manifest of it.
+func FetchBuild(ctx context.Context, st artifacts.Store, b *Build, dir string) (fetched, kept int, err error) {
+	m, found, err := ReadManifest(ctx, st, b.Prefix())
+	if err != nil {
+		return 0, 0, err
+	}
+	if !found {
+		return 0, 0, fmt.Errorf("build %s: %s has no manifest: %w", b.ID, st.URL(b.Prefix()), ErrNoBuild)
+	}
+	return Download(ctx, st, m, b.Prefix(), nil, dir)
+}

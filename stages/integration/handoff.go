@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -115,43 +114,14 @@ func resolveInputs(ctx context.Context, env *stages.Env, cfg *config.Integration
 	return in, nil
 }
 
-// fetchBuild downloads the build's published files into its output dir
-// when that dir is missing on this runner (a job on a fresh checkout),
-// each checked against the build's manifest.
+// fetchBuild: the build's output dir on this runner (downloaded from the
+// store when missing), as Env.EnsureBuild.
 func fetchBuild(ctx context.Context, env *stages.Env, build *handoff.Build, in *Inputs) error {
-	if build.Dir == "" {
-		return nil
-	}
-	dir := build.Dir
-	if !filepath.IsAbs(dir) {
-		dir = filepath.Join(env.Repo, dir)
-	}
-	in.BuildDir = dir
-	if _, err := os.Stat(dir); err == nil {
-		return nil
-	}
-	if env.DryRun {
-		env.Log.Infof("dry run: %s is missing: would download build %s from %s into it", dir, build.ID, build.Store)
-		return nil
-	}
-	st, err := env.ReadStore(ctx)
+	dir, fetched, err := env.EnsureBuild(ctx, build)
+	in.BuildDir, in.Fetched = dir, fetched
 	if err != nil {
-		return err
+		return fmt.Errorf("integration: %w", err)
 	}
-	m, found, err := handoff.ReadManifest(ctx, st, build.Prefix())
-	if err != nil {
-		return errs.New(errs.Infra, fmt.Errorf("integration: build %s: %w", build.ID, err), "check that the artifact store is reachable")
-	}
-	if !found {
-		return errs.New(errs.Usage, fmt.Errorf("integration: %s is missing on this runner and the artifact store %s has no manifest of build %s", dir, st.URL(build.Prefix()), build.ID),
-			"give this job the same artifacts.url as the build job, or the build's output dir as artifacts")
-	}
-	fetched, kept, err := handoff.Download(ctx, st, m, build.Prefix(), nil, dir)
-	if err != nil {
-		return errs.New(errs.Infra, fmt.Errorf("integration: build %s: %w", build.ID, err), "check the artifact store; run again to retry")
-	}
-	in.Fetched = true
-	env.Log.Infof("build %s fetched from %s into %s (%d file(s) downloaded and verified by sha256, %d already there)", build.ID, st.URL(build.Prefix()), dir, fetched, kept)
 	return nil
 }
 

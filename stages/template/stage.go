@@ -262,14 +262,34 @@ func (b *builder) run(ctx context.Context) (*Output, error) {
 // stage's hand-off: this run's (`pipeline run build template`), else the
 // report dir's (the build job's artifacts), else the store's for this
 // commit.
+// When the lock (template.metapackage.lock) is missing on this runner, the
+// build's output is fetched from the store (Env.EnsureBuild).
 func (b *builder) fromBuild(ctx context.Context) error {
 	m := &b.cfg.Metapackage
-	if m.Name == "" || m.Version != "" && m.Source != "" {
+	needMeta := m.Name != "" && (m.Version == "" || m.Source == "")
+	needLock := false
+	if m.Lock != "" {
+		lock := m.Lock
+		if !filepath.IsAbs(lock) {
+			lock = filepath.Join(b.env.Repo, lock)
+		}
+		_, err := os.Stat(lock)
+		needLock = errors.Is(err, os.ErrNotExist)
+	}
+	if !needMeta && !needLock {
 		return nil
 	}
 	hand, from, err := b.env.Handoffs(ctx).Build(ctx)
 	if err != nil {
 		return errs.New(errs.Infra, fmt.Errorf("template.metapackage: looking for the build's hand-off: %w", err), "check that the artifact store is reachable, or set template.metapackage.version and .source")
+	}
+	if hand != nil && needLock {
+		if _, _, err := b.env.EnsureBuild(ctx, hand); err != nil {
+			return fmt.Errorf("template.metapackage.lock: %w", err)
+		}
+	}
+	if !needMeta {
+		return nil
 	}
 	if hand != nil {
 		if m.Version == "" {
