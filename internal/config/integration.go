@@ -12,9 +12,8 @@ import (
 // state snapshot and the log scan look at.
 //
 //	integration:
-//	  version: ${PIPELINE_METAPACKAGE_VERSION}
-//	  previous: 1.0.0
-//	  copy: [{src: .pipeline/repo/apt, dest: /srv/appliance-repo}]
+//	  production: {from: last-release}   # previous: the last release's build, from the store
+//	  copy: [{src: .pipeline/build/apt, dest: /srv/appliance-repo}]
 //	  setup: |
 //	    echo 'deb [trusted=yes] file:/srv/appliance-repo ./' > /etc/apt/sources.list.d/appliance.list
 //	    apt-get update -q
@@ -29,7 +28,8 @@ import (
 //	  logs: {files: [/var/log/appliance/*.log], allow: ["deprecated option"]}
 type Integration struct {
 	// Version is the version under test, given to the provisioning commands
-	// as $PIPELINE_VERSION.
+	// as $PIPELINE_VERSION. Left empty, it is the build's (its hand-off:
+	// this run, the report dir, the artifact store by commit).
 	Version string `yaml:"version"`
 	// Previous is the production version the UPGRADE scenario starts from
 	// ($PIPELINE_VERSION while Base runs). Left empty, it is the version
