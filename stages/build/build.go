@@ -232,7 +232,13 @@ func Build(ctx context.Context, env *stages.Env) (*Output, error) {
 	prefix := handoff.BuildPrefix(out.Revision.BuildID())
 
 	if env.DryRun {
-		return out, dryRun(ctx, env, s, out, prefix)
+		if err := dryRun(ctx, env, s, out, prefix); err != nil {
+			return out, err
+		}
+		// Later stages of this dry run see what would be built (no local
+		// dir: nothing is there to fetch or use); nothing is written.
+		out.Handoff = Handoff(out, "", s.prefix)
+		return out, env.HandOn(ctx, nil, out.Handoff)
 	}
 
 	// The signing key and the store are checked before anything is built:
