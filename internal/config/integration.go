@@ -81,7 +81,7 @@ type Integration struct {
 // when set, and by default when previous is empty and a target runs the
 // upgrade scenario.
 type IntegrationProduction struct {
-	Version string `yaml:"version" doc:"The production version: its build is taken from the artifact store (builds/<version>/manifest.json). Excludes from."`
+	Version string `yaml:"version" doc:"The production version: its build is taken from the artifact store (builds/<version>/manifest.json). Give version or from, not both."`
 	From    string `yaml:"from" enum:"last-release" doc:"last-release: the newest release tag (build.metapackage.tag_prefix) reachable from HEAD, older than the version under test. The default when previous is empty."`
 	Dir     string `yaml:"dir" doc:"Where its APT (apt/) and YUM (yum/) repositories are downloaded, verified by sha256, relative to the repository. Default: .pipeline/prod."`
 }
