@@ -32,6 +32,7 @@ import (
 	"github.com/pipeline-ci/pipeline/internal/config"
 	"github.com/pipeline-ci/pipeline/internal/errs"
 	"github.com/pipeline-ci/pipeline/stages"
+	"github.com/pipeline-ci/pipeline/stages/handoff"
 )
 
 // maxAttempts bounds how often a run starts over because someone else
@@ -111,7 +112,8 @@ func (s *Stage) Run(ctx context.Context, env *stages.Env) (*stages.Result, error
 	}
 	s.publish(ctx, env, rep)
 	res := rep.result()
-	stages.RecordVerdict(ctx, env, "promote", res, stages.Tally{Passed: len(rep.Promoted()), Failed: len(rep.Culprits())})
+	stages.RecordVerdict(ctx, env, &handoff.Verdict{Stage: "promote", Outcome: string(res.Outcome), Summary: res.Summary,
+		Passed: len(rep.Promoted()), Failed: len(rep.Culprits()), URL: env.CI.JobURL, Time: time.Now().UTC()})
 	return res, rep.failure()
 }
 
