@@ -63,10 +63,8 @@ func RunOne(ctx context.Context, env *Env, s Stage) (*Result, error) {
 		// Whatever the stage made of it, a cancelled run is no verdict:
 		// exit 3, outcome cancelled, status canceled.
 		stop := proc.Stopped(ctx)
-		if !errors.Is(err, proc.ErrCancelled) {
-			err = fmt.Errorf("%w: %w", stop, err)
-		}
-		err = errs.New(errs.Infra, err, "the run was stopped from outside (a cancelled CI job, Ctrl-C) and decided nothing: run it again")
+		err = errs.New(errs.Infra, &cancelledError{stage: name, stop: stop, err: err},
+			"the run was stopped from outside (a cancelled CI job, Ctrl-C) and decided nothing: run it again")
 		if res == nil {
 			res = &Result{}
 		}
@@ -115,6 +113,25 @@ func RunOne(ctx context.Context, env *Env, s Stage) (*Result, error) {
 	}
 	return res, nil
 }
+
+// cancelledError is the error of a stage a cancel stopped: "STAGE:
+// cancelled (SIGTERM): what the stage was doing" (the first line of its
+// own error, whose hints are about verdicts there are none of).
+type cancelledError struct {
+	stage string
+	stop  error // proc.Stopped
+	err   error // the stage's
+}
+
+func (e *cancelledError) Error() string {
+	msg := e.stage + ": " + e.stop.Error()
+	if proc.IsStopped(e.err) {
+		return msg
+	}
+	return msg + ": " + strings.TrimPrefix(firstLine(e.err.Error()), e.stage+": ")
+}
+
+func (e *cancelledError) Unwrap() []error { return []error{e.stop, e.err} }
 
 // FinalTimeout bounds the last words of a run: the final commit status,
 // the MR comment and reports sent after the stage's work ended.

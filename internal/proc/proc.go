@@ -165,6 +165,13 @@ func Stopped(ctx context.Context) error {
 	return &stopped{kind: ErrCancelled, cause: cause}
 }
 
+// IsStopped reports whether err is exactly what Stopped returns, with
+// nothing said around it: callers then need not repeat it.
+func IsStopped(err error) bool {
+	_, ok := err.(*stopped)
+	return ok
+}
+
 type stopped struct {
 	kind  error // ErrCancelled or ErrTimedOut
 	cause error // context.Cause

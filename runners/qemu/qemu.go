@@ -494,7 +494,7 @@ func (vm *VM) WaitForMarker(ctx context.Context, re *regexp.Regexp, timeout time
 		case <-deadline.C:
 			return "", vm.bootError(what, "timed out after "+timeout.String())
 		case <-ctx.Done():
-			return "", vm.bootError(what, ctx.Err().Error())
+			return "", vm.bootError(what, proc.Stopped(ctx).Error())
 		}
 	}
 }
@@ -529,7 +529,7 @@ func (vm *VM) WaitForSSH(ctx context.Context, timeout time.Duration) error {
 		case <-vm.done:
 			return vm.bootError(what, "qemu exited: "+vm.exitReason())
 		case <-ctx.Done():
-			return vm.bootError(what, ctx.Err().Error())
+			return vm.bootError(what, proc.Stopped(ctx).Error())
 		case <-time.After(time.Second):
 		}
 		if time.Now().After(deadline) {
