@@ -10,6 +10,8 @@
 //   - when the command's context ends (cancelled or timed out), the whole
 //     group gets SIGTERM, then SIGKILL after Grace (see Terminate for why
 //     not SIGKILL at once), and Wait returns only once the group is gone;
+//   - should pipeline die without a chance to clean up (SIGKILL), the
+//     kernel kills its direct children (Pdeathsig);
 //   - WaitDelay bounds the wait for pipes still held by a process that left
 //     the group (a daemon that called setsid): Wait never hangs on them;
 //   - Stopped tells "cancelled" (SIGTERM, Ctrl-C, a failing sibling) from
@@ -55,6 +57,11 @@ func Own(cmd *exec.Cmd) {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}
 	cmd.SysProcAttr.Setpgid = true
+	// Its own group no longer dies with ours: should pipeline itself be
+	// killed outright (SIGKILL, a panic), the kernel kills the child.
+	// (Go delivers it when the forking thread exits; the runtime keeps its
+	// threads, and pipeline locks none.)
+	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 	cmd.Cancel = func() error { return Terminate(cmd.Process) }
 	cmd.WaitDelay = WaitDelay
 }

@@ -233,11 +233,10 @@ func start(ctx context.Context, cfg Config, accel, tmp string) (*VM, error) {
 	}
 	vm.logFile = logFile
 
-	// Its own process group (internal/proc), stopped when ctx ends; and
+	// Its own process group (internal/proc), stopped when ctx ends, and
 	// killed by the kernel if pipeline itself dies (SIGKILL from a CI
 	// runner): a VM never outlives the run.
 	cmd := proc.Command(ctx, cfg.Binary, args...)
-	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 	cmd.Stdin = nil
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
