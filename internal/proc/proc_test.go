@@ -176,3 +176,48 @@ func TestParseStat(t *testing.T) {
 		t.Error("garbage parsed")
 	}
 }
+
+// TestMain doubles as a pipeline that starts a child and is then killed
+// outright (PROC_TEST_HELPER=start-child): see TestChildDiesWithUs.
+func TestMain(m *testing.M) {
+	if os.Getenv("PROC_TEST_HELPER") == "start-child" {
+		cmd := Command(context.Background(), "sleep", "3605")
+		if err := cmd.Start(); err != nil {
+			os.Exit(3)
+		}
+		os.Stdout.WriteString(strconv.Itoa(cmd.Process.Pid) + "\n")
+		select {}
+	}
+	os.Exit(m.Run())
+}
+
+// A pipeline killed with SIGKILL cannot stop its children's groups: the
+// kernel must (Pdeathsig).
+func TestChildDiesWithUs(t *testing.T) {
+	helper := exec.Command(os.Args[0], "-test.run=^$")
+	helper.Env = append(os.Environ(), "PROC_TEST_HELPER=start-child")
+	out, err := helper.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := helper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line := make([]byte, 32)
+	n, _ := out.Read(line)
+	child, err := strconv.Atoi(strings.TrimSpace(string(line[:n])))
+	if err != nil || !alive(child) {
+		helper.Process.Kill()
+		t.Fatalf("helper's child not running (%q, %v)", line[:n], err)
+	}
+	t.Cleanup(func() { syscall.Kill(child, syscall.SIGKILL) })
+	helper.Process.Kill()
+	helper.Wait()
+	deadline := time.Now().Add(3 * time.Second)
+	for alive(child) {
+		if time.Now().After(deadline) {
+			t.Fatalf("child %d outlived its killed parent", child)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
