@@ -26,6 +26,7 @@ import (
 
 	"github.com/pipeline-ci/pipeline/gitops/forgetest"
 	"github.com/pipeline-ci/pipeline/internal/testutil"
+	"github.com/pipeline-ci/pipeline/stages/template/templatetest"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -365,53 +366,61 @@ fi
 	}
 }
 
-// Mid-boot: an integration target boots under qemu and pipeline waits for
-// its SSH. The disk is blank (the firmware finds nothing to boot and qemu
-// keeps running): a real qemu process for the whole wait, without the
-// minutes a real guest's boot takes under emulation here. The re-run must
-// boot again with nothing of the first one in the way; it is cancelled in
-// the same way, since this disk never answers.
+// Mid-boot: an integration target boots the template image (the
+// fixture of stages/template/templatetest: a real Debian guest, direct
+// kernel boot) under qemu, and pipeline is cancelled while the guest
+// boots. The re-run boots it again, runs the suite over SSH and passes.
 func TestCancelMidBoot(t *testing.T) {
-	testutil.NeedTool(t, "qemu-system-x86_64")
-	testutil.NeedTool(t, "qemu-img")
+	templatetest.NeedTools(t)
+	img := templatetest.Image(t)
 	j := newCancelJob(t)
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	block, err := ssh.MarshalPrivateKey(priv, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	hostPub, _, _ := ed25519.GenerateKey(rand.Reader)
-	hostKey, _ := ssh.NewPublicKey(hostPub)
-	j.files(".gitignore", ".pipeline/\nblank.qcow2\n",
+	j.files(".gitignore", ".pipeline/\n",
 		"ci_key", string(pem.EncodeToMemory(block)),
-		"host_key.pub", string(ssh.MarshalAuthorizedKey(hostKey)),
-		"s.yaml", "suite: s\nchecks:\n  - id: true\n    command: {run: \"true\"}\n",
-		"pipeline.yaml", "version: 1\nproject:\n  name: tiny\n"+cancelForge+`integration:
+		"host_key.pub", img.HostKey+"\n",
+		"s.yaml", "suite: s\nchecks:\n  - id: debian\n    file: {path: /etc/os-release, contains: /bookworm/}\n",
+		"pipeline.yaml", "version: 1\nproject:\n  name: tiny\n"+cancelForge+fmt.Sprintf(`integration:
   version: "1.0"
   previous: "0.9"
   scenarios: [fresh]
   provision: "true"
   suites: [s.yaml]
+  logs: {journal: false}
   targets:
     - name: vm
       runner: qemu
-      disk_image: blank.qcow2
-      memory: 256
+      disk_image: %s
+      kernel: %s
+      initrd: %s
+      cmdline: %q
       key_file: ci_key
       known_hosts: host_key.pub
-`)
+`, img.QCOW2, img.Kernel, img.Initrd, img.Cmdline))
 	os.Chmod(filepath.Join(j.dir, "ci_key"), 0o600)
-	sha := j.sh(j.dir, "qemu-img create -q -f qcow2 blank.qcow2 64M && git init -q -b master && git add -A && git commit -q -m 'feat: vm' && git rev-parse HEAD")
+	sha := j.sh(j.dir, "git init -q -b master && git add -A && git commit -q -m 'feat: vm' && git rev-parse HEAD")
 	j.gitlabJob("master", sha)
 
-	for attempt := 1; attempt <= 2; attempt++ {
-		r := j.start("integration")
-		j.waitFor(r, "qemu running", 2*time.Minute, func() bool { return j.has("qemu-system-x86_64") })
-		time.Sleep(time.Second) // past qemu's start checks, into the wait for SSH
-		j.sigterm(r, "integration")
-		if t.Failed() {
-			t.Fatalf("attempt %d failed; statuses:\n%s", attempt, j.statuses())
-		}
+	r := j.start("integration")
+	j.waitFor(r, "qemu running", 2*time.Minute, func() bool { return j.has("qemu-system-x86_64") })
+	time.Sleep(3 * time.Second) // into the guest's boot (a minute or more under emulation)
+	j.sigterm(r, "integration")
+	if strings.Contains(r.stderr.String(), "passed, 0 failed") && !strings.Contains(r.stderr.String(), "0 passed") {
+		t.Errorf("the suite ran: the cancel came after the boot, not during it\n%s", r.stderr.String())
+	}
+
+	r = j.start("integration")
+	if code := j.exitCode(r, 10*time.Minute); code != 0 {
+		t.Fatalf("re-run exited %d\n%s", code, r.stderr.String())
+	}
+	if last := j.lastStatus("pipeline/integration"); last != "success" {
+		t.Errorf("after the re-run pipeline/integration is %q\n%s", last, j.statuses())
+	}
+	if left := j.procs(); len(left) > 0 {
+		t.Errorf("processes left after the re-run:\n  %s", strings.Join(left, "\n  "))
 	}
 }
 
