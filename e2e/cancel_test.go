@@ -12,6 +12,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -233,6 +234,21 @@ func (j *cancelJob) sigterm(r *run, stage string) {
 	}
 	if last := j.lastStatus("pipeline/" + stage); last != "canceled" {
 		j.t.Errorf("last status of pipeline/%s is %q, want canceled; statuses:\n%s", stage, last, j.statuses())
+	}
+	// The run's JSON summary is written too, and says what happened.
+	var sum struct {
+		ExitCode int `json:"exit_code"`
+		Results  []struct {
+			Stage, Outcome, Summary string
+		} `json:"results"`
+	}
+	b, err := os.ReadFile(filepath.Join(j.dir, ".pipeline", "reports", "pipeline.json"))
+	if err == nil {
+		err = json.Unmarshal(b, &sum)
+	}
+	if err != nil || sum.ExitCode != 3 || len(sum.Results) == 0 || sum.Results[len(sum.Results)-1].Outcome != "cancelled" ||
+		sum.Results[len(sum.Results)-1].Summary != "cancelled (SIGTERM)" {
+		j.t.Errorf("summary after the cancel (%v):\n%s", err, b)
 	}
 }
 
