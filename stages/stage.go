@@ -47,6 +47,9 @@ const (
 	// Errored: the stage could not run to a verdict (bad configuration,
 	// unreachable infrastructure, not implemented). Exit 2 or 3.
 	Errored Outcome = "error"
+	// Cancelled: the run was stopped from outside (SIGTERM from a
+	// cancelled CI job, Ctrl-C) before the stage reached a verdict. Exit 3.
+	Cancelled Outcome = "cancelled"
 )
 
 // Result is what a stage reports: a one-line summary for people, dotenv

@@ -18,6 +18,7 @@ import (
 	"github.com/pipeline-ci/pipeline/internal/errs"
 	"github.com/pipeline-ci/pipeline/internal/logging"
 	"github.com/pipeline-ci/pipeline/internal/preflight"
+	"github.com/pipeline-ci/pipeline/internal/proc"
 	"github.com/pipeline-ci/pipeline/internal/report"
 	"github.com/pipeline-ci/pipeline/stages"
 	"github.com/pipeline-ci/pipeline/stages/handoff"
@@ -88,6 +89,9 @@ func (a *app) execute(ctx context.Context, args []string) int {
 			err = errs.New(errs.Usage, err, "see `"+cmd.CommandPath()+" --help`")
 		}
 	}
+	if err != nil && proc.Interrupted(ctx) != nil {
+		err = cancelledError(ctx, err)
+	}
 	code := errs.Code(err)
 	a.out.Flush()
 	if a.log != nil {
@@ -104,6 +108,17 @@ func (a *app) execute(ctx context.Context, args []string) int {
 		a.printError(err, code)
 	}
 	return code
+}
+
+// cancelledError is err of a run a signal stopped: it says "cancelled
+// (SIGTERM)" first, and is an infrastructure error (exit 3): a stopped run
+// decided nothing about the code.
+func cancelledError(ctx context.Context, err error) error {
+	if errors.Is(err, proc.ErrCancelled) && errs.KindOf(err) == errs.Infra {
+		return err // said already (stages.RunOne)
+	}
+	return errs.New(errs.Infra, fmt.Errorf("%w: %w", proc.Stopped(ctx), err),
+		"the run was stopped from outside (a cancelled CI job, Ctrl-C) and decided nothing: run it again")
 }
 
 func isErrsError(err error) bool {

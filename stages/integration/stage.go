@@ -464,7 +464,12 @@ func (s *Stage) finish(ctx context.Context, env *stages.Env, cfg config.Integrat
 		if shard != "" {
 			marker += "-shard-" + strings.ReplaceAll(shard, "/", "-of-")
 		}
-		if err := env.Forge.UpsertComment(ctx, gitops.CommentTarget{MergeRequest: env.CI.MergeRequest}, marker, comment); err != nil {
+		// A fresh bounded context: the verdict so far is said also when
+		// the run was cancelled.
+		fctx, cancel := stages.Final(ctx)
+		err := env.Forge.UpsertComment(fctx, gitops.CommentTarget{MergeRequest: env.CI.MergeRequest}, marker, comment)
+		cancel()
+		if err != nil {
 			// The verdict is in the reports; a comment that did not post
 			// is said loudly but does not hide it.
 			env.Log.Warnf("integration: MR comment not posted: %v", err)
