@@ -3,11 +3,11 @@ package integration
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/pipeline-ci/pipeline/internal/ci"
 	"github.com/pipeline-ci/pipeline/internal/config"
 	"github.com/pipeline-ci/pipeline/internal/errs"
 	"github.com/pipeline-ci/pipeline/internal/rootfs"
@@ -62,7 +62,7 @@ func prepareBase(ctx context.Context, env *stages.Env, targets []config.Integrat
 	end := env.Log.Section("integration_base", "integration: base root filesystem of "+strings.Join(users, ", "))
 	defer end()
 	boot := env.Config.Integration.Bootstrap
-	lookup := os.LookupEnv
+	lookup := ci.MapEnv{}.Lookup // a caller that built the Env by hand: no variables
 	if env.CI.Env != nil {
 		lookup = env.CI.Env.Lookup
 	}
