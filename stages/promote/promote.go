@@ -113,8 +113,12 @@ func (s *Stage) Run(ctx context.Context, env *stages.Env) (*stages.Result, error
 	}
 	s.publish(ctx, env, rep)
 	res := rep.result()
-	stages.RecordVerdict(ctx, env, &handoff.Verdict{Stage: "promote", Outcome: string(res.Outcome), Summary: res.Summary,
-		Passed: len(rep.Promoted()), Failed: len(rep.Culprits()), URL: env.CI.JobURL, Time: time.Now().UTC()})
+	// The verdict on the pipeline's commit, for `pipeline serve`; outside CI
+	// there is no commit to speak for (HEAD is whatever the clone has).
+	if sha := gitops.StatusSHA(env.CI); sha != "" {
+		stages.RecordVerdict(ctx, env, &handoff.Verdict{Stage: "promote", Commit: sha, Outcome: string(res.Outcome), Summary: res.Summary,
+			Passed: len(rep.Promoted()), Failed: len(rep.Culprits()), URL: env.CI.JobURL, Time: time.Now().UTC()})
+	}
 	return res, rep.failure()
 }
 
