@@ -29,7 +29,7 @@ type Inputs struct {
 	BuildDir    string `json:"build_dir,omitempty"`
 	// Fetched is true when the build's files were downloaded from the
 	// store (its output dir was missing on this runner).
-	Fetched    bool   `json:"fetched,omitempty"`
+	Fetched bool `json:"fetched,omitempty"`
 	// Metapackage and APTSuite: the build's meta-package and APT suite
 	// (from its hand-off), for the built-in provisioning.
 	Metapackage string `json:"metapackage,omitempty"`
