@@ -141,7 +141,9 @@ func TestBuiltinProvisioningRunsTheDocExample(t *testing.T) {
 	// 1.0.0 from the production repository only, provision upgraded.
 	up, _ := os.ReadFile(filepath.Join(reports, "integration/chroot/upgrade.log"))
 	for _, want := range []string{"base ($PIPELINE_VERSION=1.0.0)", "file:/srv/pipeline/apt/prod stable main",
-		"appliance=$PIPELINE_VERSION", "provision ($PIPELINE_VERSION=1.1.0)", "file:/srv/pipeline/apt/new stable main"} {
+		"Setting up appliance-agent (1.0.0-1)", "Setting up appliance (1.0.0)",
+		"provision ($PIPELINE_VERSION=1.1.0)", "file:/srv/pipeline/apt/new stable main",
+		"Unpacking appliance-agent (1.1.0-1) over (1.0.0-1)"} {
 		if !strings.Contains(string(up), want) {
 			t.Errorf("upgrade log lacks %q:\n%s", want, up)
 		}
