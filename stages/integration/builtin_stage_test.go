@@ -178,3 +178,45 @@ func TestBuiltinProvisioningNeedsAPT(t *testing.T) {
 		t.Errorf("log:\n%s", logBuf)
 	}
 }
+
+// No suites: only the built-in phases run (provision, idempotence, logs),
+// and they pass on the example appliance's build.
+func TestBuiltinProvisioningWithoutSuites(t *testing.T) {
+	testutil.NeedTool(t, "bwrap")
+	testutil.NeedTool(t, "nsenter")
+	testutil.NeedRoot(t)
+	testutil.NeedTool(t, "mmdebstrap")
+	ex := buildtest.BuildExample(t) // v1.0.0
+	cfg, err := config.Parse("pipeline.yaml", []byte("version: 1\nproject: {name: appliance}\nintegration:\n  scenarios: [fresh]\n  targets: [{name: chroot, runner: chroot}]\n"),
+		func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Artifacts.URL = "file://" + ex.Store
+	reports := t.TempDir()
+	log, logBuf := bufferLog(t)
+	env := &stages.Env{Repo: ex.Repo, Config: cfg, CI: ci.Context{Provider: ci.Terminal, Env: ci.MapEnv{"XDG_CACHE_HOME": runnertest.CacheDir}},
+		Log: log, Report: &report.Dir{Path: reports}, Forge: gitops.None{}}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	res, err := (&integration.Stage{}).Run(ctx, env)
+	if res == nil || err != nil || res.Outcome != stages.Passed {
+		t.Fatalf("result %+v, err %v\n%s", res, err, logBuf)
+	}
+	if !strings.Contains(logBuf.String(), "running only the built-in phases") {
+		t.Errorf("log:\n%s", logBuf)
+	}
+	junit, _ := os.ReadFile(filepath.Join(reports, "junit-integration.xml"))
+	for _, want := range []string{`name="provision" classname="provision.chroot.fresh"`, `classname="idempotence.chroot.fresh"`, `classname="logs.chroot.fresh"`} {
+		if !strings.Contains(string(junit), want) {
+			t.Errorf("JUnit lacks %s:\n%s", want, junit)
+		}
+	}
+	if strings.Contains(string(junit), `classname="appliance.`) {
+		t.Errorf("a suite ran without suites configured:\n%s", junit)
+	}
+	snap, _ := os.ReadFile(filepath.Join(reports, "integration/chroot/fresh.snapshot.txt"))
+	if !strings.Contains(string(snap), "package:appliance\t1.0.0\n") {
+		t.Errorf("the meta-package is not installed; snapshot:\n%s", snap)
+	}
+}
