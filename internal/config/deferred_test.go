@@ -149,47 +149,81 @@ func TestTopLevelRulesStillApply(t *testing.T) {
 
 var yamlFence = regexp.MustCompile("(?s)```yaml\n(.*?)```")
 
-// docs/integration.md's configuration example, as it stands, in a job
-// with an empty environment: the build stage runs; the integration stage
-// names the version it lacks (that job gets it from the build).
-func TestIntegrationDocExample(t *testing.T) {
+// DocIntegrationBlocks returns docs/integration.md's configuration
+// examples: the minimal one (what `pipeline init` writes; the integration
+// stage's tests also run it) and the reference of every key.
+func docIntegrationBlocks(t *testing.T) (minimal, reference string) {
+	t.Helper()
 	md, err := os.ReadFile("../../docs/integration.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var example string
 	for _, m := range yamlFence.FindAllStringSubmatch(string(md), -1) {
-		if strings.HasPrefix(m[1], "integration:\n") {
-			example = m[1]
-			break
+		first, _, _ := strings.Cut(m[1], "\n")
+		switch {
+		case !strings.HasPrefix(first, "integration:"):
+		case strings.Contains(first, "# minimal") && minimal == "":
+			minimal = m[1]
+		case strings.Contains(first, "# reference") && reference == "":
+			reference = m[1]
 		}
 	}
-	if example == "" {
-		t.Fatal("docs/integration.md has no ```yaml block starting with integration:")
+	if minimal == "" || reference == "" {
+		t.Fatal("docs/integration.md lacks a ```yaml block starting `integration:   # minimal` or one starting `integration:   # reference`")
 	}
-	file := "version: 1\nproject:\n  name: appliance\n" + example
-	cfg, err := Parse("pipeline.yaml", []byte(file), envOf(nil))
-	if err != nil {
-		t.Fatalf("docs/integration.md's example does not load:\n%v", err)
-	}
-	if err := cfg.Check("build"); err != nil {
-		t.Errorf("the build stage is refused: %v", err)
-	}
-	// Every stage loads it in an empty environment: the version under
-	// test comes from the build's hand-off, not from a variable.
-	for _, stage := range AllStages {
-		if err := cfg.Check(stage); err != nil {
-			t.Errorf("Check(%s) = %v", stage, err)
+	return minimal, reference
+}
+
+// docs/integration.md's configuration examples, as they stand, in a job
+// with an empty environment: every stage accepts them (the version under
+// test and the production build come from the hand-offs).
+func TestIntegrationDocExample(t *testing.T) {
+	minimal, reference := docIntegrationBlocks(t)
+	for name, example := range map[string]string{"minimal": minimal, "reference": reference} {
+		file := "version: 1\nproject:\n  name: appliance\n" + example
+		cfg, err := Parse("pipeline.yaml", []byte(file), envOf(nil))
+		if err != nil {
+			t.Fatalf("docs/integration.md's %s example does not load:\n%v", name, err)
+		}
+		for _, stage := range AllStages {
+			if err := cfg.Check(stage); err != nil {
+				t.Errorf("%s example: Check(%s) = %v", name, stage, err)
+			}
+		}
+		if len(cfg.Integration.Targets) == 0 || cfg.Integration.Version != "" {
+			t.Errorf("%s example: integration = %+v", name, cfg.Integration)
 		}
 	}
-	if cfg.Integration.Version != "" || len(cfg.Integration.Targets) == 0 || cfg.Integration.Production.From != "last-release" {
-		t.Errorf("integration = %+v", cfg.Integration)
+	cfg, _ := Parse("pipeline.yaml", []byte("version: 1\nproject:\n  name: appliance\n"+minimal), envOf(nil))
+	if in := cfg.Integration; !in.BuiltinProvisioning() || len(in.Targets) != 1 || !in.Targets[0].NeedsBootstrap() {
+		t.Errorf("the minimal example should use the built-in provisioning and base: %+v", in)
 	}
 }
 
-// The example appliance's pipeline.yaml in every job with no variables:
-// the version under test comes from the build's hand-off, so every stage
-// accepts the file as it stands.
+// The provisioning may be left out whole (the built-in one), not in part;
+// suites may be left out (only the built-in phases run).
+func TestIntegrationProvisioningRequiredOnlyInPart(t *testing.T) {
+	head := "version: 1\nproject: {name: a}\nintegration:\n  targets: [{name: c, runner: chroot}]\n"
+	for _, c := range []struct{ extra, want string }{
+		{"", ""},
+		{"  suites: [s/*.yaml]\n", ""},
+		{"  setup: echo hi\n", "integration.provision: missing: the command that installs the version under test"},
+		{"  copy: [{src: a, dest: /a}]\n  base: apt-get install -y a=$PIPELINE_VERSION\n", "integration.provision: missing"},
+		{"  provision: apt-get install -y a=$PIPELINE_VERSION\n", ""},
+	} {
+		_, err := Parse("pipeline.yaml", []byte(head+c.extra), envOf(nil))
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%q: %v", c.extra, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want) || errs.Code(err) != 2):
+			t.Errorf("%q: got %v, want exit 2 with %q", c.extra, err, c.want)
+		}
+	}
+}
+
+// The example appliance's pipeline.yaml in a build job (no variables):
+// every stage runs, integration too (its version comes from the build's
+// hand-off, not from a variable).
 func TestExampleInEachJob(t *testing.T) {
 	cfg, err := Load("../../examples/appliance/pipeline.yaml", envOf(nil))
 	if err != nil {
@@ -200,12 +234,7 @@ func TestExampleInEachJob(t *testing.T) {
 			t.Errorf("Check(%s) = %v", stage, err)
 		}
 	}
-	if cfg.Integration.Version != "" {
-		t.Errorf("integration.version = %q, want empty (the build's hand-off)", cfg.Integration.Version)
-	}
-	// A version given by the job still wins.
-	cfg, err = Load("../../examples/appliance/pipeline.yaml", envOf(map[string]string{"APPLIANCE_PREVIOUS": "1.0.0"}))
-	if err != nil || cfg.Check("integration") != nil || cfg.Integration.Previous != "1.0.0" {
-		t.Fatalf("with APPLIANCE_PREVIOUS: %v / %v / %q", err, cfg.Check("integration"), cfg.Integration.Previous)
+	if cfg.Integration.Version != "" || cfg.Integration.Provision == "" {
+		t.Errorf("integration = %+v", cfg.Integration)
 	}
 }

@@ -50,11 +50,14 @@ type Integration struct {
 	// scenario; default: Provision with $PIPELINE_VERSION=Previous.
 	Base string `yaml:"base"`
 	// Provision installs (FRESH) or upgrades to (UPGRADE) the version under
-	// test; it runs again for the idempotence check.
+	// test; it runs again for the idempotence check. Copy, Setup, Base and
+	// Provision all left out: the built-in APT provisioning
+	// (BuiltinProvisioning).
 	Provision string `yaml:"provision" pipeline:"nonempty"`
 	// ProvisionTimeout bounds each setup/base/provision run (default 20m).
 	ProvisionTimeout Duration `yaml:"provision_timeout"`
-	// Suites are suite files or globs, relative to the repository.
+	// Suites are suite files or globs, relative to the repository; none:
+	// only the built-in phases run (provision, idempotence, logs, state).
 	Suites []string `yaml:"suites" pipeline:"nonempty"`
 	// Scenarios to run on every target that does not say (default: fresh
 	// and upgrade).
@@ -222,6 +225,13 @@ var DefaultLogPatterns = []string{`(?i)\berror\b`, `(?i)\bfatal\b`, `(?i)\bpanic
 
 var targetName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 
+// BuiltinProvisioning reports whether the section gives none of copy,
+// setup, base and provision: the stage then provisions the Debian way by
+// itself, from the build's and the production build's APT repositories.
+func (in Integration) BuiltinProvisioning() bool {
+	return len(in.Copy) == 0 && in.Setup == "" && in.Base == "" && in.Provision == ""
+}
+
 // Configured reports whether the section is filled in.
 func (in Integration) Configured() bool { return len(in.Targets) > 0 }
 
@@ -268,12 +278,13 @@ func (in Integration) Validate() []FieldError {
 	if !in.Configured() {
 		return nil
 	}
-	if in.Provision == "" {
-		add("provision", "missing: the command that installs the version under test (apt-get install -y appliance-base=$PIPELINE_VERSION)")
+	// None of copy/setup/base/provision: the stage provisions from the
+	// build's APT repository itself. Some of them but no provision: a
+	// half-written provisioning the stage cannot complete.
+	if in.Provision == "" && !in.BuiltinProvisioning() {
+		add("provision", "missing: the command that installs the version under test (apt-get install -y appliance=$PIPELINE_VERSION); or leave out copy, setup and base too for the built-in APT provisioning (docs/integration.md)")
 	}
-	if len(in.Suites) == 0 {
-		add("suites", "missing: list the suite files (suites/*.yaml)")
-	}
+	// No suites: only the built-in phases run (the stage says so).
 	checkScenarios := func(path string, list []string) {
 		for i, s := range list {
 			if s != "fresh" && s != "upgrade" {

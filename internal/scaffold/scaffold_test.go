@@ -102,6 +102,15 @@ func TestStarterConfigLoads(t *testing.T) {
 		if cfg.Project.Name != "appliance" || cfg.Forge.Type != forge || cfg.Forge.TokenEnv != "PIPELINE_TOKEN" || len(cfg.Stages) != 5 {
 			t.Errorf("forge %q: loaded %+v", forge, cfg)
 		}
+		// Integration: one chroot target on the built-in base, provisioned
+		// the built-in way; the integration stage accepts it as written.
+		in := cfg.Integration
+		if len(in.Targets) != 1 || in.Targets[0].Runner != "chroot" || !in.Targets[0].NeedsBootstrap() || !in.BuiltinProvisioning() {
+			t.Errorf("forge %q: integration %+v", forge, in)
+		}
+		if err := cfg.Check("integration"); err != nil {
+			t.Errorf("forge %q: Check(integration) = %v", forge, err)
+		}
 	}
 }
 

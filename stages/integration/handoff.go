@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -28,7 +29,13 @@ type Inputs struct {
 	BuildDir    string `json:"build_dir,omitempty"`
 	// Fetched is true when the build's files were downloaded from the
 	// store (its output dir was missing on this runner).
-	Fetched    bool   `json:"fetched,omitempty"`
+	Fetched bool `json:"fetched,omitempty"`
+	// Metapackage and APTSuite: the build's meta-package and APT suite
+	// (from its hand-off), for the built-in provisioning.
+	Metapackage string `json:"metapackage,omitempty"`
+	APTSuite    string `json:"apt_suite,omitempty"`
+	// noAPT: the build's hand-off says it published no APT repository.
+	noAPT      bool
 	Previous   string `json:"previous,omitempty"`
 	Production string `json:"production,omitempty"` // store URL of the production build
 	ProdDir    string `json:"production_dir,omitempty"`
@@ -67,6 +74,7 @@ func resolveInputs(ctx context.Context, env *stages.Env, cfg *config.Integration
 	}
 	if build != nil {
 		in.Build = build.Store
+		in.Metapackage, in.APTSuite, in.noAPT = build.Metapackage, build.APTSuite, build.APTURL == ""
 		if err := fetchBuild(ctx, env, build, in); err != nil {
 			return in, err
 		}
@@ -191,4 +199,62 @@ func handOnVerdict(ctx context.Context, env *stages.Env, res *stages.Result, t C
 	}
 	res.Dotenv = v.Dotenv()
 	stages.RecordVerdict(ctx, env, v)
+}
+
+// builtinProvisioning is the built-in APT provisioning of this run
+// (BuiltinAPT) from the build's hand-off and the build configuration:
+// the build's APT repository, the production build's when a target runs
+// the UPGRADE scenario. A build without an APT repository, or an UPGRADE
+// without a production build to start from, is exit 2 saying to write the
+// provisioning.
+func builtinProvisioning(env *stages.Env, cfg *config.Integration, in *Inputs, targets []config.IntegrationTarget) (Provisioning, error) {
+	bc := env.Config.Build
+	dir := in.BuildDir
+	if dir == "" {
+		dir = bc.Output
+		if dir == "" {
+			dir = filepath.Join(".pipeline", "build")
+		}
+		if !filepath.IsAbs(dir) {
+			dir = filepath.Join(env.Repo, dir)
+		}
+	}
+	newRepo := filepath.Join(dir, "apt")
+	missing := in.noAPT
+	if !missing && !env.DryRun {
+		if _, err := os.Stat(newRepo); err != nil {
+			missing = true
+		}
+	}
+	if missing {
+		return Provisioning{}, errs.New(errs.Usage,
+			fmt.Errorf("integration: no provisioning is configured (copy, setup, base, provision) and the build has no APT repository (%s): the built-in provisioning installs from APT only", newRepo),
+			"write integration.provision (with copy:, setup: and base: as needed) to install your packages, as docs/integration.md shows; or build .deb packages")
+	}
+	pin := BuiltinAPTInput{Metapackage: firstOf(in.Metapackage, bc.Metapackage.Name, env.Config.Project.Name),
+		Suite: firstOf(in.APTSuite, bc.APT.Suite, "stable"), Component: firstOf(bc.APT.Component, "main"), NewRepo: newRepo}
+	upgrade := false
+	for _, t := range targets {
+		for _, s := range cfg.ScenariosOf(t) {
+			upgrade = upgrade || s == Upgrade
+		}
+	}
+	if upgrade {
+		if in.ProdDir == "" {
+			return Provisioning{}, errs.New(errs.Usage,
+				fmt.Errorf("integration: the UPGRADE scenario starts from previous %s, but with no provisioning configured it needs the production build's APT repository, and previous: names no build", orNone(cfg.Previous)),
+				"leave previous: out (production: from: last-release takes the last release's build from the artifact store), or write copy/setup/base/provision yourself")
+		}
+		pin.ProdRepo = filepath.Join(in.ProdDir, "apt")
+	}
+	return BuiltinAPT(pin), nil
+}
+
+func firstOf(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
 }

@@ -297,6 +297,9 @@ func (s *Stage) Run(ctx context.Context, env *stages.Env) (*stages.Result, error
 	if err != nil {
 		return nil, err
 	}
+	if len(cfg.Suites) == 0 {
+		env.Log.Infof("no suites (integration.suites is empty): running only the built-in phases (provision, idempotence, logs, state)")
+	}
 	nChecks := 0
 	for _, su := range suites {
 		nChecks += len(su.Checks)
@@ -307,6 +310,13 @@ func (s *Stage) Run(ctx context.Context, env *stages.Env) (*stages.Result, error
 	in, err := resolveInputs(ctx, env, &cfg, targets)
 	if err != nil {
 		return &stages.Result{Outcome: stages.Errored, Summary: firstLine(err.Error()), Data: &Data{Inputs: in}}, err
+	}
+	prov := Provisioning{Setup: cfg.Setup, Base: cfg.Base, Provision: cfg.Provision}
+	if cfg.BuiltinProvisioning() {
+		if prov, err = builtinProvisioning(env, &cfg, in, targets); err != nil {
+			return &stages.Result{Outcome: stages.Errored, Summary: firstLine(err.Error()), Data: &Data{Inputs: in}}, err
+		}
+		env.Log.Infof("provisioning: built-in apt (from the build's hand-off): `%s`; write copy/setup/base/provision to replace it (docs/integration.md)", lastLine(prov.Provision))
 	}
 	// Chroot and container targets without a root filesystem of their own
 	// get the base of integration.bootstrap (built or reused; dry run: said).
@@ -335,7 +345,7 @@ func (s *Stage) Run(ctx context.Context, env *stages.Env) (*stages.Result, error
 	}
 	plan := &Plan{
 		Suites: suites, Version: cfg.Version, Previous: cfg.Previous,
-		Setup: cfg.Setup, Base: cfg.Base, Provision: cfg.Provision,
+		Setup: prov.Setup, Base: prov.Base, Provision: prov.Provision,
 		Idempotence: cfg.IdempotenceOn(),
 		Snapshot:    SnapshotSpec{Paths: cfg.Snapshot.Paths, Sysctl: cfg.Snapshot.Sysctl, Ignore: cfg.Snapshot.Ignore},
 		Logs: LogSpec{Files: cfg.Logs.Files, Journal: journal, Patterns: compileAll(patterns),
@@ -354,6 +364,12 @@ func (s *Stage) Run(ctx context.Context, env *stages.Env) (*stages.Result, error
 			return nil, errs.New(errs.Usage, fmt.Errorf("integration.copy: %v", err), "build the files first (pipeline build) or fix the path")
 		}
 		plan.Copy = append(plan.Copy, CopyItem{Src: src, Dest: c.Dest})
+	}
+	for _, c := range prov.Copy { // the built-in provisioning's
+		if _, err := os.Stat(c.Src); err != nil {
+			return nil, errs.New(errs.Usage, fmt.Errorf("integration: built-in provisioning: %v", err), "build the packages first (pipeline build)")
+		}
+		plan.Copy = append(plan.Copy, c)
 	}
 	lookup := func(k string) (string, bool) { return env.CI.Env.Lookup(k) }
 	if env.CI.Env == nil {
