@@ -16,10 +16,14 @@ import (
 // artifact store at verdicts/<sha>/<name>.json, where `pipeline serve`
 // answers the MR's external status check from. When the job runs for an MR
 // and serve.checks names this stage with its GitLab id, it answers that
-// check itself (no polling needed). Nothing is written under --dry-run. It
-// never fails the stage: what it cannot do is a warning.
+// check itself (no polling needed). Nothing is written under --dry-run or
+// after a cancel. It never fails the stage: what it cannot do is a warning.
 func RecordVerdict(ctx context.Context, env *Env, v *handoff.Verdict) {
 	if env == nil || env.Config == nil || v == nil {
+		return
+	}
+	if ctx.Err() != nil {
+		// A cancelled run decided nothing about the commit.
 		return
 	}
 	if v.Commit == "" {
