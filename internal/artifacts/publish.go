@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"os"
 	"path"
 	"path/filepath"
 	"sort"
@@ -81,4 +82,31 @@ func WriteManifest(ctx context.Context, st Store, prefix string, m Manifest) (Ob
 	}
 	data = append(data, '\n')
 	return st.Put(ctx, path.Join(prefix, ManifestName), bytes.NewReader(data), int64(len(data)))
+}
+
+// Copier is a Store that copies an object to another key without sending
+// its bytes again (a server-side copy on S3).
+type Copier interface {
+	Copy(ctx context.Context, src, dst string) (Object, error)
+}
+
+// Copy stores the object at src under dst too, verified like Put: with
+// the store's own copy when it has one, else through a temporary file.
+func Copy(ctx context.Context, st Store, src, dst string) (Object, error) {
+	if c, ok := st.(Copier); ok {
+		return c.Copy(ctx, src, dst)
+	}
+	tmp, err := os.CreateTemp("", "pipeline-copy-*")
+	if err != nil {
+		return Object{}, err
+	}
+	defer os.Remove(tmp.Name())
+	err = st.Get(ctx, src, tmp)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return Object{}, fmt.Errorf("copy %s to %s: %w", src, dst, err)
+	}
+	return st.PutFile(ctx, dst, tmp.Name())
 }
