@@ -20,9 +20,9 @@ import (
 
 	"github.com/pipeline-ci/pipeline/gitops"
 	"github.com/pipeline-ci/pipeline/internal/ci"
+	"github.com/pipeline-ci/pipeline/internal/config"
 	"github.com/pipeline-ci/pipeline/internal/errs"
 	"github.com/pipeline-ci/pipeline/stages"
-	"github.com/pipeline-ci/pipeline/internal/config"
 	"gopkg.in/yaml.v3"
 )
 
