@@ -3,9 +3,13 @@ package build
 // Publishing to the artifact store, and what --dry-run says instead.
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io/fs"
 	"path"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -71,56 +75,124 @@ func isPointer(rel string) bool {
 // PublishBuild publishes the build in dir under prefix in one step as
 // far as anyone reading the store can tell:
 //
-//  1. every file is uploaded under StagingPrefix(prefix) and verified;
+//  1. every file not already under prefix with the same sha256 is
+//     uploaded under StagingPrefix(prefix) and verified;
 //  2. the packages' archive records are written (packages/…);
-//  3. the files are copied (server-side on S3) to prefix, the
-//     repositories' entry points (Release, InRelease, repomd.xml) last;
-//  4. the manifest is written last of all, and the staging copy deleted.
+//  3. the staged files are copied (server-side on S3) to prefix, but
+//     for the repositories' entry points (Release, InRelease, repomd.xml);
+//  4. the manifest is written, the last file of the build;
+//  5. the entry points are copied: they are the pointers through which
+//     apt and dnf reach everything else, so the install URL leads to the
+//     build only now. The staging copy is deleted.
 //
-// A publish that stops anywhere before 4 leaves no manifest (so later
-// stages do not see the build) and, before 3 ends, no entry point (so
-// apt and dnf cannot use its URL); a previous build is never touched.
-// Files already stored with the same sha256 are not sent again.
+// A publish that stops anywhere leaves no entry point (so apt and dnf
+// cannot use the build's URL) and either no manifest or one that
+// CompleteBuild refuses; a previous build is never touched.
+// progress is told of each file: reused when it was already stored.
 func PublishBuild(ctx context.Context, st artifacts.Store, prefix, dir string, m artifacts.Manifest, pkgs []dist.Package, progress artifacts.Progress) ([]artifacts.Object, artifacts.Object, error) {
 	staging := StagingPrefix(prefix)
-	staged, err := artifacts.PublishDir(ctx, st, staging, dir, progress)
+	var files []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			rel, _ := filepath.Rel(dir, p)
+			files = append(files, filepath.ToSlash(rel))
+		}
+		return err
+	})
 	if err != nil {
-		return nil, artifacts.Object{}, err
+		return nil, artifacts.Object{}, fmt.Errorf("publish %s: %w", dir, err)
+	}
+	sort.Strings(files)
+	var done, data, pointers []artifacts.Object // done: already current
+	for _, rel := range files {
+		local := filepath.Join(dir, filepath.FromSlash(rel))
+		sum, size, err := fileSum(local)
+		if err != nil {
+			return nil, artifacts.Object{}, err
+		}
+		key := prefix + "/" + rel
+		if have, err := st.Stat(ctx, key); err == nil && have.SHA256 == sum && have.Size == size {
+			done = append(done, have)
+			report(progress, have, true)
+			continue
+		}
+		obj, err := st.Stat(ctx, staging+"/"+rel)
+		reused := err == nil && obj.SHA256 == sum && obj.Size == size
+		if !reused {
+			if obj, err = st.PutFile(ctx, staging+"/"+rel, local); err != nil {
+				return nil, artifacts.Object{}, err
+			}
+		}
+		report(progress, obj, reused)
+		if isPointer(rel) {
+			pointers = append(pointers, obj)
+		} else {
+			data = append(data, obj)
+		}
 	}
 	if err := recordPackages(ctx, st, pkgs, m.Build); err != nil {
 		return nil, artifacts.Object{}, fmt.Errorf("archive records: %w", err)
 	}
-	var data, pointers []artifacts.Object
-	for _, o := range staged {
-		if isPointer(strings.TrimPrefix(o.Key, staging+"/")) {
-			pointers = append(pointers, o)
-		} else {
-			data = append(data, o)
-		}
-	}
-	var objs []artifacts.Object
-	for _, o := range append(data, pointers...) {
-		key := prefix + "/" + strings.TrimPrefix(o.Key, staging+"/")
-		if have, err := st.Stat(ctx, key); err == nil && have.SHA256 == o.SHA256 && have.Size == o.Size {
-			objs = append(objs, have)
-			continue
-		}
-		obj, err := artifacts.Copy(ctx, st, o.Key, key)
+	final := func(o artifacts.Object) string { return prefix + "/" + strings.TrimPrefix(o.Key, staging+"/") }
+	objs := done
+	for _, o := range data {
+		obj, err := artifacts.Copy(ctx, st, o.Key, final(o))
 		if err != nil {
-			return objs, artifacts.Object{}, err
+			return nil, artifacts.Object{}, err
 		}
 		objs = append(objs, obj)
+	}
+	for _, o := range pointers { // listed in the manifest as they will be
+		objs = append(objs, artifacts.Object{Key: final(o), URL: st.URL(final(o)), Size: o.Size, SHA256: o.SHA256})
 	}
 	sort.Slice(objs, func(i, j int) bool { return objs[i].Key < objs[j].Key })
 	m.Objects = objs
 	manifest, err := artifacts.WriteManifest(ctx, st, prefix, m)
 	if err != nil {
-		return objs, artifacts.Object{}, err
+		return nil, artifacts.Object{}, err
 	}
-	for _, o := range staged { // best effort: a leftover is only space
+	for _, o := range pointers {
+		if _, err := artifacts.Copy(ctx, st, o.Key, final(o)); err != nil {
+			return nil, artifacts.Object{}, err
+		}
+	}
+	for _, o := range append(data, pointers...) { // best effort: a leftover is only space
 		_ = st.Delete(ctx, o.Key)
 	}
 	return objs, manifest, nil
+}
+
+// CompleteBuild is how a later stage or job reads a build from the store:
+// the manifest under prefix (builds/<build id>), checked to be a complete
+// build: its repositories' entry points, written after the manifest, are
+// stored with the sha256 it lists. Every other object it lists was stored
+// and verified before it was written.
+func CompleteBuild(ctx context.Context, st artifacts.Store, prefix string) (*artifacts.Manifest, error) {
+	var buf bytes.Buffer
+	key := path.Join(prefix, artifacts.ManifestName)
+	if err := st.Get(ctx, key, &buf); err != nil {
+		return nil, fmt.Errorf("build %s: no manifest (%w): the build is not published, or its publish did not finish", st.URL(prefix), err)
+	}
+	var m artifacts.Manifest
+	if err := json.Unmarshal(buf.Bytes(), &m); err != nil {
+		return nil, fmt.Errorf("%s: %w", st.URL(key), err)
+	}
+	for _, o := range m.Objects {
+		if !isPointer(strings.TrimPrefix(o.Key, prefix+"/")) {
+			continue
+		}
+		got, err := st.Stat(ctx, o.Key)
+		if err != nil || got.SHA256 != o.SHA256 {
+			return nil, fmt.Errorf("build %s is not complete: %s is missing or differs (%v): its publish stopped before the end; run the build again", st.URL(prefix), o.Key, err)
+		}
+	}
+	return &m, nil
+}
+
+func report(p artifacts.Progress, o artifacts.Object, reused bool) {
+	if p != nil {
+		p(o, reused)
+	}
 }
 
 func bracket(opts []string) string {
