@@ -200,8 +200,11 @@ func TestPublishFailingAtEachWrite(t *testing.T) {
 		t.Errorf("the previous build would install:\n%s\nwant:\n%s\n%v %s", strings.Join(got, "\n"), strings.Join(want, "\n"), err, o)
 	}
 	failed := newAptRoot(t, []string{"deb [trusted=yes] " + url(newPrefix) + " stable main"}, "")
-	if o, err := failed.run("update", "-o", "APT::Update::Error-Mode=any"); err == nil {
-		t.Errorf("apt-get update of the failed build's URL succeeded:\n%s", o)
+	if o, err := failed.run("update"); err != nil {
+		t.Fatalf("apt-get update: %v\n%s", err, o)
+	}
+	if o, err := failed.run("install", "-s", "-y", next.Metapackage()); err == nil {
+		t.Errorf("apt-get would install %s from the failed build's URL:\n%s", next.Metapackage(), o)
 	}
 	if _, err := last.Stat(context.Background(), newPrefix+"/"+dist.LockFile); err != nil {
 		t.Errorf("the last failure before the manifest should have every other file stored: %v", err)
