@@ -58,16 +58,21 @@ func publishStep(ctx context.Context, env *stages.Env, store artifacts.Store, s 
 // any of them appears under the build's own prefix.
 func StagingPrefix(prefix string) string { return path.Join("staging", prefix) }
 
-// isPointer says whether rel (a path in the build) is an entry point of a
-// repository: the file apt or dnf reads first and that names every other
-// one by its checksum. They are made current after every other file, so
-// the install URL leads nowhere until the whole repository is there.
+// isPointer says whether rel (a path in the build) is one of the
+// repositories' indexes: apt/dists/ (Release, InRelease, Packages) and
+// yum/repodata/. apt and dnf reach the packages only through them (apt
+// reads Packages even without a Release when told to trust a source), so
+// they are made current after the manifest, when every package is there.
 func isPointer(rel string) bool {
+	return strings.HasPrefix(rel, "apt/dists/") || strings.HasPrefix(rel, "yum/repodata/")
+}
+
+// isEntry says whether the index rel is read first (Release, InRelease,
+// repomd.xml): those go last of all.
+func isEntry(rel string) bool {
 	switch path.Base(rel) {
-	case "InRelease", "Release", "Release.gpg":
-		return strings.HasPrefix(rel, "apt/dists/")
-	case "repomd.xml", "repomd.xml.asc":
-		return strings.HasPrefix(rel, "yum/repodata/")
+	case "InRelease", "Release", "Release.gpg", "repomd.xml", "repomd.xml.asc":
+		return true
 	}
 	return false
 }
@@ -79,15 +84,17 @@ func isPointer(rel string) bool {
 //     uploaded under StagingPrefix(prefix) and verified;
 //  2. the packages' archive records are written (packages/…);
 //  3. the staged files are copied (server-side on S3) to prefix, but
-//     for the repositories' entry points (Release, InRelease, repomd.xml);
+//     for the repositories' indexes (apt/dists/, yum/repodata/);
 //  4. the manifest is written, the last file of the build;
-//  5. the entry points are copied: they are the pointers through which
-//     apt and dnf reach everything else, so the install URL leads to the
-//     build only now. The staging copy is deleted.
+//  5. the indexes are copied, Release, InRelease and repomd.xml last:
+//     they are the pointers through which apt and dnf reach the
+//     packages, so the install URL leads to the build only now, when
+//     every package is there. The staging copy is deleted.
 //
-// A publish that stops anywhere leaves no entry point (so apt and dnf
-// cannot use the build's URL) and either no manifest or one that
-// CompleteBuild refuses; a previous build is never touched.
+// A publish that stops anywhere leaves either no manifest and no index
+// (apt and dnf find nothing at the build's URL), or a manifest with
+// every package stored and only some indexes, which CompleteBuild
+// refuses to later stages; a previous build is never touched.
 // progress is told of each file: reused when it was already stored.
 func PublishBuild(ctx context.Context, st artifacts.Store, prefix, dir string, m artifacts.Manifest, pkgs []dist.Package, progress artifacts.Progress) ([]artifacts.Object, artifacts.Object, error) {
 	staging := StagingPrefix(prefix)
@@ -130,6 +137,7 @@ func PublishBuild(ctx context.Context, st artifacts.Store, prefix, dir string, m
 			data = append(data, obj)
 		}
 	}
+	sort.SliceStable(pointers, func(i, j int) bool { return !isEntry(pointers[i].Key) && isEntry(pointers[j].Key) })
 	if err := recordPackages(ctx, st, pkgs, m.Build); err != nil {
 		return nil, artifacts.Object{}, fmt.Errorf("archive records: %w", err)
 	}
@@ -164,7 +172,7 @@ func PublishBuild(ctx context.Context, st artifacts.Store, prefix, dir string, m
 
 // CompleteBuild is how a later stage or job reads a build from the store:
 // the manifest under prefix (builds/<build id>), checked to be a complete
-// build: its repositories' entry points, written after the manifest, are
+// build: its repositories' indexes, written after the manifest, are
 // stored with the sha256 it lists. Every other object it lists was stored
 // and verified before it was written.
 func CompleteBuild(ctx context.Context, st artifacts.Store, prefix string) (*artifacts.Manifest, error) {

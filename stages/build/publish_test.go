@@ -78,10 +78,10 @@ func complete(t *testing.T, st artifacts.Store, prefix string) artifacts.Manifes
 
 // unreachable checks that the failed build under prefix is not read by
 // later stages (CompleteBuild refuses it), and that its install URLs lead
-// nowhere (no Release, InRelease, repomd.xml) unless its manifest is
-// written, every object it lists being then stored: the failure came while
-// the entry points were being written, and what apt or dnf reaches through
-// one is the whole repository.
+// nowhere (no index under apt/dists/ or yum/repodata/) unless its manifest
+// is written, every package it lists being then stored: the failure came
+// while the indexes were being written, and what apt or dnf reaches
+// through one is in the store.
 func unreachable(t *testing.T, st artifacts.Store, prefix string, when string) {
 	t.Helper()
 	ctx := context.Background()
@@ -89,9 +89,13 @@ func unreachable(t *testing.T, st artifacts.Store, prefix string, when string) {
 		t.Errorf("%s: later stages would read the failed build %s (%d objects)", when, prefix, len(m.Objects))
 	}
 	var reachable []string
-	for _, k := range []string{"apt/dists/stable/Release", "apt/dists/stable/InRelease", "yum/repodata/repomd.xml"} {
-		if _, err := st.Stat(ctx, prefix+"/"+k); !errors.Is(err, artifacts.ErrNotExist) {
-			reachable = append(reachable, k)
+	for _, dir := range []string{"apt/dists/", "yum/repodata/"} {
+		objs, err := st.List(ctx, prefix+"/"+dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range objs {
+			reachable = append(reachable, o.Key)
 		}
 	}
 	if len(reachable) == 0 {
@@ -107,8 +111,8 @@ func unreachable(t *testing.T, st artifacts.Store, prefix string, when string) {
 		t.Fatal(err)
 	}
 	for _, o := range m.Objects {
-		if strings.Contains(o.Key, "/dists/") && (strings.HasSuffix(o.Key, "Release") || strings.HasSuffix(o.Key, "Release.gpg")) || strings.HasSuffix(o.Key, "repomd.xml") {
-			continue
+		if strings.Contains(o.Key, "/apt/dists/") || strings.Contains(o.Key, "/yum/repodata/") {
+			continue // the indexes, being written
 		}
 		if got, err := st.Stat(ctx, o.Key); err != nil || got.SHA256 != o.SHA256 {
 			t.Errorf("%s: %v reachable, but %s is missing or differs (%v)", when, reachable, o.Key, err)
@@ -200,8 +204,8 @@ func TestPublishFailingAtEachWrite(t *testing.T) {
 		t.Errorf("the previous build would install:\n%s\nwant:\n%s\n%v %s", strings.Join(got, "\n"), strings.Join(want, "\n"), err, o)
 	}
 	failed := newAptRoot(t, []string{"deb [trusted=yes] " + url(newPrefix) + " stable main"}, "")
-	if o, err := failed.run("update"); err != nil {
-		t.Fatalf("apt-get update: %v\n%s", err, o)
+	if o, err := failed.run("update"); err == nil {
+		t.Logf("apt-get update of the failed build's URL passed:\n%s", o)
 	}
 	if o, err := failed.run("install", "-s", "-y", next.Metapackage()); err == nil {
 		t.Errorf("apt-get would install %s from the failed build's URL:\n%s", next.Metapackage(), o)
