@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/pipeline-ci/pipeline/internal/artifacts"
+	"github.com/pipeline-ci/pipeline/internal/artifacts/miniotest"
 	"github.com/pipeline-ci/pipeline/stages/build"
 	"github.com/pipeline-ci/pipeline/stages/build/buildtest"
 	"github.com/pipeline-ci/pipeline/stages/build/dist"
@@ -129,6 +130,10 @@ func TestPublishFailingAtEachWrite(t *testing.T) {
 	template := ex.Store
 	// The next version, built into a scratch store: its output directory
 	// is what is published below, again and again.
+	oldDir := filepath.Join(t.TempDir(), "old")
+	if err := copyDir(ex.Out.Dir, oldDir); err != nil {
+		t.Fatal(err)
+	}
 	buildtest.BumpComponent(t, ex.Repo, "appliance-agent", "1.1.0")
 	scratch, err := artifacts.NewFileStore(t.TempDir())
 	if err != nil {
@@ -190,6 +195,43 @@ func TestPublishFailingAtEachWrite(t *testing.T) {
 	if failures < 20 {
 		t.Errorf("only %d write(s) were failed: the publish writes too little to be checked", failures)
 	}
+
+	t.Run("s3", func(t *testing.T) {
+		// The same against a real MinIO, at every third write: each run in
+		// a fresh prefix holding the previous build, published whole.
+		srv := miniotest.Start(t)
+		bucket := srv.Bucket(t)
+		ctx := context.Background()
+		oldManifest := artifacts.Manifest{Build: ex.Out.Revision.BuildID(), Version: ex.Out.Revision.Version}
+		for n := 1; ; n += 3 {
+			inner, err := artifacts.NewS3Store(ctx, bucket, fmt.Sprintf("run%d", n), artifacts.S3Options{
+				Endpoint: srv.Endpoint, Insecure: true, AccessKey: srv.AccessKey, SecretKey: srv.SecretKey})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := build.PublishBuild(ctx, inner, oldPrefix, oldDir, oldManifest, ex.Out.Lock.Packages, nil); err != nil {
+				t.Fatal(err)
+			}
+			st := &failingStore{Store: inner, failAt: n}
+			_, _, err = build.PublishBuild(ctx, st, newPrefix, next.Out.Dir, manifest, pkgs, nil)
+			if err == nil {
+				complete(t, inner, newPrefix)
+				if _, err := build.CompleteBuild(ctx, inner, newPrefix); err != nil {
+					t.Error(err)
+				}
+				if n < 20 {
+					t.Errorf("succeeded when failing write %d: too few writes to check", n)
+				}
+				break
+			}
+			if !errors.Is(err, errInjected) {
+				t.Fatalf("write %d: %v", n, err)
+			}
+			when := fmt.Sprintf("S3, after a failure at write %d", n)
+			complete(t, inner, oldPrefix)
+			unreachable(t, inner, newPrefix, when)
+		}
+	})
 
 	// apt, after the last failure before the manifest (every file of the
 	// new build stored but the manifest and entry points): the previous
