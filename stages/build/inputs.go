@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pipeline-ci/pipeline/gitops"
@@ -158,47 +159,114 @@ func (r inputsReader) componentInputs(ctx context.Context, cs []config.Component
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]Inputs{}
+	var all []string
 	for _, c := range cs {
+		all = append(all, InputPaths(c)...)
+	}
+	trees, err := r.objectIDs(ctx, all)
+	if err != nil {
+		return nil, err
+	}
+	tools := map[string]string{}
+	list := make([]Inputs, len(cs))
+	for i, c := range cs {
 		in := Inputs{Name: c.Name, Paths: InputPaths(c), Definition: defs[c.Name], Tools: map[string]string{}}
 		if in.Definition == "" { // not committed: the values in effect
 			data, _ := json.Marshal(c)
 			in.Definition = string(data)
 		}
 		for _, p := range in.Paths {
-			id, err := r.git.Run(ctx, "rev-parse", "--verify", "--quiet", "HEAD:"+p)
-			if p == "." {
-				id, err = r.git.Run(ctx, "rev-parse", "HEAD^{tree}")
-			}
-			if err != nil || id == "" {
-				id = "-"
-			}
-			in.Trees = append(in.Trees, strings.TrimSpace(id))
+			in.Trees = append(in.Trees, trees[p])
 		}
 		for _, t := range c.Tools {
-			in.Tools[t] = r.tools(ctx, t)
+			if _, ok := tools[t]; !ok {
+				tools[t] = r.tools(ctx, t)
+			}
+			in.Tools[t] = tools[t]
 		}
+		list[i] = in
+	}
+	// The times: one git log per component, a few at once.
+	errc := make([]error, len(cs))
+	sem := make(chan struct{}, 4)
+	var wg sync.WaitGroup
+	for i := range list {
 		if !override.IsZero() {
-			in.Time = override
-		} else {
-			args := append([]string{"log", "-1", "--format=%ct", "HEAD", "--"}, in.Paths...)
-			ct, err := r.git.Run(ctx, args...)
+			list[i].Time = override
+			continue
+		}
+		wg.Add(1)
+		go func(in *Inputs, err *error) {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			*err = r.date(ctx, in, defTimes[in.Name])
+		}(&list[i], &errc[i])
+	}
+	wg.Wait()
+	out := map[string]Inputs{}
+	for i, in := range list {
+		if errc[i] != nil {
+			return nil, errc[i]
+		}
+		out[in.Name] = in
+	}
+	return out, nil
+}
+
+// date sets in.Time: the last commit that changed its paths, or its
+// definition (defTime) when that is later.
+func (r inputsReader) date(ctx context.Context, in *Inputs, defTime time.Time) error {
+	args := append([]string{"log", "-1", "--format=%ct", "HEAD", "--"}, in.Paths...)
+	ct, err := r.git.Run(ctx, args...)
+	if err != nil {
+		return fmt.Errorf("component %s: time of the last commit that changed %s: %w", in.Name, strings.Join(in.Paths, " "), err)
+	}
+	in.Time = unixTime(ct)
+	if defTime.After(in.Time) {
+		in.Time = defTime
+	}
+	if in.Time.IsZero() { // paths never committed: the commit's time
+		ct, err := r.git.Run(ctx, "log", "-1", "--format=%ct", "HEAD")
+		if err != nil {
+			return fmt.Errorf("commit time: %w", err)
+		}
+		in.Time = unixTime(ct)
+	}
+	return nil
+}
+
+// objectIDs maps each path to its git object id at HEAD ("-" when it is
+// not in the commit), with one git ls-tree.
+func (r inputsReader) objectIDs(ctx context.Context, paths []string) (map[string]string, error) {
+	out := map[string]string{}
+	var ask []string
+	for _, p := range paths {
+		out[p] = "-"
+		if p == "." {
+			id, err := r.git.Run(ctx, "rev-parse", "HEAD^{tree}")
 			if err != nil {
-				return nil, fmt.Errorf("component %s: time of the last commit that changed %s: %w", c.Name, strings.Join(in.Paths, " "), err)
+				return nil, fmt.Errorf("the commit's tree: %w", err)
 			}
-			in.Time = unixTime(ct)
-			if t := defTimes[c.Name]; t.After(in.Time) {
-				in.Time = t
-			}
-			if in.Time.IsZero() { // paths never committed: the commit's time
-				ct, err := r.git.Run(ctx, "log", "-1", "--format=%ct", "HEAD")
-				if err != nil {
-					return nil, fmt.Errorf("commit time: %w", err)
-				}
-				in.Time = unixTime(ct)
+			out[p] = strings.TrimSpace(id)
+			continue
+		}
+		ask = append(ask, p)
+	}
+	if len(ask) == 0 {
+		return out, nil
+	}
+	list, err := r.git.RunBytes(ctx, nil, append([]string{"ls-tree", "-z", "HEAD", "--"}, ask...)...)
+	if err != nil {
+		return nil, fmt.Errorf("git ls-tree of the components' inputs: %w", err)
+	}
+	for _, e := range strings.Split(string(list), "\x00") {
+		meta, p, ok := strings.Cut(e, "\t")
+		if f := strings.Fields(meta); ok && len(f) == 3 {
+			if _, asked := out[p]; asked {
+				out[p] = f[2]
 			}
 		}
-		out[c.Name] = in
 	}
 	return out, nil
 }

@@ -74,7 +74,7 @@ func (f *fixture) makePackage(t *testing.T, dir string, p buildtest.Package) str
 	return path
 }
 
-func gitIn(t *testing.T, dir string, args ...string) string {
+func gitIn(t testing.TB, dir string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command("git", args...)
 	cmd.Dir = dir
