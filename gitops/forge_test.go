@@ -385,11 +385,12 @@ func TestGitLabOnlyCalls(t *testing.T) {
 
 	mrIID := gl.AddMergeRequest("42", forgetest.GLMergeRequest{Title: "x", SourceBranch: "x", TargetBranch: "main"})
 	head := gl.MergeRequests("42")[mrIID-1].SHA
-	if err := f.SetExternalStatusCheck(ctx, int(mrIID), 7, head, true); err != nil {
+	check := gl.AddExternalStatusCheck("42", "title", "http://127.0.0.1:1/checks/title", "")
+	if err := f.SetExternalStatusCheck(ctx, int(mrIID), int(check), head, "passed"); err != nil {
 		t.Fatal(err)
 	}
 	resp := gl.StatusCheckResponses("42")
-	if len(resp) != 1 || resp[0].CheckID != 7 || resp[0].Status != "passed" || resp[0].SHA != head {
+	if len(resp) != 1 || resp[0].CheckID != check || resp[0].Status != "passed" || resp[0].SHA != head {
 		t.Fatalf("status check responses %+v", resp)
 	}
 }
@@ -399,7 +400,7 @@ func TestGitHubHasNoCherryPickAPI(t *testing.T) {
 	if _, err := fx.forge.CherryPick(context.Background(), fx.sha, "main", "", false); !errors.Is(err, ErrUnsupported) {
 		t.Fatalf("want ErrUnsupported, got %v", err)
 	}
-	if err := fx.forge.SetExternalStatusCheck(context.Background(), 1, 1, fx.sha, true); !errors.Is(err, ErrUnsupported) {
+	if err := fx.forge.SetExternalStatusCheck(context.Background(), 1, 1, fx.sha, "passed"); !errors.Is(err, ErrUnsupported) {
 		t.Fatalf("want ErrUnsupported, got %v", err)
 	}
 }

@@ -477,9 +477,11 @@ func (s *Stage) finish(ctx context.Context, env *stages.Env, cfg config.Integrat
 			"see the <error> cases in junit-integration.xml; the verdict on the change is incomplete")
 	case t.Failed > 0 || t.Errors > 0:
 		res.Outcome = stages.Failed
+		stages.RecordVerdict(ctx, env, "integration", res, stages.Tally{Passed: t.Passed, Failed: t.Failed + t.Errors, Shard: shard})
 		return res, errs.Failuref("integration: %s", summary)
 	}
 	res.Outcome = stages.Passed
+	stages.RecordVerdict(ctx, env, "integration", res, stages.Tally{Passed: t.Passed, Shard: shard})
 	return res, nil
 }
 

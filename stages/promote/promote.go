@@ -111,6 +111,7 @@ func (s *Stage) Run(ctx context.Context, env *stages.Env) (*stages.Result, error
 	}
 	s.publish(ctx, env, rep)
 	res := rep.result()
+	stages.RecordVerdict(ctx, env, "promote", res, stages.Tally{Passed: len(rep.Promoted()), Failed: len(rep.Culprits())})
 	return res, rep.failure()
 }
 
