@@ -137,7 +137,14 @@ func (st Stage) Run(ctx context.Context, env *stages.Env) (*stages.Result, error
 			len(out.DryRun.Order), out.Metapackage, out.Revision.Version, out.Store)
 		return res, nil
 	}
-	res.Summary = fmt.Sprintf("%s %s: %d packages locked, published to %s", out.Metapackage, out.Revision.Version, len(out.Lock.Packages), out.Store)
+	reused := 0
+	for _, c := range out.Components {
+		if c.Reused {
+			reused++
+		}
+	}
+	res.Summary = fmt.Sprintf("%s %s: %d packages locked (%d of %d components reused), published to %s",
+		out.Metapackage, out.Revision.Version, len(out.Lock.Packages), reused, len(out.Components), out.Store)
 	res.Dotenv = Dotenv(out)
 	if env.Out != nil {
 		fmt.Fprintf(env.Out, "meta-package %s=%s\n", out.Metapackage, out.Revision.Version)
