@@ -309,7 +309,10 @@ func BuildWith(ctx context.Context, env *stages.Env, o Options) (*Output, error)
 
 	// components: inputs, key and time of each; from the cache or built
 	end = env.Log.Step("components")
-	plan := &componentPlan{cache: store, rebuild: rebuild, rebuildAll: rebuildAll, dirty: out.Dirty.files()}
+	plan := &componentPlan{cache: store, rebuild: rebuild, rebuildAll: rebuildAll, dirty: out.Dirty.files(), config: "pipeline.yaml"}
+	if rel, ok := insideRepo(env.Repo, env.Config.Path); ok {
+		plan.config = rel
+	}
 	plan.inputs, err = componentInputs(ctx, env, out.Revision)
 	if err == nil {
 		order := Order(s.cfg.Components)

@@ -71,7 +71,11 @@ func fetchComponent(ctx context.Context, st artifacts.Store, repo, name, key str
 		if filepath.IsAbs(rel) || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
 			return nil, false, fmt.Errorf("component cache %s: file %q is outside the repository", st.URL(prefix), f.Path)
 		}
-		if err := restoreFile(ctx, st, path.Join(prefix, path.Base(f.Path)), filepath.Join(repo, rel), f); err != nil {
+		err := restoreFile(ctx, st, path.Join(prefix, path.Base(f.Path)), filepath.Join(repo, rel), f)
+		if errors.Is(err, artifacts.ErrNotExist) {
+			return nil, false, nil // a file gone (expired?): build it again
+		}
+		if err != nil {
 			return nil, false, err
 		}
 	}

@@ -50,8 +50,10 @@ type componentPlan struct {
 	rebuild    map[string]bool
 	rebuildAll bool
 	// dirty are the changed files of a dirty tree: a component whose
-	// inputs hold one is built and not cached.
-	dirty []string
+	// inputs hold one is built and not cached; config is pipeline.yaml
+	// relative to the repository, which is every component's input.
+	dirty  []string
+	config string
 }
 
 // cacheable says whether c may be taken from the cache or stored in it.
@@ -59,7 +61,7 @@ func (p *componentPlan) cacheable(c config.Component) bool {
 	if p.cache == nil || c.Command == "" {
 		return false
 	}
-	paths := p.inputs[c.Name].Paths
+	paths := append([]string{p.config}, p.inputs[c.Name].Paths...)
 	for _, f := range p.dirty {
 		if Covers(paths, f) {
 			return false

@@ -39,9 +39,11 @@ type Inputs struct {
 	Paths []string `json:"paths"`
 	// Trees are the git object ids of Paths at HEAD ("-" when absent).
 	Trees []string `json:"trees"`
-	// Definition is the component's entry in pipeline.yaml, as it bears
-	// on the bytes (command, dir, env, packages, prebuilt, inputs).
+	// Definition is the component's entry in pipeline.yaml as committed,
+	// as it bears on the bytes (command, dir, env, packages, prebuilt,
+	// inputs); Effective is the entry in effect, ${…} expanded.
 	Definition string `json:"definition"`
+	Effective  string `json:"effective"`
 	// Tools maps each program listed in tools: to its version line.
 	Tools map[string]string `json:"tools,omitempty"`
 	// Time is the SOURCE_DATE_EPOCH its command gets.
@@ -170,11 +172,8 @@ func (r inputsReader) componentInputs(ctx context.Context, cs []config.Component
 	tools := map[string]string{}
 	list := make([]Inputs, len(cs))
 	for i, c := range cs {
-		in := Inputs{Name: c.Name, Paths: InputPaths(c), Definition: defs[c.Name], Tools: map[string]string{}}
-		if in.Definition == "" { // not committed: the values in effect
-			data, _ := json.Marshal(c)
-			in.Definition = string(data)
-		}
+		effective, _ := json.Marshal(c)
+		in := Inputs{Name: c.Name, Paths: InputPaths(c), Definition: defs[c.Name], Effective: string(effective), Tools: map[string]string{}}
 		for _, p := range in.Paths {
 			in.Trees = append(in.Trees, trees[p])
 		}

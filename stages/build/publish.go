@@ -23,6 +23,11 @@ func publishStep(ctx context.Context, env *stages.Env, store artifacts.Store, s 
 	env.Log.Infof("publishing to %s (staged under %s first)", out.Store, store.URL(StagingPrefix(prefix)))
 	sent, reused := 0, 0
 	m := artifacts.Manifest{Build: out.Revision.BuildID(), Version: out.Revision.Version, Commit: out.Revision.Commit}
+	if out.Dirty != nil {
+		// A dirty build's packages bind no version: the commit that
+		// follows builds them at their own time, with other bytes.
+		pkgs = nil
+	}
 	objs, manifest, err := PublishBuild(ctx, store, prefix, s.outDir, m, pkgs, func(o artifacts.Object, was bool) {
 		if was {
 			reused++
