@@ -28,7 +28,7 @@ integration:
   scenarios: [fresh]
   parallel: ${INTEGRATION_PARALLEL:-many}
   targets:
-    - {name: c, runner: container, image: "${IMAGE:-}", key_env: STAGING_KEY}
+    - {name: c, runner: ssh, host: "${HOST:-}", key_env: STAGING_KEY, known_hosts: ci/known_hosts}
 `
 
 // An unset variable, a value typed after expansion and a needed value
@@ -55,7 +55,7 @@ func TestStageSectionProblemsWaitForTheirStage(t *testing.T) {
 	want := []string{
 		"pipeline.yaml:7:12: integration.version: ${PIPELINE_METAPACKAGE_VERSION} is not set and has no default — set PIPELINE_METAPACKAGE_VERSION in the environment, or write ${PIPELINE_METAPACKAGE_VERSION:-default}",
 		`pipeline.yaml:11:13: integration.parallel: want a whole number, got the text "many" (after ${…} expansion)`,
-		"pipeline.yaml:13:43: integration.targets[0].image: ${IMAGE:-} expanded to empty, and this key needs a value — set IMAGE in the environment to one, or write a default: ${IMAGE:-value}",
+		"pipeline.yaml:13:36: integration.targets[0].host: ${HOST:-} expanded to empty, and this key needs a value — set HOST in the environment to one, or write a default: ${HOST:-value}",
 	}
 	if got := strings.Split(ce.Error(), "\n"); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("Check(integration):\n%s\nwant:\n%s", ce.Error(), strings.Join(want, "\n"))
@@ -77,11 +77,11 @@ func TestStageSectionProblemsWaitForTheirStage(t *testing.T) {
 	}
 	// Given the variables, the same file is whole.
 	cfg, err = Parse("pipeline.yaml", []byte(perStageFile), envOf(map[string]string{
-		"PIPELINE_METAPACKAGE_VERSION": "1.2.0", "INTEGRATION_PARALLEL": "3", "IMAGE": "localhost/appliance"}))
+		"PIPELINE_METAPACKAGE_VERSION": "1.2.0", "INTEGRATION_PARALLEL": "3", "HOST": "staging-1.example.com"}))
 	if err != nil || cfg.Check("integration") != nil {
 		t.Fatalf("with the variables set: %v / %v", err, cfg.Check("integration"))
 	}
-	if cfg.Integration.Version != "1.2.0" || cfg.Integration.Parallel != 3 || cfg.Integration.Targets[0].Image != "localhost/appliance" {
+	if cfg.Integration.Version != "1.2.0" || cfg.Integration.Parallel != 3 || cfg.Integration.Targets[0].Host != "staging-1.example.com" {
 		t.Errorf("integration = %+v", cfg.Integration)
 	}
 }

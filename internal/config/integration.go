@@ -21,8 +21,10 @@ import (
 //	  provision: apt-get install -y -q appliance-base=$PIPELINE_VERSION
 //	  suites: [suites/*.yaml]
 //	  parallel: 4
+//	  bootstrap: {suite: bookworm, packages: [procps]}  # the base of chroot/container targets
 //	  targets:
-//	    - {name: chroot, runner: chroot, rootfs: /var/cache/appliance/rootfs}
+//	    - {name: chroot, runner: chroot}          # on the bootstrapped base
+//	    - {name: podman, runner: container}       # its tarball, imported
 //	    - {name: staging-1, runner: ssh, host: staging-1.example.com, user: ci,
 //	       key_env: STAGING_SSH_KEY, known_hosts: ci/known_hosts, scenarios: [upgrade]}
 //	  snapshot: {paths: [/etc/appliance], ignore: ["file:/etc/appliance/*.log"]}
@@ -61,8 +63,12 @@ type Integration struct {
 	// (default on; `idempotence: false` turns it off).
 	Idempotence *bool               `yaml:"idempotence"`
 	Targets     []IntegrationTarget `yaml:"targets"`
-	Snapshot    IntegrationSnapshot `yaml:"snapshot"`
-	Logs        IntegrationLogs     `yaml:"logs"`
+	// Bootstrap is the base root filesystem the tool makes (mmdebstrap,
+	// cached by its content key) for every chroot target without rootfs:
+	// and every container target without image: or tarball:.
+	Bootstrap IntegrationBootstrap `yaml:"bootstrap" doc:"The base the tool bootstraps with mmdebstrap for chroot/container targets that give no rootfs, image or tarball (docs/integration.md)."`
+	Snapshot  IntegrationSnapshot  `yaml:"snapshot"`
+	Logs      IntegrationLogs      `yaml:"logs"`
 	// ArtifactsURL is the base address of the job's artifacts, for links
 	// in the MR comment; default from the CI job URL.
 	ArtifactsURL string `yaml:"artifacts_url"`
@@ -86,12 +92,14 @@ type IntegrationTarget struct {
 	// host without a reset runs only upgrade.
 	Scenarios []string `yaml:"scenarios"`
 
-	// chroot: the unpacked root filesystem (copied for every run).
-	Rootfs string `yaml:"rootfs" pipeline:"nonempty"`
-	// container: the image, imported from Tarball when missing; Engine is
-	// the CLI with its global flags (default [podman]); RunArgs go to `run`.
-	Image   string   `yaml:"image" pipeline:"nonempty"`
-	Tarball string   `yaml:"tarball" pipeline:"nonempty"`
+	// chroot: the unpacked root filesystem (copied for every run); empty:
+	// the base of the section's bootstrap:.
+	Rootfs string `yaml:"rootfs"`
+	// container: the image, imported from Tarball when missing (neither:
+	// the tarball of the section's bootstrap: base); Engine is the CLI with
+	// its global flags (default [podman]); RunArgs go to `run`.
+	Image   string   `yaml:"image"`
+	Tarball string   `yaml:"tarball"`
 	Engine  []string `yaml:"engine"`
 	RunArgs []string `yaml:"run_args"`
 	// ssh: the host; the private key is in the file KeyFile or the
@@ -116,6 +124,42 @@ type IntegrationTarget struct {
 	Kernel    string `yaml:"kernel"`
 	Initrd    string `yaml:"initrd"`
 	Cmdline   string `yaml:"cmdline"`
+}
+
+// IntegrationBootstrap is the base the tool makes for chroot and container
+// targets that give none: mmdebstrap SUITE from MIRROR, cached in CacheDir
+// by the content key of every input (suite, mirror and its state,
+// components, variant, packages, mmdebstrap's version).
+type IntegrationBootstrap struct {
+	Suite string `yaml:"suite" doc:"Debian (or Ubuntu) suite. Default bookworm."`
+	// Mirror is the archive URL; pin it to a snapshot for a base that
+	// changes only when you say so.
+	Mirror     string   `yaml:"mirror" doc:"Archive URL. Default http://deb.debian.org/debian."`
+	Components []string `yaml:"components" doc:"Archive components. Default [main]."`
+	Variant    string   `yaml:"variant" enum:"extract,custom,essential,apt,required,minbase,buildd,important,debootstrap,standard" doc:"mmdebstrap variant. Default minbase."`
+	// Packages are added to the variant; nil means DefaultBootstrapPackages.
+	Packages []string `yaml:"packages" doc:"Packages added to the variant. Default [procps] (ps, pgrep, kill for the service checks)."`
+	// CacheDir keeps the bases on this machine; default
+	// $XDG_CACHE_HOME/pipeline/rootfs when XDG_CACHE_HOME is set, else
+	// /var/cache/pipeline/rootfs.
+	CacheDir string `yaml:"cache_dir" doc:"Where bases are kept on this machine. Default $XDG_CACHE_HOME/pipeline/rootfs, else /var/cache/pipeline/rootfs."`
+}
+
+// DefaultBootstrapPackages are added to the bootstrap variant when the
+// configuration lists none: the service checks use ps and pgrep.
+var DefaultBootstrapPackages = []string{"procps"}
+
+// NeedsBootstrap reports whether target t runs on the base the tool
+// bootstraps: a chroot target without rootfs, a container target without
+// image and tarball.
+func (t IntegrationTarget) NeedsBootstrap() bool {
+	switch t.Runner {
+	case "chroot":
+		return t.Rootfs == ""
+	case "container":
+		return t.Image == "" && t.Tarball == ""
+	}
+	return false
 }
 
 // IntegrationSnapshot configures the state snapshot.
@@ -242,14 +286,6 @@ func (in Integration) Validate() []FieldError {
 			add(p+".scenarios", "target %q cannot be brought back to a clean base between scenarios: give it reset_command, or one scenario (scenarios: [upgrade] for a long-lived host)", t.Name)
 		}
 		switch t.Runner {
-		case "chroot":
-			if t.Rootfs == "" {
-				add(p+".rootfs", "missing: the unpacked root filesystem directory of a chroot target")
-			}
-		case "container":
-			if t.Image == "" && t.Tarball == "" {
-				add(p+".image", "missing: the image to run, or tarball: a rootfs tarball to import it from")
-			}
 		case "ssh":
 			if t.Host == "" {
 				add(p+".host", "missing: the host of an ssh target")

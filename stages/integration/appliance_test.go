@@ -31,7 +31,8 @@ func applianceRun(t *testing.T, changes []string, targets []string) (*stages.Res
 	t.Helper()
 	testutil.NeedTool(t, "bwrap")
 	testutil.NeedTool(t, "nsenter")
-	rootfs, tarball := runnertest.Rootfs(t)
+	testutil.NeedRoot(t)
+	testutil.NeedTool(t, "mmdebstrap") // the base of integration.bootstrap
 
 	prod := buildtest.BuildExample(t) // v1.0.0
 	prodAPT := filepath.Join(t.TempDir(), "prod-apt")
@@ -48,8 +49,9 @@ func applianceRun(t *testing.T, changes []string, targets []string) (*stages.Res
 		"APPLIANCE_PREVIOUS":           prod.Out.Revision.Version,
 		"APPLIANCE_APT_REPO":           next.Out.APT.Dir,
 		"APPLIANCE_PROD_APT_REPO":      prodAPT,
-		"APPLIANCE_ROOTFS":             rootfs,
-		"APPLIANCE_ROOTFS_TARBALL":     tarball,
+		// The targets run on the example's integration.bootstrap base,
+		// kept with the other tests' (runnertest.BaseCacheDir).
+		"XDG_CACHE_HOME": runnertest.CacheDir,
 	}
 	cfg, err := config.Load(filepath.Join(next.Repo, config.FileName), vars.Lookup)
 	if err != nil {

@@ -45,6 +45,9 @@ type Options struct {
 	// EmitChildPipeline, when set, writes a GitLab child pipeline (one
 	// job per target) to this path instead of running anything.
 	EmitChildPipeline string
+	// BaseOnly bootstraps (or finds) the base of integration.bootstrap for
+	// the selected targets and runs nothing else: pre-warms a runner.
+	BaseOnly bool
 }
 
 // Stage is the integration stage.
@@ -287,6 +290,9 @@ func (s *Stage) Run(ctx context.Context, env *stages.Env) (*stages.Result, error
 	if s.Opts.EmitChildPipeline != "" {
 		return s.emitChild(env, targets)
 	}
+	if s.Opts.BaseOnly {
+		return baseOnly(ctx, env, targets)
+	}
 	if err := checkVersion(env.Config); err != nil {
 		return nil, err
 	}
@@ -300,6 +306,11 @@ func (s *Stage) Run(ctx context.Context, env *stages.Env) (*stages.Result, error
 	}
 	if len(targets) == 0 {
 		return &stages.Result{Outcome: stages.NoChange, Summary: fmt.Sprintf("shard %s has no target", shardName)}, nil
+	}
+	// Chroot and container targets without a root filesystem of their own
+	// get the base of integration.bootstrap (built or reused; dry run: said).
+	if targets, err = prepareBase(ctx, env, targets); err != nil {
+		return nil, err
 	}
 	if env.DryRun {
 		var lines []string

@@ -84,16 +84,6 @@ func (t *tailBuffer) String() string {
 	return t.buf.String()
 }
 
-// toolVersion is the first line of `name args...`, for the key.
-func toolVersion(ctx context.Context, name string, args ...string) string {
-	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
-	if err != nil && len(out) == 0 {
-		return "missing"
-	}
-	line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
-	return strings.TrimSpace(line)
-}
-
 func runCmdStdin(ctx context.Context, stdin io.Reader, name string, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Stdin = stdin

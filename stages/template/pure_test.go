@@ -158,31 +158,6 @@ func TestParsePins(t *testing.T) {
 	}
 }
 
-func TestParseSource(t *testing.T) {
-	s, err := ParseSource("deb [trusted=yes arch=amd64] file:///srv/apt/ stable main extra")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.Options != "trusted=yes arch=amd64" || s.URL != "file:///srv/apt" || s.Suite != "stable" || strings.Join(s.Components, ",") != "main,extra" {
-		t.Fatalf("parsed %+v", s)
-	}
-	if got := s.Line("file:/run/x"); got != "deb [trusted=yes arch=amd64] file:/run/x stable main extra" {
-		t.Fatalf("Line = %q", got)
-	}
-	if u := s.ReleaseURLs()[0]; u != "file:///srv/apt/dists/stable/InRelease" {
-		t.Fatalf("release url %q", u)
-	}
-	flat, _ := ParseSource("deb [trusted=yes] http://x/repo ./")
-	if u := flat.ReleaseURLs()[1]; u != "http://x/repo/./Release" && u != "http://x/repo/Release" {
-		t.Fatalf("flat release url %q", u)
-	}
-	for _, bad := range []string{"", "deb-src http://x s main", "deb http://x", "http://x stable main"} {
-		if _, err := ParseSource(bad); err == nil {
-			t.Errorf("ParseSource(%q) accepted", bad)
-		}
-	}
-}
-
 func TestLayout(t *testing.T) {
 	l := NewLayout("0123456789abcdef0123456789abcdef", 2<<30)
 	if l != NewLayout("0123456789abcdef0123456789abcdef", 2<<30) {

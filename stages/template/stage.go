@@ -38,6 +38,7 @@ import (
 	"github.com/pipeline-ci/pipeline/internal/artifacts"
 	"github.com/pipeline-ci/pipeline/internal/config"
 	"github.com/pipeline-ci/pipeline/internal/errs"
+	"github.com/pipeline-ci/pipeline/internal/rootfs"
 	"github.com/pipeline-ci/pipeline/stages"
 )
 
@@ -365,9 +366,9 @@ func (b *builder) inputs(ctx context.Context) (Inputs, error) {
 	if r.MetapackageSource != "" {
 		sources = append(sources, r.MetapackageSource)
 	}
-	parsed := make([]Source, len(sources))
+	parsed := make([]rootfs.Source, len(sources))
 	for i, line := range sources {
-		src, err := ParseSource(line)
+		src, err := rootfs.ParseSource(line)
 		if err != nil {
 			return in, errs.New(errs.Usage, fmt.Errorf("template.metapackage.source: %w", err), "")
 		}
@@ -380,7 +381,7 @@ func (b *builder) inputs(ctx context.Context) (Inputs, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			v := toolVersion(ctx, t[0], t[1:]...)
+			v := rootfs.ToolVersion(ctx, t[0], t[1:]...)
 			mu.Lock()
 			in.Tools[t[0]] = v
 			mu.Unlock()
@@ -390,7 +391,7 @@ func (b *builder) inputs(ctx context.Context) (Inputs, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			state, err := MirrorState(ctx, src)
+			state, err := rootfs.MirrorState(ctx, src)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil && firstErr == nil {
@@ -438,16 +439,15 @@ func (b *builder) build(ctx context.Context, in Inputs) error {
 
 	var base string
 	err := b.step("base", "template: base root filesystem (mmdebstrap)", nil, func() error {
-		mm := toolVersion(ctx, "mmdebstrap", "--version")
-		spec := BaseSpecOf(r, in.Mirrors[r.Mirror+" "+r.Suite], mm)
-		p, cached, err := BaseRootfs(ctx, logw, spec, cacheDir)
+		spec := BaseSpecOf(r, in.Mirrors[r.Mirror+" "+r.Suite], rootfs.MmdebstrapVersion(ctx))
+		got, err := (rootfs.Cache{Dir: cacheDir, Output: logw}).Get(ctx, spec, false)
 		if err != nil {
-			return errs.New(errs.Infra, err, "")
+			return errs.New(errs.Infra, fmt.Errorf("bootstrap %s %s from %s: %w", spec.Distribution, spec.Suite, spec.Mirror, err), "")
 		}
-		if cached {
-			b.env.Log.Infof("base root filesystem from the cache: %s", p)
+		if got.Reused {
+			b.env.Log.Infof("base root filesystem from the cache: %s", got.Tarball)
 		}
-		base = p
+		base = got.Tarball
 		return nil
 	})
 	if err != nil {
@@ -458,7 +458,7 @@ func (b *builder) build(ctx context.Context, in Inputs) error {
 	layout := NewLayout(key, r.DiskSize)
 	var hostKey string
 	if err := b.step("rootfs", "template: provision the root filesystem", nil, func() error {
-		if err := Extract(ctx, base, root); err != nil {
+		if err := rootfs.Extract(ctx, base, root); err != nil {
 			return errs.Infraf("unpack the base: %w", err)
 		}
 		var perr error
@@ -662,7 +662,7 @@ func (b *builder) provision(ctx context.Context, root string, layout Layout) (st
 		return nil
 	}
 	if r.Metapackage != "" {
-		src, err := ParseSource(r.MetapackageSource)
+		src, err := rootfs.ParseSource(r.MetapackageSource)
 		if err != nil {
 			return "", errs.Usagef("template.metapackage.source: %v", err)
 		}
