@@ -32,10 +32,18 @@ type Dirty struct {
 // A tree that is not dirty gives nil.
 func dirtyTree(ctx context.Context, repo string, skip []string) (*Dirty, error) {
 	g := gitops.Open(repo)
-	status, err := g.RunBytes(ctx, nil, "status", "--porcelain=v1", "-z", "--untracked-files=all")
+	// Porcelain paths are relative to the root of the git repository,
+	// which may be above the --repo directory: only what is below it
+	// counts, made relative to it.
+	status, err := g.RunBytes(ctx, nil, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--", ".")
 	if err != nil {
 		return nil, fmt.Errorf("git status: %w", err)
 	}
+	below, err := g.Run(ctx, "rev-parse", "--show-prefix")
+	if err != nil {
+		return nil, fmt.Errorf("git rev-parse: %w", err)
+	}
+	below = strings.TrimSpace(below)
 	var files []string
 	entries := bytes.Split(status, []byte{0})
 	for i := 0; i < len(entries); i++ {
@@ -47,6 +55,7 @@ func dirtyTree(ctx context.Context, repo string, skip []string) (*Dirty, error) 
 		if code[0] == 'R' || code[0] == 'C' {
 			i++ // the source path follows
 		}
+		p = strings.TrimPrefix(p, below)
 		if !Covers(skip, p) {
 			files = append(files, p)
 		}

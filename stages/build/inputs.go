@@ -153,7 +153,9 @@ type inputsReader struct {
 func (r inputsReader) componentInputs(ctx context.Context, cs []config.Component, override time.Time) (map[string]Inputs, error) {
 	defs := map[string]string{}
 	if r.config != "" {
-		if data, err := r.git.RunBytes(ctx, nil, "show", "HEAD:"+r.config); err == nil {
+		// "./": relative to the --repo directory, which may be below the
+		// root of the git repository.
+		if data, err := r.git.RunBytes(ctx, nil, "show", "HEAD:./"+r.config); err == nil {
 			defs, _ = rawComponents(data)
 		}
 	}
@@ -306,7 +308,7 @@ func (r inputsReader) definitionTimes(ctx context.Context, defs map[string]strin
 			break
 		}
 		var then map[string]string
-		if data, err := r.git.RunBytes(ctx, nil, "show", sha+":"+r.config); err == nil {
+		if data, err := r.git.RunBytes(ctx, nil, "show", sha+":./"+r.config); err == nil {
 			then, _ = rawComponents(data)
 		}
 		for n := range open {

@@ -134,3 +134,40 @@ func TestInputPathsAndCovers(t *testing.T) {
 		t.Error("DirtyVersion")
 	}
 }
+
+// The --repo directory may be below the root of the git repository (the
+// example in examples/appliance of a bigger repository): inputs, the
+// pipeline.yaml history and the dirty check are all relative to it.
+func TestInputsBelowTheGitRoot(t *testing.T) {
+	root := t.TempDir()
+	if out, err := exec.Command("git", "init", "-q", "-b", "main", root).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	cfg := strings.Replace(twoComponents, "%s", "make -C b", 1)
+	commitAt(t, root, t0, map[string]string{"app/pipeline.yaml": cfg, "app/a/x": "1", "app/b/y": "1", "app/common.mk": "1", "other/z": "1"})
+	commitAt(t, root, t0.Add(time.Hour), map[string]string{"app/pipeline.yaml": strings.Replace(twoComponents, "%s", "make -C b V=1", 1)})
+	app := filepath.Join(root, "app")
+	r := inputsReader{git: gitops.Open(app), config: "pipeline.yaml", tools: func(context.Context, string) string { return "" }}
+	in, err := r.componentInputs(context.Background(), []config.Component{
+		{Name: "a", Command: "make -C a", Inputs: []string{"a", "common.mk"}, Packages: []string{"a/*.deb"}},
+		{Name: "b", Command: "make -C b V=1", Inputs: []string{"b"}, Packages: []string{"b/*.deb"}, After: []string{"a"}},
+	}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in["a"].Trees[0] == "-" || in["b"].Trees[0] == "-" || !in["a"].Time.Equal(t0) || !in["b"].Time.Equal(t0.Add(time.Hour)) {
+		t.Errorf("a: trees %v time %s; b: trees %v time %s", in["a"].Trees, in["a"].Time, in["b"].Trees, in["b"].Time)
+	}
+	os.WriteFile(filepath.Join(root, "other", "z"), []byte("2"), 0o644) // outside app: does not count
+	os.WriteFile(filepath.Join(app, "a", "x"), []byte("2"), 0o644)
+	os.MkdirAll(filepath.Join(app, ".pipeline"), 0o755)
+	os.WriteFile(filepath.Join(app, ".pipeline", "out"), []byte("2"), 0o644)
+	d, err := dirtyTree(context.Background(), app, []string{".pipeline"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d == nil || strings.Join(d.Files, " ") != "a/x" || len(d.Hash) != 12 {
+		t.Errorf("dirty: %+v, want a/x only", d)
+	}
+}
