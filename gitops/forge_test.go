@@ -715,3 +715,24 @@ func TestGitLabProjectByPath(t *testing.T) {
 		t.Fatalf("milestones of project 42: %+v", ms)
 	}
 }
+
+// A cancelled stage posts "canceled": GitLab keeps the word, GitHub has
+// no such state and gets "error" (never "pending", which would hang a
+// required check).
+func TestCanceledStatusPerForge(t *testing.T) {
+	ctx := context.Background()
+	gl := gitlabFixture(t, fastRetry)
+	if err := gl.forge.SetStatus(ctx, Status{SHA: gl.sha, Name: "pipeline/build", State: "canceled"}); err != nil {
+		t.Fatal(err)
+	}
+	if st := gl.srv.GitLab().Statuses("42"); len(st) != 1 || st[0].Status != "canceled" {
+		t.Errorf("GitLab statuses %+v, want one canceled", st)
+	}
+	gh := githubFixture(t, fastRetry)
+	if err := gh.forge.SetStatus(ctx, Status{SHA: gh.sha, Name: "pipeline/build", State: "canceled"}); err != nil {
+		t.Fatal(err)
+	}
+	if st := gh.srv.GitHub().Statuses("appliance/os"); len(st) != 1 || st[0].State != "error" {
+		t.Errorf("GitHub statuses %+v, want one error", st)
+	}
+}

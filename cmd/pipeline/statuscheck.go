@@ -10,7 +10,7 @@ import (
 	"github.com/pipeline-ci/pipeline/gitops"
 	"github.com/pipeline-ci/pipeline/internal/artifacts"
 	"github.com/pipeline-ci/pipeline/internal/errs"
-	"github.com/pipeline-ci/pipeline/internal/verdict"
+	"github.com/pipeline-ci/pipeline/stages/handoff"
 )
 
 // externalCheck are the --external-check flags of `pipeline status`.
@@ -78,7 +78,7 @@ func answerExternalCheck(ctx context.Context, a *app, c externalCheck, state, sh
 		if err != nil {
 			return err
 		}
-		v, err := verdict.Combined(ctx, st, res.SHA, c.name)
+		v, err := handoff.CombinedVerdict(ctx, st, res.SHA, c.name)
 		if err != nil {
 			return errs.Infraf("status --external-check %s: %w", c.name, err)
 		}

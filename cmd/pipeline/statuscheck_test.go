@@ -12,7 +12,7 @@ import (
 	"github.com/pipeline-ci/pipeline/gitops/forgetest"
 	"github.com/pipeline-ci/pipeline/internal/artifacts"
 	"github.com/pipeline-ci/pipeline/internal/ci"
-	"github.com/pipeline-ci/pipeline/internal/verdict"
+	"github.com/pipeline-ci/pipeline/stages/handoff"
 )
 
 // run runs the command line in dir.
@@ -46,7 +46,7 @@ func TestStatusAnswersExternalCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := verdict.Write(context.Background(), st, verdict.Verdict{Stage: "integration", Commit: head, Outcome: "failed", Summary: "1 failed"}); err != nil {
+	if _, err := handoff.Publish(context.Background(), st, &handoff.Verdict{Stage: "integration", Commit: head, Outcome: "failed", Summary: "1 failed"}); err != nil {
 		t.Fatal(err)
 	}
 	code, out, errOut = runIn(t, dir, env, "--json", "status", "--external-check", "integration")

@@ -12,13 +12,37 @@ import (
 	"sort"
 )
 
-// Manifest records what one build published where. It is stored last, as
-// <prefix>/manifest.json, so a build whose manifest exists is complete.
+// Manifest records what one build published where, as
+// <prefix>/manifest.json: stored after every object but its Pointers, so a
+// build whose manifest exists and is Complete is whole.
 type Manifest struct {
 	Build   string   `json:"build"`
 	Version string   `json:"version,omitempty"`
 	Commit  string   `json:"commit,omitempty"`
 	Objects []Object `json:"objects"`
+	// Pointers are the keys of the objects written after the manifest
+	// (a build's repository indexes, through which users reach the rest):
+	// the build is complete when they are stored as Objects lists them.
+	Pointers []string `json:"pointers,omitempty"`
+}
+
+// Complete says whether the build m describes is complete: every one of
+// its Pointers is stored with the size and sha256 its Objects list.
+func Complete(ctx context.Context, st Store, m Manifest) error {
+	want := map[string]Object{}
+	for _, o := range m.Objects {
+		want[o.Key] = o
+	}
+	for _, k := range m.Pointers {
+		got, err := st.Stat(ctx, k)
+		if err != nil {
+			return fmt.Errorf("build %s is not complete: %s: %w", m.Build, k, err)
+		}
+		if w := want[k]; got.SHA256 != w.SHA256 || got.Size != w.Size {
+			return fmt.Errorf("build %s is not complete: %s is stored with sha256 %s, the manifest lists %s", m.Build, k, got.SHA256, w.SHA256)
+		}
+	}
+	return nil
 }
 
 // ManifestName is the manifest's key below a build's prefix.

@@ -12,9 +12,8 @@ import (
 // state snapshot and the log scan look at.
 //
 //	integration:
-//	  version: ${PIPELINE_METAPACKAGE_VERSION}
-//	  previous: 1.0.0
-//	  copy: [{src: .pipeline/repo/apt, dest: /srv/appliance-repo}]
+//	  production: {from: last-release}   # previous: the last release's build, from the store
+//	  copy: [{src: .pipeline/build/apt, dest: /srv/appliance-repo}]
 //	  setup: |
 //	    echo 'deb [trusted=yes] file:/srv/appliance-repo ./' > /etc/apt/sources.list.d/appliance.list
 //	    apt-get update -q
@@ -31,11 +30,16 @@ import (
 //	  logs: {files: [/var/log/appliance/*.log], allow: ["deprecated option"]}
 type Integration struct {
 	// Version is the version under test, given to the provisioning commands
-	// as $PIPELINE_VERSION.
+	// as $PIPELINE_VERSION. Left empty, it is the build's (its hand-off:
+	// this run, the report dir, the artifact store by commit).
 	Version string `yaml:"version"`
 	// Previous is the production version the UPGRADE scenario starts from
-	// ($PIPELINE_VERSION while Base runs).
+	// ($PIPELINE_VERSION while Base runs). Left empty, it is the version
+	// of the production build (Production).
 	Previous string `yaml:"previous"`
+	// Production is the build the UPGRADE scenario starts from, taken from
+	// the artifact store into .pipeline/prod (its apt/ and yum/).
+	Production IntegrationProduction `yaml:"production"`
 	// Copy puts files from the repository onto every target before setup
 	// (the package repository the build stage published, say).
 	Copy []IntegrationCopy `yaml:"copy"`
@@ -76,6 +80,27 @@ type Integration struct {
 	Comment *bool `yaml:"comment"`
 	// ChildPipeline configures --emit-child-pipeline.
 	ChildPipeline IntegrationChildPipeline `yaml:"child_pipeline"`
+}
+
+// IntegrationProduction names the production build: a version, or the
+// last release (the newest release tag reachable from HEAD). It is used
+// when set, and by default when previous is empty and a target runs the
+// upgrade scenario.
+type IntegrationProduction struct {
+	Version string `yaml:"version" doc:"The production version: its build is taken from the artifact store (builds/<version>/manifest.json). Give version or from, not both."`
+	From    string `yaml:"from" enum:"last-release" doc:"last-release: the newest release tag (build.metapackage.tag_prefix) reachable from HEAD, older than the version under test. The default when previous is empty."`
+	Dir     string `yaml:"dir" doc:"Where its APT (apt/) and YUM (yum/) repositories are downloaded, verified by sha256, relative to the repository. Default: .pipeline/prod."`
+}
+
+// Set reports whether the section names a production build.
+func (p IntegrationProduction) Set() bool { return p.Version != "" || p.From != "" }
+
+// DirOrDefault is Dir, .pipeline/prod when unset.
+func (p IntegrationProduction) DirOrDefault() string {
+	if p.Dir == "" {
+		return ".pipeline/prod"
+	}
+	return p.Dir
 }
 
 // IntegrationCopy is a file or directory copied onto each target.
@@ -257,6 +282,12 @@ func (in Integration) Validate() []FieldError {
 		}
 	}
 	checkScenarios("scenarios", in.Scenarios)
+	if in.Production.Version != "" && in.Production.From != "" {
+		add("production", "give version or from, not both")
+	}
+	if in.Previous != "" && in.Production.Set() {
+		add("previous", "give previous or production, not both (production sets previous to its version)")
+	}
 	if in.Parallel < 0 {
 		add("parallel", "want a positive number of targets run at once")
 	}
@@ -276,12 +307,6 @@ func (in Integration) Validate() []FieldError {
 		}
 		seen[t.Name] = i
 		checkScenarios(p+".scenarios", t.Scenarios)
-		for _, s := range in.ScenariosOf(t) {
-			if s == "upgrade" && in.Previous == "" && in.Base == "" {
-				add("previous", "the upgrade scenario needs the production version (previous:) or a base: command")
-				break
-			}
-		}
 		if (t.Runner == "ssh" || t.Runner == "local") && t.ResetCommand == "" && len(in.ScenariosOf(t)) > 1 {
 			add(p+".scenarios", "target %q cannot be brought back to a clean base between scenarios: give it reset_command, or one scenario (scenarios: [upgrade] for a long-lived host)", t.Name)
 		}

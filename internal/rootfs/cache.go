@@ -8,13 +8,14 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/pipeline-ci/pipeline/internal/proc"
 )
 
 // Cache is a directory of bases, one folder per key:
@@ -219,12 +220,9 @@ func (c Cache) bootstrap(ctx context.Context, b Base, out string) error {
 		prog = "mmdebstrap"
 	}
 	args := b.Spec.Args(out)
-	cmd := exec.CommandContext(ctx, prog, args...)
+	cmd := proc.Command(ctx, prog, args...)
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
-	// Children still holding the output when mmdebstrap is killed do not
-	// hold Wait for long.
-	cmd.WaitDelay = 5 * time.Second
 	start := time.Now()
 	c.log("base %s: bootstrapping %s with %s into %s (1 to 6 minutes)", short(b.Key), b.Spec.Describe(), prog, c.Dir)
 	if err := cmd.Start(); err != nil {
@@ -357,7 +355,7 @@ func Extract(ctx context.Context, tarball, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	out, err := exec.CommandContext(ctx, "tar", "--numeric-owner", "--xattrs", "--xattrs-include=*", "-xpf", tarball, "-C", dir).CombinedOutput()
+	out, err := proc.Command(ctx, "tar", "--numeric-owner", "--xattrs", "--xattrs-include=*", "-xpf", tarball, "-C", dir).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("unpack %s into %s: %w: %s", tarball, dir, err, strings.TrimSpace(string(out)))
 	}

@@ -14,9 +14,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"os/exec"
 	"sort"
 	"strings"
+
+	"github.com/pipeline-ci/pipeline/internal/proc"
 )
 
 // Spec is what a base root filesystem is made of; equal Specs give the
@@ -126,7 +127,7 @@ func MmdebstrapVersion(ctx context.Context) string {
 // ToolVersion is the first line of `name args...`, or "missing" when it
 // cannot run: part of a key, so a new tool version gives a new key.
 func ToolVersion(ctx context.Context, name string, args ...string) string {
-	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
+	out, err := proc.Command(ctx, name, args...).CombinedOutput()
 	if err != nil && len(out) == 0 {
 		return "missing"
 	}

@@ -8,8 +8,8 @@ import (
 
 	"github.com/pipeline-ci/pipeline/internal/artifacts"
 	"github.com/pipeline-ci/pipeline/internal/config"
-	"github.com/pipeline-ci/pipeline/internal/verdict"
 	"github.com/pipeline-ci/pipeline/release"
+	"github.com/pipeline-ci/pipeline/stages/handoff"
 )
 
 // decide is the check's answer for the job: passed, failed or pending,
@@ -19,12 +19,12 @@ func (s *Server) decide(ctx context.Context, j job) (status, reason string, err 
 	case config.CheckTitle:
 		ok, why := TitleOK(j.title, s.opts.Config.Title)
 		if ok {
-			return verdict.Passed, why, nil
+			return handoff.OutcomePassed, why, nil
 		}
-		return verdict.Failed, why, nil
+		return handoff.OutcomeFailed, why, nil
 	case config.CheckIntegration, config.CheckPromote:
 		if s.opts.Verdicts == nil {
-			return verdict.Pending, "no artifact store to read verdicts from", nil
+			return handoff.OutcomePending, "no artifact store to read verdicts from", nil
 		}
 		v, err := s.opts.Verdicts.Verdict(ctx, j.sha, j.check)
 		if err != nil {
@@ -57,6 +57,6 @@ func TitleOK(title string, rules config.ServeTitle) (bool, string) {
 type StoreVerdicts struct{ Store artifacts.Store }
 
 // Verdict is verdict.Combined: pending until the stage judged sha.
-func (v StoreVerdicts) Verdict(ctx context.Context, sha, stage string) (verdict.Verdict, error) {
-	return verdict.Combined(ctx, v.Store, sha, stage)
+func (v StoreVerdicts) Verdict(ctx context.Context, sha, stage string) (handoff.Verdict, error) {
+	return handoff.CombinedVerdict(ctx, v.Store, sha, stage)
 }

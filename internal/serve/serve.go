@@ -9,7 +9,7 @@
 //
 // It lives under internal/ and not under stages/ because it is not a stage:
 // it never runs in a pipeline, it judges nothing itself, and it only reads
-// what the stages recorded (internal/verdict) and what the release model
+// what the stages recorded (stages/handoff verdicts) and what the release model
 // parses (release.ParseConventional). No package but the command needs it.
 //
 // Files: serve.go the HTTP side (routes, limits, signature, queue,
@@ -36,7 +36,7 @@ import (
 	"github.com/pipeline-ci/pipeline/gitops"
 	"github.com/pipeline-ci/pipeline/internal/config"
 	"github.com/pipeline-ci/pipeline/internal/logging"
-	"github.com/pipeline-ci/pipeline/internal/verdict"
+	"github.com/pipeline-ci/pipeline/stages/handoff"
 	"github.com/sirupsen/logrus"
 )
 
@@ -54,7 +54,7 @@ type Forge interface {
 // VerdictSource gives what a stage recorded for a commit: Outcome passed,
 // failed, or pending when the stage has not judged it yet.
 type VerdictSource interface {
-	Verdict(ctx context.Context, sha, stage string) (verdict.Verdict, error)
+	Verdict(ctx context.Context, sha, stage string) (handoff.Verdict, error)
 }
 
 // Options configure a Server.
@@ -384,7 +384,7 @@ func (s *Server) work(j job) {
 	s.stats.add(&s.stats.answered)
 	s.stats.observe(time.Since(j.accepted))
 	log.WithField("status", status).Infof("serve: answered %s: %s", status, reason)
-	if j.check == config.CheckTitle && status == verdict.Failed {
+	if j.check == config.CheckTitle && status == handoff.OutcomeFailed {
 		// GitLab's widget shows no reason: say it on the MR, one comment
 		// kept up to date.
 		body := fmt.Sprintf("**Status check `title` failed** for %s: %s.\n\nThe release notes and the squash commit take the MR title; edit it and the check runs again.", short(j.sha), reason)

@@ -19,7 +19,7 @@ import (
 	"github.com/pipeline-ci/pipeline/internal/artifacts"
 	"github.com/pipeline-ci/pipeline/internal/config"
 	"github.com/pipeline-ci/pipeline/internal/logging"
-	"github.com/pipeline-ci/pipeline/internal/verdict"
+	"github.com/pipeline-ci/pipeline/stages/handoff"
 )
 
 const secret = "s3cret-value-for-tests"
@@ -69,13 +69,13 @@ func (f *fakeForge) got() []string {
 	return append([]string(nil), f.answers...)
 }
 
-type mapVerdicts map[string]verdict.Verdict
+type mapVerdicts map[string]handoff.Verdict
 
-func (m mapVerdicts) Verdict(_ context.Context, sha, stage string) (verdict.Verdict, error) {
+func (m mapVerdicts) Verdict(_ context.Context, sha, stage string) (handoff.Verdict, error) {
 	if v, ok := m[sha+"/"+stage]; ok {
 		return v, nil
 	}
-	return verdict.Verdict{Outcome: verdict.Pending, Summary: "no verdict recorded yet"}, nil
+	return handoff.Verdict{Outcome: handoff.OutcomePending, Summary: "no verdict recorded yet"}, nil
 }
 
 func newServer(t *testing.T, f *fakeForge, queue, workers int, log *bytes.Buffer) *Server {
@@ -283,22 +283,22 @@ func TestStoreVerdictsPendingUntilRecorded(t *testing.T) {
 	ctx := context.Background()
 	sha := strings.Repeat("c", 40)
 	src := StoreVerdicts{Store: st}
-	if v, err := src.Verdict(ctx, sha, "integration"); err != nil || v.Outcome != verdict.Pending {
+	if v, err := src.Verdict(ctx, sha, "integration"); err != nil || v.Outcome != handoff.OutcomePending {
 		t.Fatalf("before: %+v %v", v, err)
 	}
-	if err := verdict.Write(ctx, st, verdict.Verdict{Stage: "integration", Commit: sha, Outcome: "passed", Shard: "1/2", Passed: 3}); err != nil {
+	if _, err := handoff.Publish(ctx, st, &handoff.Verdict{Stage: "integration", Commit: sha, Outcome: "passed", Shard: "1/2", Passed: 3}); err != nil {
 		t.Fatal(err)
 	}
-	if v, _ := src.Verdict(ctx, sha, "integration"); v.Outcome != verdict.Pending || !strings.Contains(v.Summary, "1 of 2 shards") {
+	if v, _ := src.Verdict(ctx, sha, "integration"); v.Outcome != handoff.OutcomePending || !strings.Contains(v.Summary, "1 of 2 shards") {
 		t.Fatalf("one shard of two: %+v", v)
 	}
-	if err := verdict.Write(ctx, st, verdict.Verdict{Stage: "integration", Commit: sha, Outcome: "failed", Shard: "2/2", Failed: 1}); err != nil {
+	if _, err := handoff.Publish(ctx, st, &handoff.Verdict{Stage: "integration", Commit: sha, Outcome: "failed", Shard: "2/2", Failed: 1}); err != nil {
 		t.Fatal(err)
 	}
-	if v, _ := src.Verdict(ctx, sha, "integration"); v.Outcome != verdict.Failed || v.Passed != 3 || v.Failed != 1 {
+	if v, _ := src.Verdict(ctx, sha, "integration"); v.Outcome != handoff.OutcomeFailed || v.Passed != 3 || v.Failed != 1 {
 		t.Fatalf("a failed shard: %+v", v)
 	}
-	if v, _ := src.Verdict(ctx, sha, "promote"); v.Outcome != verdict.Pending {
+	if v, _ := src.Verdict(ctx, sha, "promote"); v.Outcome != handoff.OutcomePending {
 		t.Fatalf("promote: %+v", v)
 	}
 }

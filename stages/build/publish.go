@@ -3,9 +3,7 @@ package build
 // Publishing to the artifact store, and what --dry-run says instead.
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io/fs"
 	"path"
@@ -98,8 +96,9 @@ func isEntry(rel string) bool {
 //
 // A publish that stops anywhere leaves either no manifest and no index
 // (apt and dnf find nothing at the build's URL), or a manifest with
-// every package stored and only some indexes, which CompleteBuild
-// refuses to later stages; a previous build is never touched.
+// every package stored and only some indexes (its Pointers), which
+// handoff.ReadManifest, through artifacts.Complete, does not give later
+// stages; a previous build is never touched.
 // progress is told of each file: reused when it was already stored.
 func PublishBuild(ctx context.Context, st artifacts.Store, prefix, dir string, m artifacts.Manifest, pkgs []dist.Package, progress artifacts.Progress) ([]artifacts.Object, artifacts.Object, error) {
 	staging := StagingPrefix(prefix)
@@ -157,7 +156,14 @@ func PublishBuild(ctx context.Context, st artifacts.Store, prefix, dir string, m
 	}
 	for _, o := range pointers { // listed in the manifest as they will be
 		objs = append(objs, artifacts.Object{Key: final(o), URL: st.URL(final(o)), Size: o.Size, SHA256: o.SHA256})
+		m.Pointers = append(m.Pointers, final(o))
 	}
+	for _, o := range done {
+		if isPointer(strings.TrimPrefix(o.Key, prefix+"/")) {
+			m.Pointers = append(m.Pointers, o.Key)
+		}
+	}
+	sort.Strings(m.Pointers)
 	sort.Slice(objs, func(i, j int) bool { return objs[i].Key < objs[j].Key })
 	m.Objects = objs
 	manifest, err := artifacts.WriteManifest(ctx, st, prefix, m)
@@ -173,33 +179,6 @@ func PublishBuild(ctx context.Context, st artifacts.Store, prefix, dir string, m
 		_ = st.Delete(ctx, o.Key)
 	}
 	return objs, manifest, nil
-}
-
-// CompleteBuild is how a later stage or job reads a build from the store:
-// the manifest under prefix (builds/<build id>), checked to be a complete
-// build: its repositories' indexes, written after the manifest, are
-// stored with the sha256 it lists. Every other object it lists was stored
-// and verified before it was written.
-func CompleteBuild(ctx context.Context, st artifacts.Store, prefix string) (*artifacts.Manifest, error) {
-	var buf bytes.Buffer
-	key := path.Join(prefix, artifacts.ManifestName)
-	if err := st.Get(ctx, key, &buf); err != nil {
-		return nil, fmt.Errorf("build %s: no manifest (%w): the build is not published, or its publish did not finish", st.URL(prefix), err)
-	}
-	var m artifacts.Manifest
-	if err := json.Unmarshal(buf.Bytes(), &m); err != nil {
-		return nil, fmt.Errorf("%s: %w", st.URL(key), err)
-	}
-	for _, o := range m.Objects {
-		if !isPointer(strings.TrimPrefix(o.Key, prefix+"/")) {
-			continue
-		}
-		got, err := st.Stat(ctx, o.Key)
-		if err != nil || got.SHA256 != o.SHA256 {
-			return nil, fmt.Errorf("build %s is not complete: %s is missing or differs (%v): its publish stopped before the end; run the build again", st.URL(prefix), o.Key, err)
-		}
-	}
-	return &m, nil
 }
 
 func report(p artifacts.Progress, o artifacts.Object, reused bool) {

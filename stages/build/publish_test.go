@@ -17,6 +17,7 @@ import (
 	"github.com/pipeline-ci/pipeline/stages/build"
 	"github.com/pipeline-ci/pipeline/stages/build/buildtest"
 	"github.com/pipeline-ci/pipeline/stages/build/dist"
+	"github.com/pipeline-ci/pipeline/stages/handoff"
 )
 
 // failingStore fails its failAt-th write (Put, PutFile or Copy), as a
@@ -78,7 +79,7 @@ func complete(t *testing.T, st artifacts.Store, prefix string) artifacts.Manifes
 }
 
 // unreachable checks that the failed build under prefix is not read by
-// later stages (CompleteBuild refuses it), and that its install URLs lead
+// later stages (handoff.ReadManifest does not find it), and that its install URLs lead
 // nowhere (no index under apt/dists/ or yum/repodata/) unless its manifest
 // is written, every package it lists being then stored: the failure came
 // while the indexes were being written, and what apt or dnf reaches
@@ -86,8 +87,8 @@ func complete(t *testing.T, st artifacts.Store, prefix string) artifacts.Manifes
 func unreachable(t *testing.T, st artifacts.Store, prefix string, when string) {
 	t.Helper()
 	ctx := context.Background()
-	if m, err := build.CompleteBuild(ctx, st, prefix); err == nil {
-		t.Errorf("%s: later stages would read the failed build %s (%d objects)", when, prefix, len(m.Objects))
+	if m, found, err := handoff.ReadManifest(ctx, st, prefix); err != nil || found {
+		t.Errorf("%s: later stages would read the failed build %s (%d objects, %v)", when, prefix, len(m.Objects), err)
 	}
 	var reachable []string
 	for _, dir := range []string{"apt/dists/", "yum/repodata/"} {
@@ -173,8 +174,8 @@ func TestPublishFailingAtEachWrite(t *testing.T) {
 			}
 			complete(t, inner, newPrefix)
 			complete(t, inner, oldPrefix)
-			if _, err := build.CompleteBuild(context.Background(), inner, newPrefix); err != nil {
-				t.Error(err)
+			if _, found, err := handoff.ReadManifest(context.Background(), inner, newPrefix); !found || err != nil {
+				t.Errorf("the published build is not found complete: %v", err)
 			}
 			break
 		}
@@ -184,8 +185,8 @@ func TestPublishFailingAtEachWrite(t *testing.T) {
 		failures++
 		when := fmt.Sprintf("after a failure at write %d", n)
 		complete(t, inner, oldPrefix)
-		if _, err := build.CompleteBuild(context.Background(), inner, oldPrefix); err != nil {
-			t.Errorf("%s: %v", when, err)
+		if _, found, err := handoff.ReadManifest(context.Background(), inner, oldPrefix); !found || err != nil {
+			t.Errorf("%s: the previous build is not found complete: %v", when, err)
 		}
 		unreachable(t, inner, newPrefix, when)
 		if _, err := inner.Stat(context.Background(), newPrefix+"/manifest.json"); err != nil {
@@ -216,8 +217,8 @@ func TestPublishFailingAtEachWrite(t *testing.T) {
 			_, _, err = build.PublishBuild(ctx, st, newPrefix, next.Out.Dir, manifest, pkgs, nil)
 			if err == nil {
 				complete(t, inner, newPrefix)
-				if _, err := build.CompleteBuild(ctx, inner, newPrefix); err != nil {
-					t.Error(err)
+				if _, found, err := handoff.ReadManifest(ctx, inner, newPrefix); !found || err != nil {
+					t.Errorf("the published build is not found complete: %v", err)
 				}
 				if n < 20 {
 					t.Errorf("succeeded when failing write %d: too few writes to check", n)
