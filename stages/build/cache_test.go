@@ -2,16 +2,20 @@ package build_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/pipeline-ci/pipeline/internal/artifacts"
+	"github.com/pipeline-ci/pipeline/internal/config"
 	"github.com/pipeline-ci/pipeline/internal/errs"
 	"github.com/pipeline-ci/pipeline/stages/build"
 	"github.com/pipeline-ci/pipeline/stages/build/buildtest"
 	"github.com/pipeline-ci/pipeline/stages/build/dist"
+	"github.com/pipeline-ci/pipeline/stages/handoff"
 )
 
 // lockSums maps "name version arch (format)" to the sha256 in the lock.
@@ -230,4 +234,43 @@ func TestReadableWhateverTheUmask(t *testing.T) {
 	if len(ex.Out.Lock.Format(dist.Deb)) == 0 {
 		t.Error("no deb built")
 	}
+}
+
+// A fixed build.metapackage.version on a later commit that changes what
+// the meta-package pins is the archive rule's case too: exit 1 naming the
+// meta-package, and the first build stays as it was.
+func TestFixedMetapackageVersionOnANewCommitFails(t *testing.T) {
+	f := newFixture(t)
+	f.makePackage(t, "debs", buildtest.Package{Format: "deb", Name: "appliance-agent", Version: "1.0-1"})
+	f.cfg.Build.Components = []config.Component{{Name: "vendor", Prebuilt: "debs"}}
+	f.cfg.Build.Metapackage.Version = "2.0.0"
+	first, err := build.Build(context.Background(), f.env(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.makePackage(t, "debs", buildtest.Package{Format: "deb", Name: "appliance-tools", Version: "1.0-1"})
+	_, err = build.Build(context.Background(), f.env(false)) // commits the new package
+	if errs.Code(err) != 1 {
+		t.Fatalf("exit %d, want 1: %v", errs.Code(err), err)
+	}
+	for _, want := range []string{"appliance 2.0.0 all (deb): published by build 2.0.0", "build.metapackage.version"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the error does not say %q:\n%v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "appliance-agent") {
+		t.Errorf("the error names appliance-agent, which did not change:\n%v", err)
+	}
+	if m, found, err := handoff.ReadManifest(context.Background(), mustFileStore(t, filepath.Join(f.repo, "store")), "builds/2.0.0"); !found || err != nil || m.Commit != first.Revision.Commit {
+		t.Errorf("the first build is no longer what builds/2.0.0 holds: found %v, commit %s (want %s), %v", found, m.Commit, first.Revision.Commit, err)
+	}
+}
+
+func mustFileStore(t *testing.T, dir string) *artifacts.FileStore {
+	t.Helper()
+	st, err := artifacts.NewFileStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
