@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 
 	"github.com/pipeline-ci/pipeline/internal/artifacts"
@@ -339,5 +340,54 @@ func TestS3RetriesATransientFailure(t *testing.T) {
 	}
 	if keys := srv.Keys(t, bucket); len(keys) != 1 || keys[0] != "x.deb" {
 		t.Errorf("bucket holds %v, want only x.deb", keys)
+	}
+}
+
+// Under umask 077 the store's directories and files are still readable by
+// everyone (apt's _apt user, a web server), and Copy gives a verified
+// copy; on S3, Copy is server-side and keeps the sha256.
+func TestReadableWhateverTheUmaskAndCopy(t *testing.T) {
+	old := syscall.Umask(0o077)
+	dir := filepath.Join(t.TempDir(), "store")
+	st, err := artifacts.NewFileStore(dir)
+	if err == nil {
+		_, err = st.Put(context.Background(), "builds/1.0/apt/pool/x.deb", strings.NewReader("package"), 7)
+	}
+	syscall.Umask(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		want := os.FileMode(0o444)
+		if info.IsDir() {
+			want = 0o555
+		}
+		if info.Mode().Perm()&want != want {
+			t.Errorf("%s: mode %s under umask 077", p, info.Mode().Perm())
+		}
+		return nil
+	})
+
+	srv := miniotest.Start(t)
+	s3, err := artifacts.NewS3Store(context.Background(), srv.Bucket(t), "ci", artifacts.S3Options{
+		Endpoint: srv.Endpoint, Insecure: true, AccessKey: srv.AccessKey, SecretKey: srv.SecretKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, store := range []artifacts.Store{st, s3} {
+		src, err := store.Put(context.Background(), "staging/a", strings.NewReader("bytes"), 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := artifacts.Copy(context.Background(), store, "staging/a", "builds/a")
+		if err != nil || got.SHA256 != src.SHA256 || got.Key != "builds/a" {
+			t.Errorf("%T: Copy = %+v, %v; source sha256 %s", store, got, err, src.SHA256)
+		}
+		if o, err := store.Stat(context.Background(), "builds/a"); err != nil || o.SHA256 != src.SHA256 {
+			t.Errorf("%T: the copy: %+v %v", store, o, err)
+		}
+		if _, err := artifacts.Copy(context.Background(), store, "staging/missing", "builds/b"); !errors.Is(err, artifacts.ErrNotExist) {
+			t.Errorf("%T: Copy of a missing key: %v, want ErrNotExist", store, err)
+		}
 	}
 }

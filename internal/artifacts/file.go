@@ -30,10 +30,11 @@ func NewFileStore(dir string) (*FileStore, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(abs, 0o755); err != nil {
+	s := &FileStore{Root: abs}
+	if err := s.mkdirAll(abs); err != nil {
 		return nil, fmt.Errorf("artifact store %s: %w", abs, err)
 	}
-	return &FileStore{Root: abs}, nil
+	return s, nil
 }
 
 func (s *FileStore) path(key string) (string, error) {
@@ -72,7 +73,7 @@ func (s *FileStore) Put(ctx context.Context, key string, r io.Reader, size int64
 	if err != nil {
 		return Object{}, err
 	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+	if err := s.mkdirAll(filepath.Dir(dst)); err != nil {
 		return Object{}, fmt.Errorf("store %s: %w", key, err)
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(dst), tmpPrefix+filepath.Base(dst)+"-*")
@@ -116,6 +117,54 @@ func (s *FileStore) Put(ctx context.Context, key string, r io.Reader, size int64
 	}
 	done = true
 	return Object{Key: key, URL: s.URL(key), Size: n, SHA256: want}, nil
+}
+
+// Copy stores a copy of the file at src under dst, verified like Put.
+func (s *FileStore) Copy(ctx context.Context, src, dst string) (Object, error) {
+	p, err := s.path(src)
+	if err != nil {
+		return Object{}, err
+	}
+	f, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Object{}, fmt.Errorf("%s: %w", s.URL(src), ErrNotExist)
+	}
+	if err != nil {
+		return Object{}, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return Object{}, err
+	}
+	return s.Put(ctx, dst, f, st.Size())
+}
+
+// mkdirAll makes dir and its missing parents below the store's root
+// readable by everyone (apt's _apt user, a web server serving the store)
+// whatever the umask.
+func (s *FileStore) mkdirAll(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		rel, err := filepath.Rel(s.Root, d)
+		if err != nil || strings.HasPrefix(rel, "..") {
+			return nil
+		}
+		st, err := os.Stat(d)
+		if err != nil {
+			return err
+		}
+		if st.Mode().Perm()&0o555 != 0o555 {
+			if err := os.Chmod(d, st.Mode().Perm()|0o555); err != nil {
+				return err
+			}
+		}
+		if rel == "." {
+			return nil
+		}
+	}
 }
 
 // Stat hashes the stored file.

@@ -6,18 +6,43 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"os"
 	"path"
 	"path/filepath"
 	"sort"
 )
 
-// Manifest records what one build published where. It is stored last, as
-// <prefix>/manifest.json, so a build whose manifest exists is complete.
+// Manifest records what one build published where, as
+// <prefix>/manifest.json: stored after every object but its Pointers, so a
+// build whose manifest exists and is Complete is whole.
 type Manifest struct {
 	Build   string   `json:"build"`
 	Version string   `json:"version,omitempty"`
 	Commit  string   `json:"commit,omitempty"`
 	Objects []Object `json:"objects"`
+	// Pointers are the keys of the objects written after the manifest
+	// (a build's repository indexes, through which users reach the rest):
+	// the build is complete when they are stored as Objects lists them.
+	Pointers []string `json:"pointers,omitempty"`
+}
+
+// Complete says whether the build m describes is complete: every one of
+// its Pointers is stored with the size and sha256 its Objects list.
+func Complete(ctx context.Context, st Store, m Manifest) error {
+	want := map[string]Object{}
+	for _, o := range m.Objects {
+		want[o.Key] = o
+	}
+	for _, k := range m.Pointers {
+		got, err := st.Stat(ctx, k)
+		if err != nil {
+			return fmt.Errorf("build %s is not complete: %s: %w", m.Build, k, err)
+		}
+		if w := want[k]; got.SHA256 != w.SHA256 || got.Size != w.Size {
+			return fmt.Errorf("build %s is not complete: %s is stored with sha256 %s, the manifest lists %s", m.Build, k, got.SHA256, w.SHA256)
+		}
+	}
+	return nil
 }
 
 // ManifestName is the manifest's key below a build's prefix.
@@ -81,4 +106,31 @@ func WriteManifest(ctx context.Context, st Store, prefix string, m Manifest) (Ob
 	}
 	data = append(data, '\n')
 	return st.Put(ctx, path.Join(prefix, ManifestName), bytes.NewReader(data), int64(len(data)))
+}
+
+// Copier is a Store that copies an object to another key without sending
+// its bytes again (a server-side copy on S3).
+type Copier interface {
+	Copy(ctx context.Context, src, dst string) (Object, error)
+}
+
+// Copy stores the object at src under dst too, verified like Put: with
+// the store's own copy when it has one, else through a temporary file.
+func Copy(ctx context.Context, st Store, src, dst string) (Object, error) {
+	if c, ok := st.(Copier); ok {
+		return c.Copy(ctx, src, dst)
+	}
+	tmp, err := os.CreateTemp("", "pipeline-copy-*")
+	if err != nil {
+		return Object{}, err
+	}
+	defer os.Remove(tmp.Name())
+	err = st.Get(ctx, src, tmp)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return Object{}, fmt.Errorf("copy %s to %s: %w", src, dst, err)
+	}
+	return st.PutFile(ctx, dst, tmp.Name())
 }

@@ -233,6 +233,25 @@ func (s *S3Store) put(ctx context.Context, key, src string, size int64, sum stri
 	return Object{Key: key, URL: s.URL(key), Size: size, SHA256: sum}, nil
 }
 
+// Copy copies the object at src to dst server-side, keeping its sha256,
+// and verifies the copy.
+func (s *S3Store) Copy(ctx context.Context, src, dst string) (Object, error) {
+	from, err := s.Stat(ctx, src)
+	if err != nil {
+		return Object{}, err
+	}
+	what := fmt.Sprintf("copy %s to %s", s.URL(src), s.URL(dst))
+	to := minio.CopyDestOptions{Bucket: s.bucket, Object: s.key(dst), ReplaceMetadata: true,
+		UserMetadata: map[string]string{metaSHA256: from.SHA256, "Content-Type": contentType(dst)}}
+	if _, err := s.client.ComposeObject(ctx, to, minio.CopySrcOptions{Bucket: s.bucket, Object: s.key(src)}); err != nil {
+		return Object{}, s.classify(what, err, S3Options{})
+	}
+	if err := s.verify(ctx, s.key(dst), from.Size, from.SHA256, ""); err != nil {
+		return Object{}, fmt.Errorf("%s: %w", what, err)
+	}
+	return Object{Key: dst, URL: s.URL(dst), Size: from.Size, SHA256: from.SHA256}, nil
+}
+
 // verify checks a stored object's size and recorded sha256; given the
 // local file src it also checks the checksum the server computed over the bytes it
 // received (for a multipart upload, the sha256 of the parts' sha256s,

@@ -29,6 +29,8 @@ type Component struct {
 	After    []string          `yaml:"after" pipeline:"nonempty" doc:"Components that must be built before this one."`
 	Env      map[string]string `yaml:"env" doc:"Extra environment for the command."`
 	Timeout  Duration          `yaml:"timeout" doc:"Stop the command after this long, e.g. 20m. Default: no limit."`
+	Inputs   []string          `yaml:"inputs" pipeline:"nonempty" doc:"Files and directories (relative to the repository) the packages are built from, besides dir and prebuilt. Their last commit is the component's SOURCE_DATE_EPOCH and their content its cache key. Default, with no dir either: the whole repository."`
+	Tools    []string          `yaml:"tools" pipeline:"nonempty" doc:"Programs whose version (the first line of PROGRAM --version) goes into the component's cache key, e.g. dpkg-deb, rpmbuild."`
 }
 
 // BuildBase is the base distribution: names (and virtual names) that exist

@@ -5,12 +5,21 @@
 //
 // The stage is an ordered list of steps, each a section of the job log:
 //
-//	revision     commit, SOURCE_DATE_EPOCH and the meta-package version
-//	components   run each component's command, in dependency order
+//	revision     commit, SOURCE_DATE_EPOCH and the meta-package version;
+//	             a dirty working tree refused (or, --allow-dirty, its own version)
+//	components   each component's inputs, key and SOURCE_DATE_EPOCH; its
+//	             packages from the component cache, or its command run,
+//	             in dependency order
 //	lock         read every package, refuse two versions, check dependencies
 //	metapackage  the pinned meta-package (deb/rpm, reproducible)
+//	archive      refuse a package already published with other bytes
 //	repositories APT (pool/, dists/, signed Release) and YUM (createrepo_c)
-//	publish      upload to the artifact store, verified, with a manifest
+//	publish      staged, verified, then made current: entry points, then
+//	             the manifest last
+//
+// Files: inputs.go (a component's inputs, time and key), cache.go (the
+// component cache in the store), archive.go (the archive rule), dirty.go
+// (the working tree against HEAD), publish.go (atomic publish).
 //
 // Other stages and tests call Build for the typed Output; the buildtest
 // package builds examples/appliance into a temporary directory with one
@@ -20,6 +29,7 @@ package build
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -36,10 +46,25 @@ import (
 )
 
 // Stage is the build stage.
-type Stage struct{}
+type Stage struct{ Options Options }
+
+// Options are the build's command-line choices.
+type Options struct {
+	// Rebuild names components to build whatever the component cache
+	// holds; "all" is every one.
+	Rebuild []string
+	// AllowDirty publishes a working tree that differs from HEAD, under a
+	// version of its own (…+dirty.<hash>).
+	AllowDirty bool
+	// Store replaces the store artifacts.url names (tests inject faults).
+	Store artifacts.Store
+}
 
 // New returns the build stage.
 func New() stages.Stage { return Stage{} }
+
+// NewWith returns the build stage with options.
+func NewWith(o Options) stages.Stage { return Stage{Options: o} }
 
 // Name is "build".
 func (Stage) Name() string { return "build" }
@@ -68,6 +93,8 @@ type Output struct {
 	// the report dir and published to the store.
 	Handoff *handoff.Build `json:"handoff,omitempty"`
 	DryRun  *Plan          `json:"plan,omitempty"`
+	// Dirty is set when the working tree differed from HEAD (--allow-dirty).
+	Dirty *Dirty `json:"dirty,omitempty"`
 }
 
 // APTOutput is the published APT repository.
@@ -98,8 +125,8 @@ type Plan struct {
 }
 
 // Run runs the stage and turns the Output into a Result.
-func (Stage) Run(ctx context.Context, env *stages.Env) (*stages.Result, error) {
-	out, err := Build(ctx, env)
+func (st Stage) Run(ctx context.Context, env *stages.Env) (*stages.Result, error) {
+	out, err := BuildWith(ctx, env, st.Options)
 	res := &stages.Result{Outcome: stages.Passed, Data: out}
 	switch {
 	case err != nil && errs.KindOf(err) == errs.Failure:
@@ -114,7 +141,14 @@ func (Stage) Run(ctx context.Context, env *stages.Env) (*stages.Result, error) {
 			len(out.DryRun.Order), out.Metapackage, out.Revision.Version, out.Store)
 		return res, nil
 	}
-	res.Summary = fmt.Sprintf("%s %s: %d packages locked, published to %s", out.Metapackage, out.Revision.Version, len(out.Lock.Packages), out.Store)
+	reused := 0
+	for _, c := range out.Components {
+		if c.Reused {
+			reused++
+		}
+	}
+	res.Summary = fmt.Sprintf("%s %s: %d packages locked (%d of %d components reused), published to %s",
+		out.Metapackage, out.Revision.Version, len(out.Lock.Packages), reused, len(out.Components), out.Store)
 	res.Dotenv = out.Handoff.Dotenv()
 	if env.Out != nil {
 		fmt.Fprintf(env.Out, "meta-package %s=%s\n", out.Metapackage, out.Revision.Version)
@@ -203,10 +237,19 @@ func resolve(env *stages.Env) (settings, error) {
 	return s, nil
 }
 
-// Build runs the steps of the stage and returns what they produced. On a
-// failure the Output holds what was done so far.
+// Build runs the steps of the stage with the default options.
 func Build(ctx context.Context, env *stages.Env) (*Output, error) {
+	return BuildWith(ctx, env, Options{})
+}
+
+// BuildWith runs the steps of the stage and returns what they produced. On
+// a failure the Output holds what was done so far.
+func BuildWith(ctx context.Context, env *stages.Env, o Options) (*Output, error) {
 	s, err := resolve(env)
+	if err != nil {
+		return nil, err
+	}
+	rebuild, rebuildAll, err := rebuildSet(o.Rebuild, s.cfg.Components)
 	if err != nil {
 		return nil, err
 	}
@@ -224,6 +267,9 @@ func Build(ctx context.Context, env *stages.Env) (*Output, error) {
 			kind = "release"
 		}
 		env.Log.Infof("%s %s (%s) of commit %.12s, SOURCE_DATE_EPOCH=%d", s.name, out.Revision.Version, kind, out.Revision.Commit, out.Revision.Time.Unix())
+	}
+	if err == nil && out.Revision.Commit != "" {
+		err = checkDirty(ctx, env, s, o, out)
 	}
 	end()
 	if err != nil {
@@ -247,9 +293,12 @@ func Build(ctx context.Context, env *stages.Env) (*Output, error) {
 	if err != nil {
 		return out, err
 	}
-	store, err := artifacts.Open(ctx, env.Config.Artifacts.URL, artifacts.Settings{Base: env.Repo, S3: env.Config.Artifacts.S3, Env: env.CI.Env})
-	if err != nil {
-		return out, err
+	store := o.Store
+	if store == nil {
+		store, err = artifacts.Open(ctx, env.Config.Artifacts.URL, artifacts.Settings{Base: env.Repo, S3: env.Config.Artifacts.S3, Env: env.CI.Env})
+		if err != nil {
+			return out, err
+		}
 	}
 
 	// Everything is built in a fresh directory that replaces the output
@@ -265,11 +314,18 @@ func Build(ctx context.Context, env *stages.Env) (*Output, error) {
 	}
 	defer os.RemoveAll(work)
 
-	// components: run each component's command, in dependency order
+	// components: inputs, key and time of each; from the cache or built
 	end = env.Log.Step("components")
-	order := Order(s.cfg.Components)
-	env.Log.Infof("building %d component(s), %d at a time: %s", len(order), s.parallel, strings.Join(order, ", "))
-	out.Components, err = buildComponents(ctx, env, s.cfg.Components, s.parallel, out.Revision.Time, out.Revision.Version)
+	plan := &componentPlan{cache: store, rebuild: rebuild, rebuildAll: rebuildAll, dirty: out.Dirty.files(), config: "pipeline.yaml"}
+	if rel, ok := insideRepo(env.Repo, env.Config.Path); ok {
+		plan.config = rel
+	}
+	plan.inputs, err = componentInputs(ctx, env, out.Revision)
+	if err == nil {
+		order := Order(s.cfg.Components)
+		env.Log.Infof("building %d component(s), %d at a time: %s", len(order), s.parallel, strings.Join(order, ", "))
+		out.Components, err = buildComponents(ctx, env, s.cfg.Components, s.parallel, plan)
+	}
 	end()
 	if err != nil {
 		return out, err
@@ -291,6 +347,18 @@ func Build(ctx context.Context, env *stages.Env) (*Output, error) {
 		return out, err
 	}
 	inspected = append(inspected, metaFiles...)
+	var pkgs []dist.Package
+	for _, in := range inspected {
+		pkgs = append(pkgs, in.Package)
+	}
+
+	// archive: refuse a package already published with other bytes
+	end = env.Log.Step("archive")
+	err = archiveStep(ctx, env, store, pkgs)
+	end()
+	if err != nil {
+		return out, err
+	}
 
 	// repositories: APT (pool/, dists/, signed Release) and YUM (createrepo_c)
 	end = env.Log.Step("repositories")
@@ -300,7 +368,11 @@ func Build(ctx context.Context, env *stages.Env) (*Output, error) {
 		return out, err
 	}
 
-	// Swap the finished build in.
+	// Swap the finished build in, readable by apt's _apt user and a web
+	// server whatever the umask.
+	if err := makeReadable(work); err != nil {
+		return out, errs.Infraf("build output: %w", err)
+	}
 	if err := replaceDir(work, s.outDir); err != nil {
 		return out, errs.Infraf("build output %s: %w", s.outDir, err)
 	}
@@ -308,7 +380,7 @@ func Build(ctx context.Context, env *stages.Env) (*Output, error) {
 
 	// publish: upload to the artifact store, verified, with a manifest
 	end = env.Log.Step("publish")
-	err = publishStep(ctx, env, store, s, out, prefix)
+	err = publishStep(ctx, env, store, s, out, prefix, pkgs)
 	if err == nil {
 		// The hand-off last: once it is in the store, the build is complete.
 		out.Handoff = Handoff(out, repoRel(env.Repo, s.outDir), s.prefix)
@@ -318,6 +390,31 @@ func Build(ctx context.Context, env *stages.Env) (*Output, error) {
 	}
 	end()
 	return out, err
+}
+
+// makeReadable adds read permission for everyone (and search, on
+// directories) below dir.
+func makeReadable(dir string) error {
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		want := info.Mode().Perm() | 0o444
+		if d.IsDir() {
+			want |= 0o111
+		}
+		if want != info.Mode().Perm() {
+			return os.Chmod(p, want)
+		}
+		return nil
+	})
 }
 
 // repoRel is p relative to repo when inside it, else p.

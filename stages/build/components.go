@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pipeline-ci/pipeline/internal/artifacts"
 	"github.com/pipeline-ci/pipeline/internal/config"
 	"github.com/pipeline-ci/pipeline/internal/errs"
 	"github.com/pipeline-ci/pipeline/internal/proc"
@@ -29,6 +30,43 @@ type ComponentResult struct {
 	Log      string   `json:"log,omitempty"` // the command's output in the report dir
 	Seconds  float64  `json:"seconds"`
 	Error    string   `json:"error,omitempty"`
+	// Key is the component's cache key, SourceDate the SOURCE_DATE_EPOCH
+	// of its build (the last commit that changed its inputs).
+	Key        string    `json:"key,omitempty"`
+	SourceDate time.Time `json:"source_date"`
+	// Reused is true when its packages were taken from the component
+	// cache instead of running its command.
+	Reused bool `json:"reused"`
+}
+
+// componentPlan is how each component is to be built: its inputs, and
+// whether the cache may give its packages.
+type componentPlan struct {
+	inputs map[string]Inputs
+	cache  artifacts.Store // nil: no component cache
+	// rebuild names the components built whatever the cache holds; all
+	// of them when rebuildAll.
+	rebuild    map[string]bool
+	rebuildAll bool
+	// dirty are the changed files of a dirty tree: a component whose
+	// inputs hold one is built and not cached; config is pipeline.yaml
+	// relative to the repository, which is every component's input.
+	dirty  []string
+	config string
+}
+
+// cacheable says whether c may be taken from the cache or stored in it.
+func (p *componentPlan) cacheable(c config.Component) bool {
+	if p.cache == nil || c.Command == "" {
+		return false
+	}
+	paths := append([]string{p.config}, p.inputs[c.Name].Paths...)
+	for _, f := range p.dirty {
+		if Covers(paths, f) {
+			return false
+		}
+	}
+	return true
 }
 
 // tailLines is how much of a failed command's output the error shows.
@@ -73,7 +111,7 @@ func Order(cs []config.Component) []string {
 // buildComponents runs the components: each starts when those it comes
 // after are done, at most parallel at once. The first failure cancels the
 // others and is returned with the tail of its output.
-func buildComponents(ctx context.Context, env *stages.Env, cs []config.Component, parallel int, sourceDate time.Time, version string) ([]ComponentResult, error) {
+func buildComponents(ctx context.Context, env *stages.Env, cs []config.Component, parallel int, plan *componentPlan) ([]ComponentResult, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	results := make([]ComponentResult, len(cs))
@@ -110,7 +148,7 @@ func buildComponents(ctx context.Context, env *stages.Env, cs []config.Component
 				results[i].Error = "not built: stopped before it started (another component failed or the build was cancelled)"
 				return
 			}
-			r, err := buildComponent(ctx, env, c, sourceDate, version)
+			r, err := buildComponent(ctx, env, c, plan)
 			results[i] = r
 			if err != nil {
 				mu.Lock()
@@ -126,17 +164,37 @@ func buildComponents(ctx context.Context, env *stages.Env, cs []config.Component
 	return results, firstErr
 }
 
-// buildComponent runs one component's command (or reads its prebuilt
-// directory) and finds the package files it produced.
-func buildComponent(ctx context.Context, env *stages.Env, c config.Component, sourceDate time.Time, version string) (ComponentResult, error) {
-	res := ComponentResult{Name: c.Name, Command: c.Command, Prebuilt: c.Prebuilt}
+// buildComponent takes one component's packages from the cache, or runs
+// its command (or reads its prebuilt directory) and finds the package
+// files it produced.
+func buildComponent(ctx context.Context, env *stages.Env, c config.Component, plan *componentPlan) (res ComponentResult, err error) {
+	in := plan.inputs[c.Name]
+	key := in.Key()
+	res = ComponentResult{Name: c.Name, Command: c.Command, Prebuilt: c.Prebuilt, Key: key, SourceDate: in.Time}
 	start := time.Now()
 	defer func() { res.Seconds = time.Since(start).Seconds() }()
+	cacheable := plan.cacheable(c)
+	if cacheable && !plan.rebuildAll && !plan.rebuild[c.Name] {
+		entry, ok, err := fetchComponent(ctx, plan.cache, env.Repo, c.Name, key)
+		if err != nil {
+			res.Error = err.Error()
+			return res, errs.Infraf("component %s: %w", c.Name, err)
+		}
+		if ok {
+			res.Reused = true
+			for _, f := range entry.Files {
+				res.Files = append(res.Files, filepath.FromSlash(f.Path))
+			}
+			env.Log.Infof("component %s: reused, key %.12s (inputs unchanged, SOURCE_DATE_EPOCH=%d): %d package file(s) from %s, sha256 verified",
+				c.Name, key, in.Time.Unix(), len(res.Files), plan.cache.URL(CachePrefix(c.Name, key)))
+			return res, nil
+		}
+	}
 	var output []byte
 	if c.Command != "" {
-		env.Log.Infof("component %s: running %s", c.Name, c.Command)
+		env.Log.Infof("component %s: running %s (key %.12s, SOURCE_DATE_EPOCH=%d)", c.Name, c.Command, key, in.Time.Unix())
 		var err error
-		output, err = runCommand(ctx, env.Repo, c, sourceDate, version)
+		output, err = runCommand(ctx, env.Repo, c, in.Time)
 		res.Seconds = time.Since(start).Seconds()
 		if p, werr := env.Report.WriteFile(filepath.Join("build", c.Name+".log"), output); werr == nil && p != "" {
 			res.Log = p
@@ -178,13 +236,20 @@ func buildComponent(ctx context.Context, env *stages.Env, c config.Component, so
 	}
 	res.Files = files
 	env.Log.Infof("component %s: %d package file(s) in %s", c.Name, len(files), time.Since(start).Round(time.Millisecond))
+	if cacheable {
+		if _, err := storeComponent(ctx, plan.cache, env.Repo, in, files); err != nil {
+			res.Error = err.Error()
+			return res, errs.Infraf("component %s: %w", c.Name, err)
+		}
+		env.Log.Infof("component %s: cached under key %.12s", c.Name, key)
+	}
 	return res, nil
 }
 
 // runCommand runs the command with sh -c, its stdout and stderr together,
 // in its own process group so a timeout or a failing sibling stops
 // everything it started.
-func runCommand(ctx context.Context, repo string, c config.Component, sourceDate time.Time, version string) ([]byte, error) {
+func runCommand(ctx context.Context, repo string, c config.Component, sourceDate time.Time) ([]byte, error) {
 	if c.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.Timeout.D())
@@ -193,10 +258,12 @@ func runCommand(ctx context.Context, repo string, c config.Component, sourceDate
 	cmd := proc.Command(ctx, "sh", "-c", c.Command)
 	cmd.Dir = filepath.Join(repo, c.Dir)
 	// The process environment is inherited (the build tools need PATH, HOME
-	// and the CI's variables); on top, what makes builds reproducible.
+	// and the CI's variables); on top, what makes builds reproducible: the
+	// component's own SOURCE_DATE_EPOCH. Not the meta-package version,
+	// which changes on every commit: a package built from it would change
+	// bytes without changing version.
 	cmd.Env = append(os.Environ(),
 		"SOURCE_DATE_EPOCH="+strconv.FormatInt(sourceDate.Unix(), 10),
-		"PIPELINE_VERSION="+version,
 		"PIPELINE_COMPONENT="+c.Name,
 	)
 	keys := make([]string, 0, len(c.Env))

@@ -92,4 +92,14 @@ func TestPublishToS3(t *testing.T) {
 	if out.Uploaded != len(m.Objects) || again.Out.Uploaded != 0 || again.Out.Reused != len(m.Objects) {
 		t.Errorf("first run uploaded %d; re-run uploaded %d and reused %d of %d", out.Uploaded, again.Out.Uploaded, again.Out.Reused, len(m.Objects))
 	}
+	// Its components came from the component cache in the bucket, as
+	// another runner's would.
+	for _, c := range again.Out.Components {
+		if !c.Reused {
+			t.Errorf("re-run: component %s built again, not taken from the cache in the bucket", c.Name)
+		}
+	}
+	if keys := strings.Join(srv.Keys(t, bucket), "\n"); !strings.Contains(keys, "ci/components/appliance-agent/") || strings.Contains(keys, "ci/staging/") {
+		t.Errorf("bucket: want ci/components/…, no ci/staging/ left:\n%s", keys)
+	}
 }

@@ -28,6 +28,7 @@ import (
 
 // fixture is a git repository with a pipeline configuration built in Go.
 type fixture struct {
+	t    *testing.T
 	repo string
 	cfg  *config.Config
 	log  *bytes.Buffer
@@ -38,15 +39,24 @@ func newFixture(t *testing.T) *fixture {
 	repo := t.TempDir()
 	gitIn(t, repo, "init", "-q", "-b", "main")
 	os.WriteFile(filepath.Join(repo, "README"), []byte("x\n"), 0o644)
+	os.WriteFile(filepath.Join(repo, ".gitignore"), []byte("/store/\n/.pipeline/\n"), 0o644)
 	gitIn(t, repo, "add", "-A")
 	gitIn(t, repo, "commit", "-q", "-m", "first")
 	cfg := config.Default()
 	cfg.Project.Name = "appliance"
 	cfg.Artifacts.URL = "file://" + filepath.Join(repo, "store")
-	return &fixture{repo: repo, cfg: cfg, log: &bytes.Buffer{}}
+	return &fixture{t: t, repo: repo, cfg: cfg, log: &bytes.Buffer{}}
 }
 
+// env is the stage's Env for a build of the fixture, with what the test
+// wrote into the repository committed (a build refuses a dirty tree).
 func (f *fixture) env(dryRun bool) *stages.Env {
+	if t := f.t; t != nil {
+		gitIn(t, f.repo, "add", "-A")
+		if gitIn(t, f.repo, "status", "--porcelain") != "" {
+			gitIn(t, f.repo, "commit", "-q", "-m", "test files")
+		}
+	}
 	log, _ := logging.New(f.log, logging.Options{}, nil)
 	return &stages.Env{
 		Repo: f.repo, Config: f.cfg, Log: log, DryRun: dryRun,
@@ -64,7 +74,7 @@ func (f *fixture) makePackage(t *testing.T, dir string, p buildtest.Package) str
 	return path
 }
 
-func gitIn(t *testing.T, dir string, args ...string) string {
+func gitIn(t testing.TB, dir string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command("git", args...)
 	cmd.Dir = dir
@@ -193,7 +203,13 @@ func TestIndependentComponentsRunInParallel(t *testing.T) {
 func TestRebuildIsByteIdentical(t *testing.T) {
 	ex := buildtest.BuildExample(t)
 	first := snapshot(t, ex.Out)
-	again := ex.Rebuild(t, "")
+	// Every component built again, not taken from the component cache.
+	again := ex.Rebuild(t, "", buildtest.Options{Build: build.Options{Rebuild: []string{"all"}}})
+	for _, c := range again.Out.Components {
+		if c.Reused {
+			t.Errorf("component %s reused despite --rebuild all", c.Name)
+		}
+	}
 	second := snapshot(t, again.Out)
 	if len(first) == 0 {
 		t.Fatal("nothing to compare")
@@ -357,6 +373,8 @@ func TestFailureStopsRunningSiblings(t *testing.T) {
 // version still counts from that tag.
 func TestShallowCloneIsDeepenedForTheVersion(t *testing.T) {
 	origin := newFixture(t)
+	origin.makePackage(t, "debs", buildtest.Package{Format: "deb", Name: "a", Version: "1"})
+	origin.env(true) // commits it
 	gitIn(t, origin.repo, "tag", "v1.4.0")
 	for i := 0; i < 12; i++ {
 		gitIn(t, origin.repo, "commit", "-q", "--allow-empty", "-m", fmt.Sprint("change ", i))
@@ -369,7 +387,6 @@ func TestShallowCloneIsDeepenedForTheVersion(t *testing.T) {
 	}
 	f := &fixture{repo: clone, cfg: origin.cfg, log: &bytes.Buffer{}}
 	f.cfg.Artifacts.URL = "file://" + filepath.Join(t.TempDir(), "store")
-	f.makePackage(t, "debs", buildtest.Package{Format: "deb", Name: "a", Version: "1"})
 	f.cfg.Build.Components = []config.Component{{Name: "a", Prebuilt: "debs"}}
 
 	// A dry run changes nothing, so it does not fetch: it says so.

@@ -16,10 +16,15 @@ import (
 )
 
 // ReadManifest reads the manifest of the build in folder prefix
-// (builds/<id>). found is false when the store has none: no complete build
-// there (the manifest is written last).
+// (builds/<id>): the one way later stages find a build. found is false
+// when the store has no complete build there: no manifest (written after
+// every package), or one whose pointers (the repository indexes, written
+// after it) are not all stored yet, see artifacts.Complete.
 func ReadManifest(ctx context.Context, st artifacts.Store, prefix string) (m artifacts.Manifest, found bool, err error) {
 	found, err = Fetch(ctx, st, path.Join(prefix, artifacts.ManifestName), &m)
+	if found && err == nil && artifacts.Complete(ctx, st, m) != nil {
+		return m, false, nil
+	}
 	return m, found, err
 }
 

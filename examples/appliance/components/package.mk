@@ -7,7 +7,10 @@
 #   make clean
 #
 # Builds are reproducible: every file's time is SOURCE_DATE_EPOCH (which
-# `pipeline build` sets to the commit time), owners are root.
+# `pipeline build` sets to the time of the last commit that changed the
+# component's inputs), owners are root, modes do not depend on the umask
+# (under umask 077 dpkg-deb refuses the control directory, and the
+# packages would install unreadable directories).
 
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 export SOURCE_DATE_EPOCH
@@ -23,6 +26,7 @@ rpm: $(RPM)
 stage:
 	rm -rf $(BUILD)/root
 	$(MAKE) --no-print-directory install DESTDIR=$(BUILD)/root
+	chmod -R u+rwX,go+rX,go-w $(BUILD)/root
 	find $(BUILD)/root -exec touch -h -d @$(SOURCE_DATE_EPOCH) {} +
 
 $(DEB): stage
@@ -37,8 +41,10 @@ $(DEB): stage
 	for f in $(CONFFILES); do echo $$f; done > $(BUILD)/deb/DEBIAN/conffiles
 	[ -s $(BUILD)/deb/DEBIAN/conffiles ] || rm $(BUILD)/deb/DEBIAN/conffiles
 	for s in postinst prerm; do [ ! -f $$s ] || install -m 0755 $$s $(BUILD)/deb/DEBIAN/$$s; done
+	chmod -R u+rwX,go+rX,go-w $(BUILD)/deb
 	find $(BUILD)/deb -exec touch -h -d @$(SOURCE_DATE_EPOCH) {} +
 	dpkg-deb --root-owner-group -Zgzip --build $(BUILD)/deb $@
+	chmod 0644 $@
 
 $(RPM): stage
 	rm -rf $(BUILD)/rpm && mkdir -p $(BUILD)/rpm/SPECS $(DIST)
@@ -58,6 +64,7 @@ $(RPM): stage
 	  --define "_buildhost appliance-build" --define "use_source_date_epoch_as_buildtime 1" \
 	  --define "clamp_mtime_to_source_date_epoch 1" --define "__os_install_post %{nil}" \
 	  $(BUILD)/rpm/SPECS/$(NAME).spec
+	chmod 0644 $@
 
 clean:
 	rm -rf $(BUILD) $(DIST)

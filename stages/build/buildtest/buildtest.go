@@ -16,13 +16,16 @@ package buildtest
 
 import (
 	"context"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pipeline-ci/pipeline/internal/ci"
 	"github.com/pipeline-ci/pipeline/internal/config"
@@ -58,6 +61,10 @@ type Options struct {
 	// Env is extra environment for the build (lookups only): S3
 	// credentials, SOURCE_DATE_EPOCH.
 	Env map[string]string
+	// Build are the build's options: --rebuild, --allow-dirty, a store.
+	Build build.Options
+	// Log receives the build's log (text format).
+	Log io.Writer
 	// Artifacts replaces the file:// store in a temporary directory (an
 	// s3:// store on a miniotest server, say).
 	Artifacts *config.Artifacts
@@ -100,24 +107,51 @@ func BuildExample(t testing.TB, opts ...Options) *Example {
 	return ex
 }
 
-// Rebuild commits whatever changed in the repository, tags the commit with
-// tag (unless empty) and builds again into the same store.
+// Rebuild commits whatever changed in the repository (an hour after the
+// commit before), tags the commit with tag (unless empty) and builds again
+// into the same store.
 func (ex *Example) Rebuild(t testing.TB, tag string, opts ...Options) *Example {
+	t.Helper()
+	next, err := ex.TryRebuild(t, tag, opts...)
+	if err != nil {
+		t.Fatalf("build the example appliance: %v", err)
+	}
+	return next
+}
+
+// TryRebuild is Rebuild for a build that may fail: the error is returned,
+// with what the build did so far in the Example's Out.
+func (ex *Example) TryRebuild(t testing.TB, tag string, opts ...Options) (*Example, error) {
 	t.Helper()
 	var o Options
 	if len(opts) > 0 {
 		o = opts[0]
 	}
-	git(t, ex.Repo, "add", "-A")
-	if out := git(t, ex.Repo, "status", "--porcelain"); out != "" {
-		git(t, ex.Repo, "commit", "-q", "-m", "rebuild "+tag)
-	}
+	Commit(t, ex.Repo, "rebuild "+tag)
 	if tag != "" {
 		git(t, ex.Repo, "tag", tag)
 	}
 	next := &Example{Repo: ex.Repo, Store: ex.Store}
-	next.Out = next.run(t, o)
-	return next
+	var err error
+	next.Out, err = next.try(t, o)
+	return next, err
+}
+
+// Commit commits whatever changed in the repository, an hour after the
+// commit before (so each commit has its own time), and returns its sha;
+// the current one when nothing changed.
+func Commit(t testing.TB, repo, msg string) string {
+	t.Helper()
+	git(t, repo, "add", "-A")
+	if out := git(t, repo, "status", "--porcelain"); out != "" {
+		last, err := strconv.ParseInt(git(t, repo, "log", "-1", "--format=%ct"), 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		date := time.Unix(last+3600, 0).UTC().Format(time.RFC3339)
+		gitEnv(t, repo, []string{"GIT_AUTHOR_DATE=" + date, "GIT_COMMITTER_DATE=" + date}, "commit", "-q", "-m", msg)
+	}
+	return git(t, repo, "rev-parse", "HEAD")
 }
 
 // BumpComponent sets a component's VERSION file (examples use
@@ -130,12 +164,32 @@ func BumpComponent(t testing.TB, repo, component, version string) {
 	}
 }
 
+// Build builds the repository as it is, committed or not, into the
+// example's store.
+func (ex *Example) Build(t testing.TB, opts ...Options) (*build.Output, error) {
+	t.Helper()
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	return ex.try(t, o)
+}
+
 // Metapackage is the meta-package as apt-get install takes it: name=version.
 func (ex *Example) Metapackage() string {
 	return ex.Out.Metapackage + "=" + ex.Out.Revision.Version
 }
 
 func (ex *Example) run(t testing.TB, o Options) *build.Output {
+	t.Helper()
+	out, err := ex.try(t, o)
+	if err != nil {
+		t.Fatalf("build the example appliance: %v", err)
+	}
+	return out
+}
+
+func (ex *Example) try(t testing.TB, o Options) (*build.Output, error) {
 	t.Helper()
 	cfg, err := LoadConfig(filepath.Join(ex.Repo, config.FileName))
 	if err != nil {
@@ -161,16 +215,16 @@ func (ex *Example) run(t testing.TB, o Options) *build.Output {
 		Log:    logging.Discard(),
 		Report: &report.Dir{Path: filepath.Join(ex.Repo, ".pipeline", "reports")},
 	}
-	if testing.Verbose() {
+	if o.Log != nil {
+		if l, err := logging.New(o.Log, logging.Options{}, nil); err == nil {
+			env.Log = l
+		}
+	} else if testing.Verbose() {
 		if l, err := logging.New(testWriter{t}, logging.Options{}, nil); err == nil {
 			env.Log = l
 		}
 	}
-	out, err := build.Build(context.Background(), env)
-	if err != nil {
-		t.Fatalf("build the example appliance: %v", err)
-	}
-	return out
+	return build.BuildWith(context.Background(), env, o.Build)
 }
 
 // LoadConfig reads an example pipeline.yaml with no environment.
@@ -180,6 +234,11 @@ func LoadConfig(path string) (*config.Config, error) {
 
 func git(t testing.TB, dir string, args ...string) string {
 	t.Helper()
+	return gitEnv(t, dir, nil, args...)
+}
+
+func gitEnv(t testing.TB, dir string, env []string, args ...string) string {
+	t.Helper()
 	cmd := exec.Command("git", args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(),
@@ -187,6 +246,7 @@ func git(t testing.TB, dir string, args ...string) string {
 		"GIT_COMMITTER_NAME=Appliance Dev", "GIT_COMMITTER_EMAIL=dev@appliance.example",
 		"GIT_AUTHOR_DATE=2026-01-02T03:04:05Z", "GIT_COMMITTER_DATE=2026-01-02T03:04:05Z",
 		"GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
+	cmd.Env = append(cmd.Env, env...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
