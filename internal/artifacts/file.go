@@ -102,7 +102,7 @@ func (s *FileStore) Put(ctx context.Context, key string, r io.Reader, size int64
 		return Object{}, err
 	}
 	want := hex.EncodeToString(h.Sum(nil))
-	got, gotSize, err := hashFile(tmp.Name())
+	got, gotSize, err := HashFile(tmp.Name())
 	if err != nil {
 		return Object{}, err
 	}
@@ -173,7 +173,7 @@ func (s *FileStore) Stat(ctx context.Context, key string) (Object, error) {
 	if err != nil {
 		return Object{}, err
 	}
-	sum, size, err := hashFile(p)
+	sum, size, err := HashFile(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return Object{}, fmt.Errorf("%s: %w", s.URL(key), ErrNotExist)
 	}
@@ -252,7 +252,9 @@ func (s *FileStore) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
-func hashFile(p string) (string, int64, error) {
+// HashFile is the sha256 (hex) and size of the local file at p: what an
+// Object records, for comparing a local copy with a stored one.
+func HashFile(p string) (string, int64, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return "", 0, err

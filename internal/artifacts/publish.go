@@ -75,7 +75,7 @@ func PublishDir(ctx context.Context, st Store, prefix, dir string, progress Prog
 	for _, rel := range files {
 		local := filepath.Join(dir, filepath.FromSlash(rel))
 		key := path.Join(prefix, rel)
-		sum, size, err := hashFile(local)
+		sum, size, err := HashFile(local)
 		if err != nil {
 			return out, err
 		}

@@ -143,7 +143,7 @@ func (s *S3Store) URL(key string) string {
 
 // PutFile uploads the file at src under key. See Put.
 func (s *S3Store) PutFile(ctx context.Context, key, src string) (Object, error) {
-	sum, size, err := hashFile(src)
+	sum, size, err := HashFile(src)
 	if err != nil {
 		return Object{}, fmt.Errorf("upload %s: %w", src, err)
 	}

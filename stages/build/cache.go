@@ -11,12 +11,9 @@ package build
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -100,7 +97,7 @@ func restoreFile(ctx context.Context, st artifacts.Store, key, dst string, want 
 	if err != nil {
 		return fmt.Errorf("component cache: download %s: %w", st.URL(key), err)
 	}
-	sum, size, err := fileSum(tmp.Name())
+	sum, size, err := artifacts.HashFile(tmp.Name())
 	if err != nil {
 		return err
 	}
@@ -144,16 +141,6 @@ func storeComponent(ctx context.Context, st artifacts.Store, repo string, in Inp
 	return entry, nil
 }
 
-func fileSum(p string) (string, int64, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return "", 0, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	return hex.EncodeToString(h.Sum(nil)), n, err
-}
 
 // rebuildSet reads --rebuild: component names, or "all".
 func rebuildSet(names []string, cs []config.Component) (map[string]bool, bool, error) {

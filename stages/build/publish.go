@@ -117,7 +117,7 @@ func PublishBuild(ctx context.Context, st artifacts.Store, prefix, dir string, m
 	var done, data, pointers []artifacts.Object // done: already current
 	for _, rel := range files {
 		local := filepath.Join(dir, filepath.FromSlash(rel))
-		sum, size, err := fileSum(local)
+		sum, size, err := artifacts.HashFile(local)
 		if err != nil {
 			return nil, artifacts.Object{}, err
 		}

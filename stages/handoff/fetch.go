@@ -63,7 +63,7 @@ func Download(ctx context.Context, st artifacts.Store, m artifacts.Manifest, pre
 			return fetched, kept, err
 		}
 		old := filepath.Join(dest, filepath.FromSlash(rel))
-		if sum, size, err := fileSum(old); err == nil && sum == o.SHA256 && size == o.Size {
+		if sum, size, err := artifacts.HashFile(old); err == nil && sum == o.SHA256 && size == o.Size {
 			if err := copyFile(old, local); err == nil {
 				kept++
 				continue
@@ -113,16 +113,6 @@ type countWriter struct{ n int64 }
 
 func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
 
-func fileSum(p string) (string, int64, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return "", 0, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	return hex.EncodeToString(h.Sum(nil)), n, err
-}
 
 func copyFile(src, dst string) error {
 	in, err := os.Open(src)
