@@ -141,7 +141,6 @@ func storeComponent(ctx context.Context, st artifacts.Store, repo string, in Inp
 	return entry, nil
 }
 
-
 // rebuildSet reads --rebuild: component names, or "all".
 func rebuildSet(names []string, cs []config.Component) (map[string]bool, bool, error) {
 	known := map[string]bool{}

@@ -113,7 +113,6 @@ type countWriter struct{ n int64 }
 
 func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
 
-
 func copyFile(src, dst string) error {
 	in, err := os.Open(src)
 	if err != nil {
