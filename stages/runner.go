@@ -54,7 +54,8 @@ func RunOne(ctx context.Context, env *Env, s Stage) (*Result, error) {
 
 	end := log.Section("stage_"+name, "pipeline "+name)
 	start := time.Now()
-	postStageStatus(ctx, &senv, name, "pending", "stage started")
+	status := statusName(s, &senv) // one status per shard or target job
+	postStageStatus(ctx, &senv, status, "pending", "stage started")
 	res, err := s.Run(ctx, &senv)
 	if err != nil && res == nil {
 		res = &Result{Outcome: Errored, Summary: firstLine(err.Error())}
@@ -74,7 +75,7 @@ func RunOne(ctx context.Context, env *Env, s Stage) (*Result, error) {
 		if err != nil {
 			state = "failed"
 		}
-		postStageStatus(ctx, &senv, name, state, res.Summary)
+		postStageStatus(ctx, &senv, status, state, res.Summary)
 		ol := log.WithField("outcome", string(res.Outcome))
 		if err != nil {
 			ol.Error(firstLine(err.Error()))

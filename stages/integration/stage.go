@@ -54,6 +54,36 @@ type Stage struct {
 
 func (s *Stage) Name() string { return "integration" }
 
+// shard is this run's shard i of n: --shard, else GitLab's parallel job
+// (CI_NODE_INDEX/CI_NODE_TOTAL); 0, 0 when the run is not sharded.
+func (s *Stage) shard(env *stages.Env) (int, int) {
+	shard, shards := s.Opts.Shard, s.Opts.Shards
+	if shards == 0 && env.CI.NodeTotal > 1 {
+		shard, shards = env.CI.NodeIndex, env.CI.NodeTotal
+	}
+	if shards <= 1 {
+		return 0, 0
+	}
+	return shard, shards
+}
+
+// StatusName gives each job of a split integration its own commit status
+// ("integration 1/2", "integration chroot"), so that every shard's verdict
+// stays on the commit whatever order the jobs finish in.
+func (s *Stage) StatusName(env *stages.Env) string {
+	name := "integration"
+	if s.Opts.EmitChildPipeline != "" {
+		return name + " child-pipeline"
+	}
+	if len(s.Opts.Targets) > 0 {
+		name += " " + strings.Join(s.Opts.Targets, ",")
+	}
+	if shard, shards := s.shard(env); shards > 1 {
+		name += fmt.Sprintf(" %d/%d", shard, shards)
+	}
+	return name
+}
+
 // ParseShard reads "i/n" (1-based).
 func ParseShard(v string) (int, int, error) {
 	var i, n int
@@ -272,10 +302,7 @@ func (s *Stage) Run(ctx context.Context, env *stages.Env) (*stages.Result, error
 	if !cfg.Configured() {
 		return &stages.Result{Outcome: stages.Skipped, Summary: "no integration targets configured (integration.targets)"}, nil
 	}
-	shard, shards := s.Opts.Shard, s.Opts.Shards
-	if shards == 0 && env.CI.NodeTotal > 1 {
-		shard, shards = env.CI.NodeIndex, env.CI.NodeTotal
-	}
+	shard, shards := s.shard(env)
 	shardName := ""
 	if shards > 1 {
 		shardName = fmt.Sprintf("%d/%d", shard, shards)
