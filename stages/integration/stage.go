@@ -513,13 +513,25 @@ func (s *Stage) emitChild(env *stages.Env, targets []config.IntegrationTarget) (
 	for _, t := range targets {
 		names = append(names, t.Name)
 	}
-	reportDir := ".pipeline/reports"
+	// The child's jobs run at the top of a fresh checkout (CI_PROJECT_DIR):
+	// say where pipeline.yaml and the report dir are from there.
+	top := repoTop(env.Repo)
+	dir := "."
+	if rel, err := filepath.Rel(top, env.Repo); err == nil && !strings.HasPrefix(rel, "..") {
+		dir = filepath.ToSlash(rel)
+	}
+	reportDir := ""
 	if env.Report != nil && env.Report.Path != "" {
-		if rel, err := filepath.Rel(env.Repo, env.Report.Path); err == nil && !strings.HasPrefix(rel, "..") {
+		if rel, err := filepath.Rel(top, env.Report.Path); err == nil && !strings.HasPrefix(rel, "..") {
 			reportDir = filepath.ToSlash(rel)
 		}
 	}
-	text, err := ChildPipeline(ChildPipelineInput{Targets: names, Stage: cp.Stage, Image: cp.Image, Tags: cp.Tags, NeedsJob: cp.NeedsJob, ReportDir: reportDir})
+	needs := cp.NeedsJob
+	if needs == "" {
+		needs = "build" // the build job of `pipeline init`'s file and of the component
+	}
+	text, err := ChildPipeline(ChildPipelineInput{Targets: names, Stage: cp.Stage, Image: cp.Image, Tags: cp.Tags,
+		NeedsJob: needs, Dir: dir, ReportDir: reportDir})
 	if err != nil {
 		return nil, errs.Infraf("integration: %w", err)
 	}
@@ -533,6 +545,23 @@ func (s *Stage) emitChild(env *stages.Env, targets []config.IntegrationTarget) (
 	}
 	return &stages.Result{Outcome: stages.Passed, Summary: fmt.Sprintf("wrote %s: %d job(s), one per target", out, len(names)),
 		Data: map[string]any{"child_pipeline": out, "targets": names}}, nil
+}
+
+// repoTop is the top of the git work tree holding dir (dir itself when
+// none does).
+func repoTop(dir string) string {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return dir
+	}
+	for d := abs; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, ".git")); err == nil {
+			return d
+		}
+		if filepath.Dir(d) == d {
+			return abs
+		}
+	}
 }
 
 func writeAtomic(path string, data []byte) error {
