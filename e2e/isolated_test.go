@@ -1,0 +1,48 @@
+package e2e
+
+import (
+	"os"
+	"testing"
+	"time"
+
+	"github.com/pipeline-ci/pipeline/internal/testutil"
+	"github.com/pipeline-ci/pipeline/runners/runnertest"
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// TestGitLabCIIsolated runs testdata/isolated/*.txtar: a project's CI file
+// (the one `pipeline init` writes, or the CI/CD component included) run
+// whole by gitlab-ci-local with --shell-isolation, so that every job starts
+// from a fresh copy of the repository and gets only the artifacts of the
+// jobs it needs, as on GitLab's runners: build → template → integration (two
+// shards, then the child-pipeline form) → promote → release against the fake
+// forge, on the example appliance (two components).
+//
+// The integration targets are chroots of the cached test rootfs
+// (runners/runnertest), the base the tool does not build yet; the
+// production repository for UPGRADE is the build of the v1.0.0 tag, made by
+// the script. The template's base is cached by the template stage itself
+// (/var/tmp/pipeline-cache/template). Each script logs its wall time.
+func TestGitLabCIIsolated(t *testing.T) {
+	testutil.NeedTool(t, "git")
+	testutil.NeedTool(t, "rsync")
+	testutil.NeedTool(t, "bwrap")
+	testutil.NeedTool(t, "nsenter")
+	testutil.NeedTool(t, "mmdebstrap")
+	testutil.NeedTool(t, "qemu-img")
+	testutil.NeedRoot(t)
+	if _, err := os.Stat(gitlabCILocal); err != nil {
+		testutil.NeedTool(t, gitlabCILocal) // fails under CI, skips locally: run scripts/deps/e2e.sh
+	}
+	rootfs, _ := runnertest.Rootfs(t)
+	p := params("testdata/isolated")
+	setup := p.Setup
+	p.Setup = func(env *testscript.Env) error {
+		env.Setenv("GITLAB_CI_LOCAL", gitlabCILocal)
+		env.Setenv("ROOTFS", rootfs)
+		start := time.Now()
+		env.Defer(func() { env.T().Log("wall time of the whole isolated flow: " + time.Since(start).Round(time.Second).String()) })
+		return setup(env)
+	}
+	testscript.Run(t, p)
+}
