@@ -456,10 +456,15 @@ func (a *app) runChained(ctx context.Context, env *stages.Env, all []stages.Stag
 	return results, nil
 }
 
-// preflighted is s, checked first for what the machine lacks (root, a
-// tool; internal/preflight), with a full disk met on the way said plainly.
+// preflighted is s, checked first for its section of pipeline.yaml (the
+// ${VAR}s only this stage reads: config.Check) and for what the machine
+// lacks (root, a tool; internal/preflight), with a full disk met on the
+// way said plainly.
 func preflighted(s stages.Stage) stages.Stage {
 	return stages.Func{StageName: s.Name(), Fn: func(ctx context.Context, env *stages.Env) (*stages.Result, error) {
+		if err := env.Config.Check(s.Name()); err != nil {
+			return nil, err
+		}
 		if err := preflight.Check(preflight.This(), s.Name(), env.Config, env.DryRun); err != nil {
 			return nil, err
 		}

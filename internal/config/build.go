@@ -22,11 +22,11 @@ type Build struct {
 // packages, or a directory of prebuilt ones.
 type Component struct {
 	Name     string            `yaml:"name" pipeline:"required" doc:"Name of the component, used in the log and in after: lists."`
-	Command  string            `yaml:"command" doc:"Shell command that builds the packages, run with sh -c in dir (e.g. make -C agent deb)."`
+	Command  string            `yaml:"command" pipeline:"nonempty" doc:"Shell command that builds the packages, run with sh -c in dir (e.g. make -C agent deb)."`
 	Dir      string            `yaml:"dir" doc:"Working directory of the command, relative to the repository. Default: the repository."`
-	Packages []string          `yaml:"packages" doc:"Globs, relative to the repository, of the .deb/.rpm files the command produces."`
-	Prebuilt string            `yaml:"prebuilt" doc:"A directory (relative to the repository) of prebuilt .deb/.rpm files, instead of a command."`
-	After    []string          `yaml:"after" doc:"Components that must be built before this one."`
+	Packages []string          `yaml:"packages" pipeline:"nonempty" doc:"Globs, relative to the repository, of the .deb/.rpm files the command produces."`
+	Prebuilt string            `yaml:"prebuilt" pipeline:"nonempty" doc:"A directory (relative to the repository) of prebuilt .deb/.rpm files, instead of a command."`
+	After    []string          `yaml:"after" pipeline:"nonempty" doc:"Components that must be built before this one."`
 	Env      map[string]string `yaml:"env" doc:"Extra environment for the command."`
 	Timeout  Duration          `yaml:"timeout" doc:"Stop the command after this long, e.g. 20m. Default: no limit."`
 }
@@ -34,8 +34,8 @@ type Component struct {
 // BuildBase is the base distribution: names (and virtual names) that exist
 // without us building them.
 type BuildBase struct {
-	Packages []string `yaml:"packages" doc:"Package and virtual names the base distribution provides (any version), e.g. libc6, systemd, /bin/sh."`
-	Index    []string `yaml:"index" doc:"Debian Packages index files (or dpkg status files; .gz allowed), relative to the repository, listing the base distribution with versions."`
+	Packages []string `yaml:"packages" pipeline:"nonempty" doc:"Package and virtual names the base distribution provides (any version), e.g. libc6, systemd, /bin/sh."`
+	Index    []string `yaml:"index" pipeline:"nonempty" doc:"Debian Packages index files (or dpkg status files; .gz allowed), relative to the repository, listing the base distribution with versions."`
 }
 
 // Metapackage describes the distribution meta-package.

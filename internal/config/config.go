@@ -15,7 +15,10 @@
 //
 //	yaml:"name"          the key in the file; yaml:"-" skips the field;
 //	                     yaml:",inline" (or an embedded struct) merges its keys
-//	pipeline:"required"  the key must be present when its mapping is
+//	pipeline:"required"  the key must be present when its mapping is (and
+//	                     is nonempty too)
+//	pipeline:"nonempty"  a value written with ${…} must not expand to empty
+//	                     (a string, or each string of a list)
 //	enum:"a,b,c"         the value (or each item of a list) must be one of these
 //	doc:"…"              one sentence for the schema, shown by editors on hover
 //
@@ -26,6 +29,18 @@
 // method so the schema can describe it). A struct (at any depth) that
 // implements Validator is checked after decoding, and its FieldErrors are
 // reported at the file:line:col of the value they name.
+//
+// Expansion is judged per stage (deferred.go): a problem that depends on
+// the environment (an unset ${VAR} without default, a value that expanded
+// to the wrong type, or to empty under a nonempty key) inside a stage's
+// section — build:, template:, integration:, promote:, release: — does not
+// fail Load. It waits in the Config, that section holds its defaults, and
+// Config.Check(stage) returns it: each stage asks before it runs, so a
+// build job does not need the variables only the integration job is given.
+// Every other problem, and every problem of the shared sections (version,
+// project, forge, artifacts, stages), fails Load. Config.ExpandedEmpty
+// tells a stage that has another source for a value (integration.version:
+// the build's hand-off) that the file's ${…} gave nothing, and where.
 //
 // Keys starting with "x-" at the top level are ignored: a place for YAML
 // anchors (x-defaults: &defaults …) that other keys merge with <<: *defaults.
@@ -49,6 +64,10 @@ type Config struct {
 	Integration Integration `yaml:"integration" doc:"The integration stage: suites on fresh and upgraded targets (docs/integration.md)."`
 	Promote     Promote     `yaml:"promote" doc:"The promote stage: staging to master, culprit finding (docs/promote.md)."`
 	Release     Release     `yaml:"release" doc:"The release stage: version, changelog, notes, milestone, tag (docs/release.md)."`
+
+	// later is what the loader left for each stage to judge (Check,
+	// ExpandedEmpty); nil when there is nothing.
+	later *deferred
 }
 
 // Project names the distribution.
@@ -73,7 +92,7 @@ type Forge struct {
 // Artifacts configures the artifact store.
 type Artifacts struct {
 	// URL is file://DIR (default: file://.pipeline/artifacts) or s3://bucket/prefix.
-	URL string `yaml:"url" doc:"file://DIR (relative to the repository) or s3://bucket/prefix."`
+	URL string `yaml:"url" pipeline:"nonempty" doc:"file://DIR (relative to the repository) or s3://bucket/prefix."`
 	S3  S3     `yaml:"s3" doc:"S3 endpoint and the names of the credential variables, for an s3:// url."`
 }
 

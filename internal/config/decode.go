@@ -29,15 +29,51 @@ type decoder struct {
 	outer []outerMapping
 	// noValidate skips the Validators: only the rules the schema also has.
 	noValidate bool
+
+	// section is the top-level key being decoded ("" outside them).
+	section string
+	// deferred holds, per stage section, the problems that depend on the
+	// environment (see envAdd); nDeferred counts them.
+	deferred  map[string][]Problem
+	nDeferred int
+	// empties are the string values written with ${…} that expanded to
+	// empty, by dotted path; Msg is the text as written.
+	empties map[string]Problem
 }
 
 func (d *decoder) add(n *yaml.Node, path, format string, args ...any) {
-	p := Problem{Path: path, Msg: fmt.Sprintf(format, args...)}
+	d.probs = append(d.probs, problemAt(n, path, fmt.Sprintf(format, args...)))
+}
+
+func problemAt(n *yaml.Node, path, msg string) Problem {
+	p := Problem{Path: path, Msg: msg}
 	if n != nil {
 		p.Line, p.Col = n.Line, n.Column
 	}
+	return p
+}
+
+// envAdd reports a problem that depends on the environment: an unset
+// variable, a value that expanded to the wrong type or to empty. In a
+// stage's section (a top-level key named in AllStages) it waits for that
+// stage, which asks Config.Check before it runs: a build job does not
+// have the variables only the integration job is given. Anywhere else it
+// is reported now.
+func (d *decoder) envAdd(p Problem) {
+	if contains(AllStages, d.section) {
+		if d.deferred == nil {
+			d.deferred = map[string][]Problem{}
+		}
+		d.deferred[d.section] = append(d.deferred[d.section], p)
+		d.nDeferred++
+		return
+	}
 	d.probs = append(d.probs, p)
 }
+
+// count is every problem found so far, deferred ones included: a struct
+// with any is not given to its Validator.
+func (d *decoder) count() int { return len(d.probs) + d.nDeferred }
 
 func deref(n *yaml.Node) *yaml.Node {
 	for n != nil && n.Kind == yaml.AliasNode {
@@ -141,7 +177,12 @@ func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string, key *yam
 		d.add(n, path, "want %s, got %s", want(t), describe(n))
 		return
 	}
-	before := len(d.probs)
+	before := d.count()
+	if top {
+		// A stage section's deferred problems are that stage's: the top
+		// level's own rules still apply.
+		before = len(d.probs)
+	}
 	fields := fieldsOf(t)
 	d.outer = append(d.outer, outerMapping{path, fields})
 	defer func() { d.outer = d.outer[:len(d.outer)-1] }()
@@ -157,7 +198,13 @@ func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string, key *yam
 			continue
 		}
 		seen[name] = true
+		if top {
+			d.section = name
+		}
 		d.decode(p.val, v.FieldByIndex(f.index), joinPath(path, name), f, p.key)
+		if top {
+			d.section = ""
+		}
 	}
 	for i := range fields {
 		f := &fields[i]
@@ -175,7 +222,11 @@ func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string, key *yam
 		// Not in the file: the default stays, and is checked like the rest.
 		d.validateTree(v.FieldByIndex(f.index), joinPath(path, f.name), key)
 	}
-	if len(d.probs) == before {
+	now := d.count()
+	if top {
+		now = len(d.probs)
+	}
+	if now == before {
 		d.validate(v, n, path, key)
 	}
 }
@@ -387,7 +438,7 @@ func (d *decoder) scalar(n *yaml.Node, v reflect.Value, path string, f *fieldInf
 	out, changed, probs := expand(text, d.lookup)
 	if len(probs) > 0 {
 		for _, p := range probs {
-			d.addAt(n, p.Offset, path, p.Msg)
+			d.addAt(n, p, path)
 		}
 		return
 	}
@@ -395,18 +446,31 @@ func (d *decoder) scalar(n *yaml.Node, v reflect.Value, path string, f *fieldInf
 		text, fromEnv = out, true
 		tag = (&yaml.Node{Kind: yaml.ScalarNode, Value: text}).ShortTag()
 	}
+	// report is add, for a problem with the value: one that came from the
+	// environment may wait for its stage (envAdd).
+	report := func(format string, args ...any) {
+		p := problemAt(n, path, fmt.Sprintf(format, args...))
+		if fromEnv {
+			d.envAdd(p)
+			return
+		}
+		d.probs = append(d.probs, p)
+	}
 	bad := func() {
 		msg := fmt.Sprintf("want %s, got %s", want(t), describeText(text, tag, fromEnv))
 		if unquoted := (&yaml.Node{Kind: yaml.ScalarNode, Value: text}).ShortTag(); n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle) != 0 && unquoted != "!!str" {
 			msg += " — remove the quotes"
 		}
-		d.add(n, path, "%s", msg)
+		report("%s", msg)
 	}
 	enumText := text
 	switch t.Kind() {
 	case reflect.String:
 		if !fromEnv && tag != "!!str" && tag != "!!timestamp" {
 			d.add(n, path, "want a string, got %s — quote it (%s) to keep it as written", describe(n), strconv.Quote(text))
+			return
+		}
+		if fromEnv && text == "" && !d.expandedEmpty(n, path, f) {
 			return
 		}
 		v.SetString(text)
@@ -423,7 +487,7 @@ func (d *decoder) scalar(n *yaml.Node, v reflect.Value, path string, f *fieldInf
 			return
 		}
 		if i.neg && i.u > 1<<63 || !i.neg && i.u > math.MaxInt64 || v.OverflowInt(i.int()) {
-			d.add(n, path, "%s is out of range for this value (%s)", text, t)
+			report("%s is out of range for this value (%s)", text, t)
 			return
 		}
 		v.SetInt(i.int())
@@ -435,7 +499,7 @@ func (d *decoder) scalar(n *yaml.Node, v reflect.Value, path string, f *fieldInf
 			return
 		}
 		if v.OverflowUint(i.u) {
-			d.add(n, path, "%s is out of range for this value (%s)", text, t)
+			report("%s is out of range for this value (%s)", text, t)
 			return
 		}
 		v.SetUint(i.u)
@@ -457,26 +521,53 @@ func (d *decoder) scalar(n *yaml.Node, v reflect.Value, path string, f *fieldInf
 			shown = strconv.Quote(enumText)
 		}
 		if s := suggest(enumText, f.enum); s != "" && t.Kind() == reflect.String {
-			d.add(n, path, "unsupported value %s — did you mean %q? (want one of: %s)", shown, s, strings.Join(f.enum, ", "))
+			report("unsupported value %s — did you mean %q? (want one of: %s)", shown, s, strings.Join(f.enum, ", "))
 		} else {
-			d.add(n, path, "unsupported value %s — want one of: %s", shown, strings.Join(f.enum, ", "))
+			report("unsupported value %s — want one of: %s", shown, strings.Join(f.enum, ", "))
 		}
 	}
 }
 
-// addAt reports a problem at a byte offset inside a scalar: exact for a
-// one-line plain or quoted scalar without escapes, else at the scalar.
-func (d *decoder) addAt(n *yaml.Node, offset int, path, msg string) {
-	p := Problem{Line: n.Line, Col: n.Column, Path: path, Msg: msg}
+// addAt reports a problem of a ${…} at its byte offset inside a scalar:
+// exact for a one-line plain or quoted scalar without escapes, else at the
+// scalar. An unset variable depends on the environment (envAdd).
+func (d *decoder) addAt(n *yaml.Node, ep expandProblem, path string) {
+	p := Problem{Line: n.Line, Col: n.Column, Path: path, Msg: ep.Msg}
 	if !strings.ContainsAny(n.Value, "\n\\\"'\t") {
 		switch n.Style {
 		case 0, yaml.FlowStyle:
-			p.Col += utf8.RuneCountInString(n.Value[:offset])
+			p.Col += utf8.RuneCountInString(n.Value[:ep.Offset])
 		case yaml.SingleQuotedStyle, yaml.DoubleQuotedStyle:
-			p.Col += 1 + utf8.RuneCountInString(n.Value[:offset])
+			p.Col += 1 + utf8.RuneCountInString(n.Value[:ep.Offset])
 		}
 	}
+	if ep.Unset {
+		d.envAdd(p)
+		return
+	}
 	d.probs = append(d.probs, p)
+}
+
+// expandedEmpty notes a string value written with ${…} that expanded to
+// empty (Config.ExpandedEmpty), and reports it when its field says it
+// needs a value (pipeline:"nonempty" or "required"). It tells whether the
+// value may stay.
+func (d *decoder) expandedEmpty(n *yaml.Node, path string, f *fieldInfo) bool {
+	if d.empties == nil {
+		d.empties = map[string]Problem{}
+	}
+	d.empties[path] = Problem{Line: n.Line, Col: n.Column, Path: path, Msg: n.Value}
+	if f == nil || !f.nonempty {
+		return true
+	}
+	vars := varsIn(n.Value)
+	first := "NAME"
+	if len(vars) > 0 {
+		first = vars[0]
+	}
+	d.envAdd(problemAt(n, path, fmt.Sprintf("%s expanded to empty, and this key needs a value — set %s in the environment to one, or write a default: ${%s:-value}",
+		n.Value, strings.Join(vars, " or "), first)))
+	return false
 }
 
 type whole struct {
@@ -579,9 +670,9 @@ func (d *decoder) unmarshaler(n *yaml.Node, v reflect.Value, path string) {
 		d.add(n, path, "has no value — remove the key to keep the default")
 		return
 	}
-	before := len(d.probs)
-	c := d.expandTree(n, path)
-	if len(d.probs) > before {
+	before := d.count()
+	c, changed := d.expandTree(n, path)
+	if d.count() > before {
 		return
 	}
 	if err := v.Addr().Interface().(yaml.Unmarshaler).UnmarshalYAML(c); err != nil {
@@ -589,32 +680,40 @@ func (d *decoder) unmarshaler(n *yaml.Node, v reflect.Value, path string) {
 		if te, ok := err.(*yaml.TypeError); ok {
 			msg = strings.Join(te.Errors, "; ")
 		}
+		if changed {
+			d.envAdd(problemAt(n, path, msg))
+			return
+		}
 		d.add(n, path, "%s", msg)
 	}
 }
 
 // expandTree copies n with aliases resolved and ${VAR} expanded in its
-// scalars; an expanded scalar is typed again from its new text.
-func (d *decoder) expandTree(n *yaml.Node, path string) *yaml.Node {
+// scalars; an expanded scalar is typed again from its new text. changed
+// tells whether any was.
+func (d *decoder) expandTree(n *yaml.Node, path string) (c *yaml.Node, changed bool) {
 	n = deref(n)
 	if d.steps++; d.steps > maxSteps {
-		return n
+		return n, false
 	}
-	c := *n
-	c.Content = nil
+	cp := *n
+	cp.Content = nil
 	for _, child := range n.Content {
-		c.Content = append(c.Content, d.expandTree(child, path))
+		cc, ch := d.expandTree(child, path)
+		cp.Content = append(cp.Content, cc)
+		changed = changed || ch
 	}
 	if n.Kind == yaml.ScalarNode {
-		out, changed, probs := expand(n.Value, d.lookup)
+		out, ch, probs := expand(n.Value, d.lookup)
 		for _, p := range probs {
-			d.addAt(n, p.Offset, path, p.Msg)
+			d.addAt(n, p, path)
 		}
-		if changed {
-			c.Value, c.Tag, c.Style = out, "", 0
+		if ch {
+			cp.Value, cp.Tag, cp.Style = out, "", 0
+			changed = true
 		}
 	}
-	return &c
+	return &cp, changed
 }
 
 // validate asks a struct that is a Validator, and reports its problems at

@@ -13,6 +13,9 @@ var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 type expandProblem struct {
 	Offset int
 	Msg    string
+	// Unset: the variable is not set (the environment's fault, not the
+	// file's).
+	Unset bool
 }
 
 // expand replaces ${NAME} with the variable's value, ${NAME:-default} with
@@ -40,7 +43,7 @@ func expand(s string, lookup func(string) (string, bool)) (out string, changed b
 		}
 		end := strings.IndexByte(s[i+2:], '}')
 		if end < 0 {
-			probs = append(probs, expandProblem{i, `"${" is not closed by "}" — write ${NAME} or ${NAME:-default}, or $${ for a literal "${"`})
+			probs = append(probs, expandProblem{Offset: i, Msg: `"${" is not closed by "}" — write ${NAME} or ${NAME:-default}, or $${ for a literal "${"`})
 			b.WriteString(s[i:])
 			break
 		}
@@ -48,15 +51,31 @@ func expand(s string, lookup func(string) (string, bool)) (out string, changed b
 		name, def, hasDef := strings.Cut(inner, ":-")
 		switch v, ok := lookup(name); {
 		case !envName.MatchString(name):
-			probs = append(probs, expandProblem{i, `"${` + inner + `}" does not name a variable (letters, digits and _, not starting with a digit) — write ${NAME} or ${NAME:-default}, or $$ for a literal $`})
+			probs = append(probs, expandProblem{Offset: i, Msg: `"${` + inner + `}" does not name a variable (letters, digits and _, not starting with a digit) — write ${NAME} or ${NAME:-default}, or $$ for a literal $`})
 		case ok && (v != "" || !hasDef):
 			b.WriteString(v)
 		case hasDef:
 			b.WriteString(def)
 		default:
-			probs = append(probs, expandProblem{i, "${" + name + "} is not set and has no default — set " + name + " in the environment, or write ${" + name + ":-default}"})
+			probs = append(probs, expandProblem{i, "${" + name + "} is not set and has no default — set " + name + " in the environment, or write ${" + name + ":-default}", true})
 		}
 		i += 2 + end + 1
 	}
 	return b.String(), changed, probs
 }
+
+// varsIn lists the variables a value refers to with ${NAME} or
+// ${NAME:-default}, in order, once each.
+func varsIn(s string) []string {
+	var out []string
+	for _, m := range varRef.FindAllStringSubmatch(s, -1) {
+		if m[1] != "" && !contains(out, m[1]) {
+			out = append(out, m[1])
+		}
+	}
+	return out
+}
+
+// varRef is one ${NAME} or ${NAME:-default}; a $$ before it is matched
+// too, so an escaped "$${NAME}" is not taken for a reference.
+var varRef = regexp.MustCompile(`\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-[^}]*)?\}`)

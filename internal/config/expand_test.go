@@ -26,9 +26,9 @@ func TestExpand(t *testing.T) {
 		{"cost $5 and $A", "cost $5 and $A", false, nil},
 		{"trailing $", "trailing $", false, nil},
 		{"${DOLLAR}", "$B", true, nil}, // values are not expanded again
-		{"a ${UNSET} b", "a  b", true, []expandProblem{{2, "${UNSET} is not set and has no default — set UNSET in the environment, or write ${UNSET:-default}"}}},
-		{"${1X}", "", true, []expandProblem{{0, `"${1X}" does not name a variable (letters, digits and _, not starting with a digit) — write ${NAME} or ${NAME:-default}, or $$ for a literal $`}}},
-		{"x${A", "x${A", true, []expandProblem{{1, `"${" is not closed by "}" — write ${NAME} or ${NAME:-default}, or $${ for a literal "${"`}}},
+		{"a ${UNSET} b", "a  b", true, []expandProblem{{2, "${UNSET} is not set and has no default — set UNSET in the environment, or write ${UNSET:-default}", true}}},
+		{"${1X}", "", true, []expandProblem{{0, `"${1X}" does not name a variable (letters, digits and _, not starting with a digit) — write ${NAME} or ${NAME:-default}, or $$ for a literal $`, false}}},
+		{"x${A", "x${A", true, []expandProblem{{1, `"${" is not closed by "}" — write ${NAME} or ${NAME:-default}, or $${ for a literal "${"`, false}}},
 	} {
 		out, changed, probs := expand(c.in, lookup)
 		if out != c.out || changed != c.changed || !reflect.DeepEqual(probs, c.probs) {

@@ -15,6 +15,7 @@ type fieldInfo struct {
 	index    []int  // for reflect.Value.FieldByIndex (inline structs add a level)
 	typ      reflect.Type
 	required bool     // pipeline:"required"
+	nonempty bool     // pipeline:"nonempty", or required: a ${…} value may not expand to empty
 	enum     []string // enum:"a,b,c"
 	doc      string   // doc:"…"
 	env      bool     // key ends in _env: holds a variable NAME
@@ -49,11 +50,13 @@ func fieldsOf(t reflect.Type) []fieldInfo {
 		if name == "" {
 			name = strings.ToLower(sf.Name)
 		}
+		opt := sf.Tag.Get("pipeline")
 		f := fieldInfo{
 			name:     name,
 			index:    []int{i},
 			typ:      sf.Type,
-			required: hasOpt(sf.Tag.Get("pipeline"), "required"),
+			required: hasOpt(opt, "required"),
+			nonempty: hasOpt(opt, "required") || hasOpt(opt, "nonempty"),
 			doc:      sf.Tag.Get("doc"),
 			env:      strings.HasSuffix(name, "_env"),
 		}

@@ -45,11 +45,11 @@ type Integration struct {
 	Base string `yaml:"base"`
 	// Provision installs (FRESH) or upgrades to (UPGRADE) the version under
 	// test; it runs again for the idempotence check.
-	Provision string `yaml:"provision"`
+	Provision string `yaml:"provision" pipeline:"nonempty"`
 	// ProvisionTimeout bounds each setup/base/provision run (default 20m).
 	ProvisionTimeout Duration `yaml:"provision_timeout"`
 	// Suites are suite files or globs, relative to the repository.
-	Suites []string `yaml:"suites"`
+	Suites []string `yaml:"suites" pipeline:"nonempty"`
 	// Scenarios to run on every target that does not say (default: fresh
 	// and upgrade).
 	Scenarios []string `yaml:"scenarios"`
@@ -87,21 +87,21 @@ type IntegrationTarget struct {
 	Scenarios []string `yaml:"scenarios"`
 
 	// chroot: the unpacked root filesystem (copied for every run).
-	Rootfs string `yaml:"rootfs"`
+	Rootfs string `yaml:"rootfs" pipeline:"nonempty"`
 	// container: the image, imported from Tarball when missing; Engine is
 	// the CLI with its global flags (default [podman]); RunArgs go to `run`.
-	Image   string   `yaml:"image"`
-	Tarball string   `yaml:"tarball"`
+	Image   string   `yaml:"image" pipeline:"nonempty"`
+	Tarball string   `yaml:"tarball" pipeline:"nonempty"`
 	Engine  []string `yaml:"engine"`
 	RunArgs []string `yaml:"run_args"`
 	// ssh: the host; the private key is in the file KeyFile or the
 	// environment variable KeyEnv, else the SSH agent is used.
-	Host       string `yaml:"host"`
+	Host       string `yaml:"host" pipeline:"nonempty"`
 	Port       int    `yaml:"port"`
 	User       string `yaml:"user"`
 	KeyFile    string `yaml:"key_file"`
 	KeyEnv     string `yaml:"key_env"`
-	KnownHosts string `yaml:"known_hosts"`
+	KnownHosts string `yaml:"known_hosts" pipeline:"nonempty"`
 	// ResetCommand runs on the CI host to bring an ssh or local target
 	// back to a clean state (a snapshot revert).
 	ResetCommand string `yaml:"reset_command"`
@@ -111,7 +111,7 @@ type IntegrationTarget struct {
 	// (key_file/key_env) is handed to the guest for this boot only
 	// (systemd credential ssh.authorized_keys.USER); known_hosts names a
 	// file with the template's public host key.
-	DiskImage string `yaml:"disk_image"`
+	DiskImage string `yaml:"disk_image" pipeline:"nonempty"`
 	Memory    int    `yaml:"memory"`
 	Kernel    string `yaml:"kernel"`
 	Initrd    string `yaml:"initrd"`

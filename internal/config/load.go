@@ -77,25 +77,38 @@ func displayPath(path string) string {
 // Parse is Load for bytes already read; name is shown in messages.
 func Parse(name string, data []byte, lookup func(string) (string, bool)) (*Config, error) {
 	cfg := Default()
-	if err := decodeFile(name, data, lookup, cfg); err != nil {
+	later, err := decode(name, data, lookup, cfg, true)
+	if err != nil {
 		return nil, err
 	}
 	cfg.Path = name
+	cfg.setDeferred(later)
 	return cfg, nil
 }
 
 // decodeFile decodes one YAML document onto out (a pointer to a struct).
 func decodeFile(name string, data []byte, lookup func(string) (string, bool), out any) error {
-	return decodeWith(name, data, lookup, out, true)
+	_, err := decode(name, data, lookup, out, true)
+	return err
 }
 
 // decodeWith is decodeFile, with the Validators asked or not (tests compare
 // the decoder's own rules with the schema's).
 func decodeWith(name string, data []byte, lookup func(string) (string, bool), out any, validate bool) error {
+	_, err := decode(name, data, lookup, out, validate)
+	return err
+}
+
+// decode decodes one YAML document onto out. The error holds every problem
+// to report now; what waits for a stage (a stage section's problems that
+// depend on the environment) and the values that expanded to empty come
+// back in deferred.
+func decode(name string, data []byte, lookup func(string) (string, bool), out any, validate bool) (*deferred, error) {
 	if lookup == nil {
 		lookup = func(string) (string, bool) { return "", false }
 	}
 	root, probs := parseDocument(data)
+	later := &deferred{file: name}
 	if root != nil {
 		d := &decoder{lookup: lookup, noValidate: !validate}
 		v := reflect.ValueOf(out).Elem()
@@ -106,11 +119,12 @@ func decodeWith(name string, data []byte, lookup func(string) (string, bool), ou
 			d.structure(root, v, "", root, true)
 		}
 		probs = d.probs
+		later.problems, later.empties = d.deferred, d.empties
 	}
 	if len(probs) == 0 {
-		return nil
+		return later, nil
 	}
-	return errs.New(errs.Usage, newError(name, probs), "")
+	return nil, errs.New(errs.Usage, newError(name, probs), "")
 }
 
 // parseDocument parses data into the node of its only document, or

@@ -18,7 +18,7 @@ type Promote struct {
 	// Test is the shell command run (sh -c) in a clean worktree of each
 	// tree to judge it: exit 0 good, 125 cannot test, 1–127 bad; a signal
 	// or the timeout is an infrastructure error, not a verdict.
-	Test string `yaml:"test" doc:"Shell command (sh -c) run in a clean worktree of each tree judged: exit 0 good, 125 cannot test, 1-127 bad; a signal, an exit above 127 or the timeout is an infrastructure error. Required to run promote (e.g. make bvt)."`
+	Test string `yaml:"test" pipeline:"nonempty" doc:"Shell command (sh -c) run in a clean worktree of each tree judged: exit 0 good, 125 cannot test, 1-127 bad; a signal, an exit above 127 or the timeout is an infrastructure error. Required to run promote (e.g. make bvt)."`
 	// Timeout bounds one run of Test.
 	Timeout Duration `yaml:"timeout" doc:"Longest one run of test may take (e.g. 90m). Default: 2h."`
 	// Parallel is how many probes run at once, each in its own worktree.

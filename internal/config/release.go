@@ -48,7 +48,7 @@ type Release struct {
 	// Manifests are keys, in the artifact store, of manifests written by
 	// build and template; every object they list is linked from the forge
 	// release. {version} and {tag} are replaced; a missing one is skipped.
-	Manifests []string `yaml:"manifests" doc:"Keys in the artifact store of manifests that build and template wrote (builds/{version}/manifest.json): each object they list is linked from the forge release. A missing manifest is skipped."`
+	Manifests []string `yaml:"manifests" pipeline:"nonempty" doc:"Keys in the artifact store of manifests that build and template wrote (builds/{version}/manifest.json): each object they list is linked from the forge release. A missing manifest is skipped."`
 }
 
 // VersionFile is one file holding the version.

@@ -15,6 +15,11 @@ func (c *Config) SecretEnvNames() []string {
 		set[n] = true
 	}
 	collectEnvNames(reflect.ValueOf(c).Elem(), false, set)
+	if c.later != nil {
+		for _, n := range c.later.envNames {
+			set[n] = true
+		}
+	}
 	out := make([]string, 0, len(set))
 	for n := range set {
 		if n != "" {

@@ -101,8 +101,8 @@ type TemplateMetapackage struct {
 
 // TemplateFile is a file copied into the image.
 type TemplateFile struct {
-	Src  string `yaml:"src"`
-	Dest string `yaml:"dest"`
+	Src  string `yaml:"src" pipeline:"nonempty"`
+	Dest string `yaml:"dest" pipeline:"nonempty"`
 	Mode string `yaml:"mode"`
 }
 
@@ -142,8 +142,8 @@ func (TemplateStep) JSONSchema() map[string]any {
 
 // TemplateUser is a developer account in the image.
 type TemplateUser struct {
-	Name    string   `yaml:"name"`
-	SSHKeys []string `yaml:"ssh_keys"`
+	Name    string   `yaml:"name" pipeline:"nonempty"`
+	SSHKeys []string `yaml:"ssh_keys" pipeline:"nonempty"`
 	Sudo    bool     `yaml:"sudo"`
 	Shell   string   `yaml:"shell"`
 }

@@ -314,6 +314,9 @@ func (s *Stage) Run(ctx context.Context, env *stages.Env) (*stages.Result, error
 	if s.Opts.EmitChildPipeline != "" {
 		return s.emitChild(env, targets)
 	}
+	if err := checkVersion(env.Config); err != nil {
+		return nil, err
+	}
 	suites, err := LoadSuites(env.Repo, cfg.Suites)
 	if err != nil {
 		return nil, err
@@ -585,4 +588,20 @@ func writeAtomic(path string, data []byte) error {
 	}
 	os.Chmod(tmp.Name(), 0o644)
 	return os.Rename(tmp.Name(), path)
+}
+
+// checkVersion refuses an integration.version written with ${…} that
+// expanded to empty (and that nothing else supplied): provisioning
+// "appliance=" would fail in apt and blame the change, not the
+// configuration.
+func checkVersion(cfg *config.Config) error {
+	if cfg.Integration.Version != "" {
+		return nil
+	}
+	pos, written, ok := cfg.ExpandedEmpty("integration.version")
+	if !ok {
+		return nil
+	}
+	return errs.New(errs.Usage, fmt.Errorf("%s: integration.version: %s expanded to empty: there is no version to test", pos, written),
+		"give this job the build's version (the build job's dotenv PIPELINE_METAPACKAGE_VERSION), or write the version in integration.version")
 }
