@@ -54,7 +54,7 @@ func RunOne(ctx context.Context, env *Env, s Stage) (*Result, error) {
 
 	end := log.Section("stage_"+name, "pipeline "+name)
 	start := time.Now()
-	status := statusName(s, &senv) // one status per shard or target job
+	status := StatusNameOf(s, &senv) // one status per shard or target job
 	postStageStatus(ctx, &senv, status, "pending", "stage started")
 	res, err := s.Run(ctx, &senv)
 	if err != nil && res == nil {

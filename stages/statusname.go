@@ -11,8 +11,9 @@ type StatusNamer interface {
 	StatusName(env *Env) string
 }
 
-// statusName is the name a stage's commit status is posted under.
-func statusName(s Stage, env *Env) string {
+// StatusNameOf is the name s's commit status is posted under (after
+// "pipeline/"). A stage that wraps another forwards it with this.
+func StatusNameOf(s Stage, env *Env) string {
 	if n, ok := s.(StatusNamer); ok {
 		if name := n.StatusName(env); name != "" {
 			return name
