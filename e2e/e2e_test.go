@@ -26,6 +26,7 @@ import (
 	"testing"
 
 	"github.com/pipeline-ci/pipeline/gitops/forgetest"
+	"github.com/pipeline-ci/pipeline/internal/artifacts/miniotest"
 	"github.com/pipeline-ci/pipeline/internal/testutil"
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -56,6 +57,7 @@ func TestMain(m *testing.M) {
 		os.Exit(3)
 	}
 	code := m.Run()
+	miniotest.Stop()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

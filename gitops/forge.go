@@ -8,7 +8,10 @@ package gitops
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
+
+	"github.com/pipeline-ci/pipeline/internal/errs"
 )
 
 // Forge is everything the stages ask of a code-hosting server. It is the
@@ -29,9 +32,10 @@ type Forge interface {
 // GitLab external status check responses.
 type Statuses interface {
 	SetStatus(ctx context.Context, s Status) error
-	// SetExternalStatusCheck answers a GitLab external status check on an MR.
-	// Other forges return ErrUnsupported.
-	SetExternalStatusCheck(ctx context.Context, mr int, checkID int, sha string, passed bool) error
+	// SetExternalStatusCheck answers a GitLab external status check on an MR:
+	// status is passed, failed or pending; sha must be the MR's head
+	// (ErrStaleSHA otherwise). Other forges return ErrUnsupported.
+	SetExternalStatusCheck(ctx context.Context, mr int, checkID int, sha string, status string) error
 }
 
 // MergeRequests reads and writes merge requests (pull requests on GitHub).
@@ -95,7 +99,22 @@ var (
 	// ErrJobTokenScope: only CI_JOB_TOKEN is available and this call needs an
 	// API token.
 	ErrJobTokenScope = errors.New("CI_JOB_TOKEN cannot make this call")
+	// ErrStaleSHA: an external status check was answered for a commit that
+	// is no longer the merge request's head (GitLab's 409).
+	ErrStaleSHA = errors.New("sha is no longer the merge request's head")
 )
+
+// ExternalCheckStates are the statuses an external status check takes.
+var ExternalCheckStates = []string{"passed", "failed", "pending"}
+
+func checkStatusValue(status string) error {
+	for _, s := range ExternalCheckStates {
+		if s == status {
+			return nil
+		}
+	}
+	return errs.New(errs.Usage, fmt.Errorf("external status check status %q", status), "use passed, failed or pending")
+}
 
 // Status is a commit status.
 type Status struct {

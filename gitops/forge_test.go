@@ -385,11 +385,12 @@ func TestGitLabOnlyCalls(t *testing.T) {
 
 	mrIID := gl.AddMergeRequest("42", forgetest.GLMergeRequest{Title: "x", SourceBranch: "x", TargetBranch: "main"})
 	head := gl.MergeRequests("42")[mrIID-1].SHA
-	if err := f.SetExternalStatusCheck(ctx, int(mrIID), 7, head, true); err != nil {
+	check := gl.AddExternalStatusCheck("42", "title", "http://127.0.0.1:1/checks/title", "")
+	if err := f.SetExternalStatusCheck(ctx, int(mrIID), int(check), head, "passed"); err != nil {
 		t.Fatal(err)
 	}
 	resp := gl.StatusCheckResponses("42")
-	if len(resp) != 1 || resp[0].CheckID != 7 || resp[0].Status != "passed" || resp[0].SHA != head {
+	if len(resp) != 1 || resp[0].CheckID != check || resp[0].Status != "passed" || resp[0].SHA != head {
 		t.Fatalf("status check responses %+v", resp)
 	}
 }
@@ -399,7 +400,7 @@ func TestGitHubHasNoCherryPickAPI(t *testing.T) {
 	if _, err := fx.forge.CherryPick(context.Background(), fx.sha, "main", "", false); !errors.Is(err, ErrUnsupported) {
 		t.Fatalf("want ErrUnsupported, got %v", err)
 	}
-	if err := fx.forge.SetExternalStatusCheck(context.Background(), 1, 1, fx.sha, true); !errors.Is(err, ErrUnsupported) {
+	if err := fx.forge.SetExternalStatusCheck(context.Background(), 1, 1, fx.sha, "passed"); !errors.Is(err, ErrUnsupported) {
 		t.Fatalf("want ErrUnsupported, got %v", err)
 	}
 }
@@ -712,5 +713,26 @@ func TestGitLabProjectByPath(t *testing.T) {
 	}
 	if ms := srv.GitLab().Milestones("42"); len(ms) != 1 {
 		t.Fatalf("milestones of project 42: %+v", ms)
+	}
+}
+
+// A cancelled stage posts "canceled": GitLab keeps the word, GitHub has
+// no such state and gets "error" (never "pending", which would hang a
+// required check).
+func TestCanceledStatusPerForge(t *testing.T) {
+	ctx := context.Background()
+	gl := gitlabFixture(t, fastRetry)
+	if err := gl.forge.SetStatus(ctx, Status{SHA: gl.sha, Name: "pipeline/build", State: "canceled"}); err != nil {
+		t.Fatal(err)
+	}
+	if st := gl.srv.GitLab().Statuses("42"); len(st) != 1 || st[0].Status != "canceled" {
+		t.Errorf("GitLab statuses %+v, want one canceled", st)
+	}
+	gh := githubFixture(t, fastRetry)
+	if err := gh.forge.SetStatus(ctx, Status{SHA: gh.sha, Name: "pipeline/build", State: "canceled"}); err != nil {
+		t.Fatal(err)
+	}
+	if st := gh.srv.GitHub().Statuses("appliance/os"); len(st) != 1 || st[0].State != "error" {
+		t.Errorf("GitHub statuses %+v, want one error", st)
 	}
 }

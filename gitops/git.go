@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pipeline-ci/pipeline/internal/proc"
 )
 
 // Git runs the git CLI in one repository. Mutations (commit, tag,
@@ -33,7 +35,10 @@ func (g *Git) Run(ctx context.Context, args ...string) (string, error) {
 
 // RunBytes runs git with stdin and returns stdout byte-exactly.
 func (g *Git) RunBytes(ctx context.Context, stdin []byte, args ...string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, "git", args...)
+	// Its own process group, stopped as a whole on cancel: git's children
+	// (ssh, hooks, credential helpers) go with it, and Wait does not wait
+	// for them to close git's pipes.
+	cmd := proc.Command(ctx, "git", args...)
 	cmd.Dir = g.Dir
 	// Never stop for a password prompt in CI: fail instead.
 	cmd.Env = append(cmd.Environ(), "GIT_TERMINAL_PROMPT=0")
@@ -44,6 +49,10 @@ func (g *Git) RunBytes(ctx context.Context, stdin []byte, args ...string) ([]byt
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
+		if stop := proc.Stopped(ctx); stop != nil {
+			// "timed out" or "cancelled (SIGTERM)", not "signal: terminated".
+			err = stop
+		}
 		return stdout.Bytes(), &GitError{
 			Args:   redactArgs(args),
 			Stderr: RedactURL(strings.TrimSpace(stderr.String())),

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pipeline-ci/pipeline/internal/proc"
 	"github.com/pipeline-ci/pipeline/internal/testutil"
 )
 
@@ -395,4 +396,60 @@ func TestTagAndWorktree(t *testing.T) {
 	if b, _ := g.CurrentBranch(ctx); b != "master" {
 		t.Fatalf("main checkout moved to %q", b)
 	}
+}
+
+// A git that hangs on a child of its own (here the ssh command, as a
+// remote that never answers would) must not outlive a deadline: the whole
+// process group goes, and Run returns at once, saying it timed out. (git
+// used to be killed alone while its ssh child kept git's pipes, and Run
+// returned only when that child ended.)
+func TestRunDeadlineStopsGitAndItsChildren(t *testing.T) {
+	t.Parallel()
+	g := newRepo(t)
+	// A sleep whose argument is unique to this run marks its process.
+	marker := fmt.Sprintf("8.%d", time.Now().UnixNano()%1e9)
+	hang := filepath.Join(t.TempDir(), "hang-ssh")
+	if err := os.WriteFile(hang, []byte("#!/bin/sh\nsleep "+marker+"\nexit 255\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	g.Env = append(g.Env, "GIT_SSH_COMMAND="+hang)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := g.Run(ctx, "ls-remote", "ssh://git@example.invalid/repo.git")
+	took := time.Since(start)
+	if took > 2*time.Second {
+		t.Errorf("Run returned after %s with a 1s deadline", took)
+	}
+	if err == nil || !errors.Is(err, proc.ErrTimedOut) || !strings.Contains(err.Error(), "git ls-remote") || !strings.Contains(err.Error(), "timed out") {
+		t.Errorf("err = %v, want a git error that says it timed out", err)
+	}
+	if pids := procsWithArg(t, marker); len(pids) > 0 {
+		t.Errorf("processes left behind: %v", pids)
+	}
+}
+
+// procsWithArg lists the running processes with arg in their command line.
+func procsWithArg(t *testing.T, arg string) []string {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err != nil || len(cmdline) == 0 { // gone, or a zombie
+			continue
+		}
+		for _, a := range strings.Split(string(cmdline), "\x00") {
+			if a == arg {
+				out = append(out, e.Name()+" "+strings.ReplaceAll(string(cmdline), "\x00", " "))
+			}
+		}
+	}
+	return out
 }

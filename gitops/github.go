@@ -189,7 +189,7 @@ func ghState(s string) (string, error) {
 }
 
 // SetExternalStatusCheck is GitLab-only.
-func (g *GitHub) SetExternalStatusCheck(context.Context, int, int, string, bool) error {
+func (g *GitHub) SetExternalStatusCheck(context.Context, int, int, string, string) error {
 	return fmt.Errorf("github: external status checks: %w", ErrUnsupported)
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/go-cleanhttp"
 	"github.com/hashicorp/go-retryablehttp"
+	"github.com/pipeline-ci/pipeline/internal/errs"
 	gitlab "gitlab.com/gitlab-org/api/client-go/v2"
 )
 
@@ -188,18 +189,74 @@ func glState(s string) (gitlab.BuildStateValue, error) {
 	return "", statusStateErr(s)
 }
 
-// SetExternalStatusCheck answers an external status check of an MR.
-func (g *GitLab) SetExternalStatusCheck(ctx context.Context, mr int, checkID int, sha string, passed bool) error {
-	status := "failed"
-	if passed {
-		status = "passed"
+// SetExternalStatusCheck answers an external status check of an MR
+// (POST /projects/:id/merge_requests/:iid/status_check_responses with sha,
+// external_status_check_id and status passed, failed or pending). GitLab
+// answers 409 when sha is no longer the MR's head: that is ErrStaleSHA.
+func (g *GitLab) SetExternalStatusCheck(ctx context.Context, mr int, checkID int, sha string, status string) error {
+	if err := checkStatusValue(status); err != nil {
+		return err
 	}
-	opt := &gitlab.SetExternalStatusCheckStatusOptions{SHA: &sha, ExternalStatusCheckID: gitlab.Ptr(int64(checkID)), Status: &status}
-	return g.api(ctx, fmt.Sprintf("answer status check %d on !%d", checkID, mr), true, func(ctx context.Context, o gitlab.RequestOptionFunc) error {
+	opt := &gitlab.SetProjectMergeRequestExternalStatusCheckStatusOptions{SHA: &sha, ExternalStatusCheckID: gitlab.Ptr(int64(checkID)), Status: &status}
+	err := g.api(ctx, fmt.Sprintf("answer status check %d on !%d", checkID, mr), true, func(ctx context.Context, o gitlab.RequestOptionFunc) error {
 		// Answering twice records the same answer again: harmless.
-		_, err := g.c.ExternalStatusChecks.SetExternalStatusCheckStatus(g.pid, int64(mr), opt, o)
+		_, err := g.c.ExternalStatusChecks.SetProjectMergeRequestExternalStatusCheckStatus(g.pid, int64(mr), opt, o)
 		return err
 	})
+	switch glStatus(err) {
+	case http.StatusConflict:
+		return fmt.Errorf("gitlab: status check %d on !%d at %s: %w (%s)", checkID, mr, short(sha), ErrStaleSHA, glMessage(err))
+	case http.StatusNotFound:
+		return errs.New(errs.Usage, fmt.Errorf("gitlab: status check %d on !%d: %w", checkID, mr, err),
+			"check that the MR exists and that the check id is one of GET /projects/"+g.pid+"/external_status_checks")
+	}
+	return err
+}
+
+// ExternalStatusCheckID returns the id of the project's external status
+// check called name (GET /projects/:id/external_status_checks), or an
+// error saying which names exist.
+func (g *GitLab) ExternalStatusCheckID(ctx context.Context, name string) (int, error) {
+	var (
+		id    int
+		names []string
+	)
+	err := g.api(ctx, "list external status checks", true, func(ctx context.Context, o gitlab.RequestOptionFunc) error {
+		names, id = nil, 0
+		checks, _, err := g.c.ExternalStatusChecks.ListProjectExternalStatusChecks(g.pid, &gitlab.ListProjectExternalStatusChecksOptions{ListOptions: gitlab.ListOptions{PerPage: 100}}, o)
+		if err != nil {
+			return err
+		}
+		for _, c := range checks {
+			names = append(names, c.Name)
+			if c.Name == name {
+				id = int(c.ID)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	if id == 0 {
+		return 0, errs.New(errs.Usage, fmt.Errorf("gitlab: project %s has no external status check named %q (it has: %s)", g.pid, name, strings.Join(names, ", ")),
+			"add it under Settings > Merge requests > Status checks, or give its id in serve.checks[].id")
+	}
+	return id, nil
+}
+
+// MergeRequestHead returns the MR's head commit and its state (opened,
+// merged, closed) as GitLab has them now.
+func (g *GitLab) MergeRequestHead(ctx context.Context, mr int) (sha, state string, err error) {
+	err = g.api(ctx, fmt.Sprintf("read !%d", mr), true, func(ctx context.Context, o gitlab.RequestOptionFunc) error {
+		m, _, err := g.c.MergeRequests.GetMergeRequest(g.pid, int64(mr), nil, o)
+		if err != nil {
+			return err
+		}
+		sha, state = m.SHA, m.State
+		return nil
+	})
+	return sha, state, err
 }
 
 // --- merge requests ----------------------------------------------------------------------

@@ -36,8 +36,8 @@ func Skipped(err error) (string, bool) {
 func (None) SetStatus(_ context.Context, s Status) error {
 	return skip("set status %s=%s on %s", s.Name, s.State, short(s.SHA))
 }
-func (None) SetExternalStatusCheck(_ context.Context, mr, check int, _ string, passed bool) error {
-	return skip("answer status check %d on !%d (passed=%v)", check, mr, passed)
+func (None) SetExternalStatusCheck(_ context.Context, mr, check int, _ string, status string) error {
+	return skip("answer status check %d on !%d (%s)", check, mr, status)
 }
 func (None) FindMergeRequest(context.Context, string, string) (*MergeRequest, error) {
 	return nil, nil

@@ -15,7 +15,7 @@ func TestNoneSkipsWritesAndNamesThem(t *testing.T) {
 	var f Forge = None{}
 	writes := map[string]error{
 		"set status pipeline/build=success": f.SetStatus(ctx, Status{Name: "pipeline/build", State: "success", SHA: "abc"}),
-		"answer status check 3 on !1":       f.SetExternalStatusCheck(ctx, 1, 3, "abc", true),
+		"answer status check 3 on !1":       f.SetExternalStatusCheck(ctx, 1, 3, "abc", "passed"),
 		"comment promote on !4":             f.UpsertComment(ctx, CommentTarget{MergeRequest: 4}, "promote", "x"),
 		"comment culprit on commit abc":     f.UpsertComment(ctx, CommentTarget{Commit: "abc"}, "culprit", "x"),
 		"close milestone 2":                 f.CloseMilestone(ctx, 2),

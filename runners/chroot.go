@@ -10,8 +10,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/pipeline-ci/pipeline/internal/proc"
 )
 
 // Chroot runs in a copy of a rootfs directory under bubblewrap. Start copies
@@ -82,7 +83,7 @@ func (c *Chroot) start(ctx context.Context) error {
 				return unreachable(c.Name, "work dir", err)
 			}
 		}
-	} else if out, err := exec.CommandContext(ctx, "cp", "-a", "--reflink=auto", c.Rootfs, root).CombinedOutput(); err != nil {
+	} else if out, err := proc.Command(ctx, "cp", "-a", "--reflink=auto", c.Rootfs, root).CombinedOutput(); err != nil {
 		// --reflink=auto makes the copy nearly free on btrfs/xfs.
 		os.RemoveAll(work)
 		return unreachable(c.Name, "copy rootfs", fmt.Errorf("%v: %s", err, out))
@@ -110,9 +111,10 @@ func (c *Chroot) start(ctx context.Context) error {
 			`mount -t overlay overlay -o "lowerdir=$1,upperdir=$2,workdir=$3" "$4" && shift 4 && exec "$@"`,
 			"sh", c.Rootfs, filepath.Join(work, "upper"), filepath.Join(work, "ovl"), root}, argv...)
 	}
-	cmd := exec.Command(argv[0], argv[1:]...)
+	// The sandbox lives until stop, not until the ctx of this call ends;
+	// its own process group goes as a whole then.
+	cmd := proc.Command(context.Background(), argv[0], argv[1:]...)
 	cmd.ExtraFiles = []*os.File{infoW}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stderr := &limitedBuffer{max: 4096}
 	cmd.Stderr = stderr
 	// The init says "ready" once it runs inside the finished sandbox;
@@ -232,7 +234,7 @@ func (c *Chroot) Close() error {
 // every daemon along) and removes the copy.
 func (c *Chroot) stop() {
 	if c.sandbox != nil {
-		_ = syscall.Kill(-c.sandbox.Process.Pid, syscall.SIGKILL)
+		_ = proc.Kill(c.sandbox.Process)
 		_ = c.sandbox.Wait()
 		c.sandbox = nil
 	}

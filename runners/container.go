@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/pipeline-ci/pipeline/internal/proc"
 )
 
 // Container runs in a podman (or docker) container. The image is imported
@@ -41,18 +43,20 @@ type Container struct {
 
 func (c *Container) Target() string { return c.Name }
 
-func (c *Container) engine(args ...string) *exec.Cmd {
+// engine is the engine CLI with args, stopped with its process group when
+// ctx ends (internal/proc).
+func (c *Container) engine(ctx context.Context, args ...string) *exec.Cmd {
 	eng := c.Engine
 	if len(eng) == 0 {
 		eng = []string{"podman"}
 	}
-	cmd := exec.Command(eng[0], append(append([]string(nil), eng[1:]...), args...)...)
+	cmd := proc.Command(ctx, eng[0], append(append([]string(nil), eng[1:]...), args...)...)
 	cmd.Env = c.Env
 	return cmd
 }
 
 func (c *Container) engineOut(ctx context.Context, what string, args ...string) (string, error) {
-	cmd := c.engine(args...)
+	cmd := c.engine(ctx, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := runCtx(ctx, cmd); err != nil {
@@ -63,7 +67,7 @@ func (c *Container) engineOut(ctx context.Context, what string, args ...string) 
 
 // EnsureImage imports Tarball as Image unless the image already exists.
 func (c *Container) EnsureImage(ctx context.Context) error {
-	if err := runCtx(ctx, c.engine("image", "exists", c.Image)); err == nil {
+	if err := runCtx(ctx, c.engine(ctx, "image", "exists", c.Image)); err == nil {
 		return nil
 	}
 	if c.Tarball == "" {
@@ -156,24 +160,18 @@ func (c *Container) Close() error {
 
 func (c *Container) remove() {
 	if c.id != "" {
-		_ = c.engine("rm", "-f", "-t", "0", c.id).Run()
+		// Also after a cancel: the container must go.
+		_ = c.engine(context.Background(), "rm", "-f", "-t", "0", c.id).Run()
 		c.id = ""
 	}
 }
 
-// runCtx runs cmd and kills it when ctx ends.
+// runCtx runs cmd (made with ctx) and says "cancelled (SIGTERM)" or
+// "timed out" when ctx ended first.
 func runCtx(ctx context.Context, cmd *exec.Cmd) error {
-	if err := cmd.Start(); err != nil {
-		return err
+	err := cmd.Run()
+	if stop := proc.Stopped(ctx); err != nil && stop != nil {
+		return stop
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		_ = cmd.Process.Kill()
-		<-done
-		return ctx.Err()
-	}
+	return err
 }

@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
+
+	"github.com/pipeline-ci/pipeline/internal/proc"
 )
 
 // Local runs on this machine: for suites about the CI host itself, and for
@@ -24,8 +25,8 @@ func (l *Local) Run(ctx context.Context, cmd Command) (Output, error) {
 	return execRun(ctx, l.Name, []string{"/bin/sh", "-c"}, cmd, nil)
 }
 
-func (l *Local) CopyIn(ctx context.Context, src, dst string) error  { return copyLocal(src, dst) }
-func (l *Local) CopyOut(ctx context.Context, src, dst string) error { return copyLocal(src, dst) }
+func (l *Local) CopyIn(ctx context.Context, src, dst string) error  { return copyLocal(ctx, src, dst) }
+func (l *Local) CopyOut(ctx context.Context, src, dst string) error { return copyLocal(ctx, src, dst) }
 
 func (l *Local) Reset(ctx context.Context) error {
 	if l.ResetCommand == "" {
@@ -49,7 +50,7 @@ func (l *Local) DialContext(ctx context.Context, network, addr string) (net.Conn
 // copyLocal copies a file or tree with cp -a (keeps modes, links, owners).
 // A tree is merged into dst, as tar does on the other runners; nothing at
 // dst is removed first.
-func copyLocal(src, dst string) error {
+func copyLocal(ctx context.Context, src, dst string) error {
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return err
 	}
@@ -60,7 +61,7 @@ func copyLocal(src, dst string) error {
 		}
 		args = []string{"-a", src + "/.", dst}
 	}
-	if out, err := exec.Command("cp", args...).CombinedOutput(); err != nil {
+	if out, err := proc.Command(ctx, "cp", args...).CombinedOutput(); err != nil {
 		return fmt.Errorf("cp -a %s %s: %v: %s", src, dst, err, out)
 	}
 	return nil

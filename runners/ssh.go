@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/pipeline-ci/pipeline/internal/proc"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 	"golang.org/x/crypto/ssh/knownhosts"
@@ -288,7 +288,7 @@ func (s *SSH) Reset(ctx context.Context) error {
 		s.client.Close()
 		s.client = nil
 	}
-	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", s.ResetCommand)
+	cmd := proc.Command(ctx, "/bin/sh", "-c", s.ResetCommand)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return unreachable(s.Name, "reset command", fmt.Errorf("%v: %s", err, bytes.TrimSpace(out)))
 	}

@@ -57,22 +57,10 @@ say "building the pipeline binary into $work/bin"
 export PATH="$work/bin:$PATH"
 pipeline version
 
-# The Debian root filesystem integration's targets start from (chroot and
-# podman), made once and kept in /var/cache/pipeline-demo.
-cache=/var/cache/pipeline-demo
-rootfs=$cache/rootfs
-if [ ! -x "$rootfs/bin/sh" ] || [ ! -s "$cache/rootfs.tar" ]; then
-  say "bootstrapping the integration targets' Debian 12 root filesystem (mmdebstrap, 1-6 minutes: it downloads ~40 MB)"
-  mkdir -p "$cache"
-  rm -rf "$cache/rootfs.tar.tmp"
-  # (a leftover $rootfs.tmp of an interrupted run is finished, not redone)
-  [ -x "$rootfs.tmp/bin/sh" ] || { rm -rf "$rootfs.tmp"; mmdebstrap --variant=minbase --mode=root --include=procps bookworm "$rootfs.tmp"; }
-  tar -C "$rootfs.tmp" --numeric-owner -cf "$cache/rootfs.tar.tmp" .
-  rm -rf "$rootfs"
-  mv "$rootfs.tmp" "$rootfs"
-  mv "$cache/rootfs.tar.tmp" "$cache/rootfs.tar"
-fi
-export APPLIANCE_ROOTFS=$rootfs APPLIANCE_ROOTFS_TARBALL=$cache/rootfs.tar
+# The integration targets' Debian root filesystem (chroot and podman) is
+# bootstrapped by the integration stage itself the first time
+# (integration.bootstrap in pipeline.yaml) and kept in
+# /var/cache/pipeline/rootfs for the next runs.
 
 say "making the scratch repository $work/appliance (origin: $work/origin.git)"
 # The same layout as this repository (the example in examples/appliance),

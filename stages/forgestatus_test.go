@@ -3,7 +3,9 @@ package stages
 import (
 	"context"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/pipeline-ci/pipeline/gitops"
 	"github.com/pipeline-ci/pipeline/gitops/forgetest"
@@ -11,6 +13,7 @@ import (
 	"github.com/pipeline-ci/pipeline/internal/config"
 	"github.com/pipeline-ci/pipeline/internal/errs"
 	"github.com/pipeline-ci/pipeline/internal/logging"
+	"github.com/pipeline-ci/pipeline/internal/proc"
 )
 
 func TestStageStatusesArePosted(t *testing.T) {
@@ -79,5 +82,64 @@ func TestStageStatusFailureIsOnlyAWarning(t *testing.T) {
 	pass := Func{StageName: "build", Fn: func(context.Context, *Env) (*Result, error) { return &Result{Outcome: Passed}, nil }}
 	if _, err := Run(context.Background(), env, []Stage{pass}, nil); err != nil {
 		t.Fatalf("a forge outage failed the stage: %v", err)
+	}
+}
+
+// A stage cancelled by a signal ends with a "canceled" status, posted
+// although the run's context is done, and an infrastructure error that
+// says so; the stages after it do not run. A stage that runs past its own
+// deadline is "failed", not "canceled".
+func TestCancelledStageStatusIsCanceled(t *testing.T) {
+	srv := forgetest.New(t, "tok")
+	srv.GitLab().AddProject(5, "g/p")
+	forge, err := gitops.NewGitLab(gitops.Options{BaseURL: srv.GitLabURL(), Project: "5", Token: "tok"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.Forge.Statuses = true
+	sha := strings.Repeat("e", 40)
+	env := &Env{Config: cfg, CI: ci.Context{Provider: ci.GitLab, SHA: sha, Branch: "staging", Env: ci.MapEnv{}},
+		Log: logging.Discard(), Forge: forge}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	build := Func{StageName: "build", Fn: func(ctx context.Context, _ *Env) (*Result, error) {
+		cancel(&proc.Interrupt{Signal: syscall.SIGTERM}) // the job is cancelled mid-stage
+		<-ctx.Done()
+		return nil, errs.Failuref("component a: `make` %v", proc.Stopped(ctx)) // the stage says what it saw
+	}}
+	ran := false
+	next := Func{StageName: "template", Fn: func(context.Context, *Env) (*Result, error) { ran = true; return nil, nil }}
+	results, err := Run(ctx, env, []Stage{build, next}, nil)
+	if errs.KindOf(err) != errs.Infra || !strings.HasPrefix(err.Error(), "build: cancelled (SIGTERM): ") || strings.Contains(err.Error(), "context canceled") {
+		t.Errorf("err = %v (kind %s), want build: cancelled (SIGTERM) as an infrastructure error", err, errs.KindOf(err))
+	}
+	if ran {
+		t.Error("the stage after a cancelled one ran")
+	}
+	if len(results) != 1 || results[0].Outcome != Cancelled || results[0].Summary != "cancelled (SIGTERM)" {
+		t.Errorf("results = %+v", results)
+	}
+	var seq []string
+	for _, s := range srv.GitLab().Statuses("5") {
+		seq = append(seq, s.Name+"="+s.Status)
+	}
+	if want := "pipeline/build=pending pipeline/build=canceled"; strings.Join(seq, " ") != want {
+		t.Errorf("statuses %s, want %s", strings.Join(seq, " "), want)
+	}
+
+	// Its own deadline: failed.
+	dctx, dcancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer dcancel()
+	slow := Func{StageName: "integration", Fn: func(ctx context.Context, _ *Env) (*Result, error) {
+		<-ctx.Done()
+		return nil, errs.Infraf("suite s: %v", proc.Stopped(ctx))
+	}}
+	if _, err := Run(dctx, env, []Stage{slow}, nil); errs.KindOf(err) != errs.Infra {
+		t.Errorf("err = %v", err)
+	}
+	st := srv.GitLab().Statuses("5")
+	if last := st[len(st)-1]; last.Name != "pipeline/integration" || last.Status != "failed" {
+		t.Errorf("last status %s=%s, want pipeline/integration=failed", last.Name, last.Status)
 	}
 }

@@ -2,12 +2,14 @@ package stages
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/pipeline-ci/pipeline/internal/errs"
 	"github.com/pipeline-ci/pipeline/internal/logging"
+	"github.com/pipeline-ci/pipeline/internal/proc"
 	"github.com/sirupsen/logrus"
 )
 
@@ -21,8 +23,8 @@ func Run(ctx context.Context, env *Env, all []Stage, names []string) ([]*Result,
 	}
 	var results []*Result
 	for _, s := range selected {
-		if err := ctx.Err(); err != nil {
-			return results, errs.Infraf("interrupted before %s: %w", s.Name(), err)
+		if stop := proc.Stopped(ctx); stop != nil {
+			return results, errs.Infraf("%w before %s", stop, s.Name())
 		}
 		res, err := RunOne(ctx, env, s)
 		if res != nil {
@@ -57,6 +59,18 @@ func RunOne(ctx context.Context, env *Env, s Stage) (*Result, error) {
 	status := StatusNameOf(s, &senv) // one status per shard or target job
 	postStageStatus(ctx, &senv, status, "pending", "stage started")
 	res, err := s.Run(ctx, &senv)
+	cancelled := err != nil && errors.Is(proc.Stopped(ctx), proc.ErrCancelled)
+	if cancelled {
+		// Whatever the stage made of it, a cancelled run is no verdict:
+		// exit 3, outcome cancelled, status canceled.
+		stop := proc.Stopped(ctx)
+		err = errs.New(errs.Infra, &cancelledError{stage: name, stop: stop, err: err},
+			"the run was stopped from outside (a cancelled CI job, Ctrl-C) and decided nothing: run it again")
+		if res == nil {
+			res = &Result{}
+		}
+		res.Outcome, res.Summary = Cancelled, stop.Error()
+	}
 	if err != nil && res == nil {
 		res = &Result{Outcome: Errored, Summary: firstLine(err.Error())}
 		if errs.KindOf(err) == errs.Failure {
@@ -72,10 +86,17 @@ func RunOne(ctx context.Context, env *Env, s Stage) (*Result, error) {
 			}
 		}
 		state := "success"
-		if err != nil {
+		switch {
+		case cancelled:
+			state = "canceled" // GitLab's word; GitHub's client maps it to "error"
+		case err != nil:
 			state = "failed"
 		}
-		postStageStatus(ctx, &senv, status, state, res.Summary)
+		// With a fresh bounded context: a cancelled job's status must not
+		// stay "pending" because the run's own context is done.
+		fctx, cancel := Final(ctx)
+		postStageStatus(fctx, &senv, status, state, res.Summary)
+		cancel()
 		ol := log.WithField("outcome", string(res.Outcome))
 		if err != nil {
 			ol.Error(firstLine(err.Error()))
@@ -92,6 +113,37 @@ func RunOne(ctx context.Context, env *Env, s Stage) (*Result, error) {
 		return res, err
 	}
 	return res, nil
+}
+
+// cancelledError is the error of a stage a cancel stopped: "STAGE:
+// cancelled (SIGTERM): what the stage was doing" (the first line of its
+// own error, whose hints are about verdicts there are none of).
+type cancelledError struct {
+	stage string
+	stop  error // proc.Stopped
+	err   error // the stage's
+}
+
+func (e *cancelledError) Error() string {
+	msg := e.stage + ": " + e.stop.Error()
+	if proc.IsStopped(e.err) {
+		return msg
+	}
+	return msg + ": " + strings.TrimPrefix(firstLine(e.err.Error()), e.stage+": ")
+}
+
+func (e *cancelledError) Unwrap() []error { return []error{e.stop, e.err} }
+
+// FinalTimeout bounds the last words of a run: the final commit status,
+// the MR comment and reports sent after the stage's work ended.
+const FinalTimeout = 15 * time.Second
+
+// Final is the context for a run's last words: it is not cancelled with
+// ctx (after a SIGTERM, the final status must still replace "pending"), and
+// ends after FinalTimeout, so that a forge that does not answer cannot hold
+// a cancelled job until the CI kills it.
+func Final(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), FinalTimeout)
 }
 
 func firstLine(s string) string {

@@ -13,6 +13,7 @@ import (
 	"github.com/pipeline-ci/pipeline/internal/config"
 	"github.com/pipeline-ci/pipeline/internal/logging"
 	"github.com/pipeline-ci/pipeline/internal/report"
+	"github.com/pipeline-ci/pipeline/stages/handoff"
 )
 
 // Env is what every stage is given: the repository, its configuration, the
@@ -28,6 +29,10 @@ type Env struct {
 	DryRun bool
 	// Out is for human-readable results (stdout); nil under --json.
 	Out io.Writer
+	// Handoff holds what the stages before this one produced in this
+	// process (`pipeline run`); a producing stage fills its field. Nil
+	// when nothing is handed on in process. See Env.Handoffs.
+	Handoff *handoff.Set
 }
 
 // Outcome is how a stage ended.
@@ -42,6 +47,9 @@ const (
 	// Errored: the stage could not run to a verdict (bad configuration,
 	// unreachable infrastructure, not implemented). Exit 2 or 3.
 	Errored Outcome = "error"
+	// Cancelled: the run was stopped from outside (SIGTERM from a
+	// cancelled CI job, Ctrl-C) before the stage reached a verdict. Exit 3.
+	Cancelled Outcome = "cancelled"
 )
 
 // Result is what a stage reports: a one-line summary for people, dotenv

@@ -18,8 +18,10 @@ import (
 	"github.com/pipeline-ci/pipeline/internal/errs"
 	"github.com/pipeline-ci/pipeline/internal/logging"
 	"github.com/pipeline-ci/pipeline/internal/preflight"
+	"github.com/pipeline-ci/pipeline/internal/proc"
 	"github.com/pipeline-ci/pipeline/internal/report"
 	"github.com/pipeline-ci/pipeline/stages"
+	"github.com/pipeline-ci/pipeline/stages/handoff"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )
@@ -87,6 +89,9 @@ func (a *app) execute(ctx context.Context, args []string) int {
 			err = errs.New(errs.Usage, err, "see `"+cmd.CommandPath()+" --help`")
 		}
 	}
+	if err != nil && proc.Interrupted(ctx) != nil {
+		err = cancelledError(ctx, err)
+	}
 	code := errs.Code(err)
 	a.out.Flush()
 	if a.log != nil {
@@ -103,6 +108,17 @@ func (a *app) execute(ctx context.Context, args []string) int {
 		a.printError(err, code)
 	}
 	return code
+}
+
+// cancelledError is err of a run a signal stopped: it says "cancelled
+// (SIGTERM)" first, and is an infrastructure error (exit 3): a stopped run
+// decided nothing about the code.
+func cancelledError(ctx context.Context, err error) error {
+	if errors.Is(err, proc.ErrCancelled) && errs.KindOf(err) == errs.Infra {
+		return err // said already (stages.RunOne)
+	}
+	return errs.New(errs.Infra, fmt.Errorf("%w: %w", proc.Stopped(ctx), err),
+		"the run was stopped from outside (a cancelled CI job, Ctrl-C) and decided nothing: run it again")
 }
 
 func isErrsError(err error) bool {
@@ -412,29 +428,25 @@ func (a *app) runWith(ctx context.Context, env *stages.Env, all []stages.Stage, 
 	return runErr
 }
 
-// runChained is stages.Run, except that the variables a stage hands to
-// later CI jobs (its dotenv: PIPELINE_METAPACKAGE_VERSION, PIPELINE_APT_SOURCE,
-// ...) reach the later stages of the same run too: pipeline.yaml is read
-// again with them layered over the environment, so `pipeline run` behaves
-// like the CI pipeline, where GitLab passes the dotenv report on. The run's
-// own outputs win over the environment: a later stage tests what was just
-// built.
+// runChained is stages.Run, except that the stages of one run hand their
+// typed values (stages/handoff) to the later ones in process, as separate
+// CI jobs get them from the report dir or the store. ${PIPELINE_…} in
+// pipeline.yaml still names the earlier stages' outputs (see
+// withHandoffs).
 func (a *app) runChained(ctx context.Context, env *stages.Env, all []stages.Stage, names []string) ([]*stages.Result, error) {
 	selected, err := stages.Select(all, names)
 	if err != nil {
 		return nil, err
 	}
-	outputs := map[string]string{}
+	if env.Handoff == nil {
+		env.Handoff = &handoff.Set{}
+	}
 	var results []*stages.Result
-	for i, s := range selected {
-		if i > 0 && len(outputs) > 0 && env.Config.Path != "" {
-			lookup := func(k string) (string, bool) {
-				if v, ok := outputs[k]; ok {
-					return v, true
-				}
-				return a.env.Lookup(k)
-			}
-			cfg, err := config.Load(env.Config.Path, lookup)
+	var seen handoff.Set
+	for _, s := range selected {
+		if *env.Handoff != seen {
+			seen = *env.Handoff
+			cfg, err := a.withHandoffs(env.Config, env.Handoff)
 			if err != nil {
 				return results, errs.New(errs.Usage, fmt.Errorf("before %s, with the outputs of the stages before it: %w", s.Name(), err), "")
 			}
@@ -447,13 +459,34 @@ func (a *app) runChained(ctx context.Context, env *stages.Env, all []stages.Stag
 		if err != nil {
 			return results, err
 		}
-		for _, r := range res {
-			for k, v := range r.Dotenv {
-				outputs[k] = v
-			}
-		}
 	}
 	return results, nil
+}
+
+// withHandoffs is pipeline.yaml read again with the dotenv variables of
+// this run's hand-offs layered over the environment, so that
+// ${PIPELINE_METAPACKAGE_VERSION} means the version build just made, in
+// `pipeline run` as in a CI job after the build job. The run's own outputs
+// win over the environment: a later stage tests what was just built.
+func (a *app) withHandoffs(cfg *config.Config, set *handoff.Set) (*config.Config, error) {
+	if cfg.Path == "" {
+		return cfg, nil
+	}
+	vars := map[string]string{}
+	for _, v := range set.Values() {
+		for k, val := range v.Dotenv() {
+			vars[k] = val
+		}
+	}
+	if len(vars) == 0 {
+		return cfg, nil
+	}
+	return config.Load(cfg.Path, func(k string) (string, bool) {
+		if v, ok := vars[k]; ok {
+			return v, true
+		}
+		return a.env.Lookup(k)
+	})
 }
 
 // preflighted is s, checked first for its section of pipeline.yaml (the

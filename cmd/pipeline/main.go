@@ -9,10 +9,10 @@ package main
 import (
 	"context"
 	"os"
-	"os/signal"
 	"syscall"
 
 	"github.com/pipeline-ci/pipeline/internal/ci"
+	"github.com/pipeline-ci/pipeline/internal/proc"
 )
 
 func main() {
@@ -22,7 +22,10 @@ func main() {
 // pipelineMain runs the command line in os.Args and returns the exit code;
 // the testscript tests run it as the `pipeline` program.
 func pipelineMain() int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// SIGTERM (a cancelled GitLab job, a stopped Jenkins build) or Ctrl-C
+	// cancels the run: children's process groups are stopped, final
+	// statuses posted, and the error says "cancelled (SIGTERM)".
+	ctx, stop := proc.SignalContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return newApp(os.Stdout, os.Stderr, ci.OS).execute(ctx, os.Args[1:])
 }

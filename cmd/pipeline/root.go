@@ -63,6 +63,7 @@ failure, 2 usage or configuration error, 3 infrastructure error.`,
 		newPromoteCmd(a),
 		newReleaseCmd(a),
 		newStatusCmd(a),
+		newServeCmd(a),
 		newInitCmd(a),
 		newVersionCmd(a),
 	)

@@ -26,7 +26,10 @@ type statusResult struct {
 }
 
 func newStatusCmd(a *app) *cobra.Command {
-	var st gitops.Status
+	var (
+		st    gitops.Status
+		check externalCheck
+	)
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Post a commit status / MR status-check result",
@@ -40,13 +43,25 @@ else the CI job's URL. States: pending, running, success, failed, canceled
 (GitHub has no "running": it shows pending; "failed" is "failure").
 
 With the "none" forge nothing is posted and the command says so (exit 0).
-Under --dry-run nothing is posted either: it prints what it would post.`,
+Under --dry-run nothing is posted either: it prints what it would post.
+
+With --external-check NAME it answers the merge request's GitLab external
+status check NAME instead (passed, failed or pending): on the MR of the CI
+job (CI_MERGE_REQUEST_IID) or --mr, at its head commit. The check's id is
+serve.checks[].id, else looked up by name in the project's status checks.
+Without --state the answer is the verdict the stage of that name recorded
+for the commit in the artifact store (pending when there is none yet).`,
 		Example: `  pipeline status --name bvt --state running
   pipeline status --name bvt --state success --description 'all suites passed'
   pipeline status --name upgrade --state failed --sha 1a2b3c4 --target-url https://ci.example.com/job/42
-  pipeline status --name bvt --state success --dry-run --json`,
+  pipeline status --name bvt --state success --dry-run --json
+  pipeline status --external-check integration          # from the recorded verdict
+  pipeline status --external-check title --state passed --mr 4`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if check.name != "" {
+				return answerExternalCheck(cmd.Context(), a, check, st.State, st.SHA)
+			}
 			if st.Name == "" {
 				return errs.New(errs.Usage, fmt.Errorf("status: --name is required"), "name the check, e.g. --name bvt")
 			}
@@ -109,6 +124,8 @@ Under --dry-run nothing is posted either: it prints what it would post.`,
 	f.StringVar(&st.TargetURL, "target-url", "", "link of the status (default: the CI job)")
 	f.StringVar(&st.SHA, "sha", "", "commit to post on (default: the MR head or CI commit, else HEAD)")
 	f.StringVar(&st.Ref, "ref", "", "branch or tag of the commit (GitLab; default: the CI branch)")
+	f.StringVar(&check.name, "external-check", "", "answer this GitLab external status check of the MR instead (title, integration, promote or the check's name in GitLab)")
+	f.IntVar(&check.mr, "mr", 0, "with --external-check: the MR's IID (default: CI_MERGE_REQUEST_IID)")
 	return cmd
 }
 

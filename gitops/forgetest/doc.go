@@ -28,6 +28,14 @@
 // (gitops.OpenForge). srv.AddJobToken makes a CI_JOB_TOKEN that, as on
 // GitLab, may only use the releases API.
 //
+// External status checks (GitLab Ultimate): AddExternalStatusCheck adds a
+// check service with its URL and shared secret; SendStatusCheckEvent POSTs
+// the documented merge-request event to it, signed in X-Gitlab-Signature as
+// GitLab does, and PushToMergeRequest moves an MR's head. The answers
+// (status_check_responses) are refused with GitLab's codes: 401 without the
+// licence (GLProject.Unlicensed), 400 for a missing or bad status, 404 for
+// an unknown MR or check id, 409 when sha is not the MR's head.
+//
 // Faults:
 //
 //	// every request to create an MR: the server creates it, then the

@@ -2,10 +2,15 @@ package forgetest
 
 import (
 	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -263,5 +268,87 @@ func TestFaults(t *testing.T) {
 	// Creating the same title again is refused as GitLab does.
 	if code, body, _ := call(t, "POST", url, auth, map[string]any{"title": "m1"}); code != 400 || !strings.Contains(fmt.Sprint(body), "already being used") {
 		t.Fatalf("duplicate milestone: %d %v", code, body)
+	}
+}
+
+// External status checks: the event sent to the service has the fields of
+// the documented "example payload sent to external service", signed as
+// GitLab signs it; the answers come back with GitLab's codes.
+func TestGitLabStatusChecksAsDocumented(t *testing.T) {
+	srv := New(t, tok)
+	gl := srv.GitLab()
+	gl.AddProject(6, "net/router")
+	var (
+		gotBody []byte
+		gotSig  string
+		gotType string
+	)
+	svc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotBody, _ = io.ReadAll(r.Body)
+		gotSig, gotType = r.Header.Get("X-Gitlab-Signature"), r.Header.Get("Content-Type")
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer svc.Close()
+	check := gl.AddExternalStatusCheck("6", "title", svc.URL+"/checks/title", "hmac-secret")
+	iid := gl.AddMergeRequest("6", GLMergeRequest{Title: "fix(boot): wait", SourceBranch: "fix", TargetBranch: "main"})
+	head := gl.MergeRequests("6")[0].SHA
+	code, err := gl.SendStatusCheckEvent(context.Background(), "6", iid, check)
+	if err != nil || code != http.StatusAccepted {
+		t.Fatalf("delivery: %d %v", code, err)
+	}
+	var ev any
+	if err := json.Unmarshal(gotBody, &ev); err != nil {
+		t.Fatal(err)
+	}
+	sameShape(t, "status_check_event.json", fixture(t, "gitlab/status_check_event.json"), ev)
+	mac := hmac.New(sha256.New, []byte("hmac-secret"))
+	mac.Write(gotBody)
+	if gotSig != hex.EncodeToString(mac.Sum(nil)) || gotType != "application/json" {
+		t.Fatalf("signature %q, content type %q", gotSig, gotType)
+	}
+	attrs := ev.(map[string]any)["object_attributes"].(map[string]any)
+	if attrs["last_commit"].(map[string]any)["id"] != head || attrs["iid"] != float64(iid) ||
+		ev.(map[string]any)["external_approval_rule"].(map[string]any)["id"] != float64(check) {
+		t.Fatalf("payload does not carry the MR head, iid and check id: %v", attrs)
+	}
+	if d := gl.Deliveries("6"); len(d) != 1 || d[0].Status != 202 || !d[0].Signed || d[0].SHA != head {
+		t.Fatalf("deliveries %+v", d)
+	}
+
+	api := srv.GitLabURL() + "/projects/6"
+	auth := "PRIVATE-TOKEN: " + tok
+	checkPayload(t, "gitlab", "external_status_check.json", auth, 200, "GET", api+"/external_status_checks", nil)
+	answer := func(iid int64, id int64, sha, status string) int {
+		body := map[string]any{"external_status_check_id": id, "sha": sha, "status": status}
+		code, _, _ := call(t, "POST", fmt.Sprintf("%s/merge_requests/%d/status_check_responses", api, iid), auth, body)
+		return code
+	}
+	for _, c := range []struct {
+		name        string
+		iid, id     int64
+		sha, status string
+		want        int
+	}{
+		{"answered", iid, check, head, "passed", 201},
+		{"pending", iid, check, head, "pending", 201},
+		{"bad status", iid, check, head, "approved", 400},
+		{"no status", iid, check, head, "", 400},
+		{"unknown MR", 99, check, head, "passed", 404},
+		{"unknown check", iid, 999, head, "passed", 404},
+		{"old sha", iid, check, strings.Repeat("0", 40), "failed", 409},
+	} {
+		if got := answer(c.iid, c.id, c.sha, c.status); got != c.want {
+			t.Errorf("%s: %d, want %d", c.name, got, c.want)
+		}
+	}
+	if code, _, _ := call(t, "POST", api+"/merge_requests/1/status_check_responses", "", map[string]any{}); code != 401 {
+		t.Errorf("without a token: %d", code)
+	}
+	gl.Do("6", func(p *GLProject) { p.Unlicensed = true })
+	if got := answer(iid, check, head, "passed"); got != 401 {
+		t.Errorf("without the licence: %d, want 401", got)
+	}
+	if r := gl.StatusCheckResponses("6"); len(r) != 2 || r[0].Status != "passed" || r[1].Status != "pending" {
+		t.Fatalf("recorded %+v", r)
 	}
 }

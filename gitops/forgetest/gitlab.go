@@ -207,11 +207,18 @@ type GLProject struct {
 	MRs      []*GLMergeRequest
 	Issues   []*GLIssue
 	// Notes of MRs ("mr:IID"), issues ("issue:IID") and commits ("commit:SHA").
-	Notes          map[string][]*GLNote
-	Milestones     []*GLMilestone
-	Tags           []*GLTag
-	Releases       []*GLRelease
-	StatusChecks   []GLStatusCheckResponse
+	Notes        map[string][]*GLNote
+	Milestones   []*GLMilestone
+	Tags         []*GLTag
+	Releases     []*GLRelease
+	StatusChecks []GLStatusCheckResponse
+	// ExternalChecks are the project's external status check services
+	// (Settings > Merge requests > Status checks); see AddExternalStatusCheck.
+	ExternalChecks []*GLExternalStatusCheck
+	// Unlicensed: the instance has no Ultimate licence, so the external
+	// status checks API answers 401 as GitLab does.
+	Unlicensed     bool
+	deliveries     []GLDelivery
 	Branches       map[string]string // name → head sha
 	Commits        map[string]*GLCommit
 	ConflictingSHA map[string]bool // cherry-picks of these shas conflict
@@ -447,7 +454,9 @@ func (g *GitLab) routes(mux *http.ServeMux) {
 	h("GET "+pr+"/merge_requests/{iid}/notes", false, g.listNotes("mr"))
 	h("POST "+pr+"/merge_requests/{iid}/notes", false, g.createNote("mr"))
 	h("PUT "+pr+"/merge_requests/{iid}/notes/{note}", false, g.updateNote("mr"))
+	h("GET "+pr+"/merge_requests/{iid}", false, g.getMR)
 	h("POST "+pr+"/merge_requests/{iid}/status_check_responses", false, g.statusCheck)
+	h("GET "+pr+"/external_status_checks", false, g.listExternalChecks)
 	h("GET "+pr+"/issues", false, g.listIssues)
 	h("GET "+pr+"/issues/{iid}/notes", false, g.listNotes("issue"))
 	h("POST "+pr+"/issues/{iid}/notes", false, g.createNote("issue"))
@@ -810,31 +819,6 @@ func (g *GitLab) updateCommitNote(w http.ResponseWriter, r *http.Request, p *GLP
 		}
 	}
 	glErr(w, http.StatusNotFound, "404 Note Not Found")
-}
-
-func (g *GitLab) statusCheck(w http.ResponseWriter, r *http.Request, p *GLProject) {
-	m := p.mr(pathInt(r, "iid"))
-	if m == nil {
-		glErr(w, http.StatusNotFound, "404 Not found")
-		return
-	}
-	q, _ := params(r)
-	id, _ := strconv.ParseInt(q.Get("external_status_check_id"), 10, 64)
-	status := q.Get("status")
-	if q.Get("sha") != m.SHA {
-		glErr(w, http.StatusConflict, "SHA must be the HEAD of the merge request")
-		return
-	}
-	if status != "passed" && status != "failed" && status != "pending" {
-		glErr(w, http.StatusBadRequest, "status does not have a valid value")
-		return
-	}
-	p.StatusChecks = append(p.StatusChecks, GLStatusCheckResponse{MergeRequestIID: m.IID, CheckID: id, SHA: m.SHA, Status: status})
-	writeJSON(w, http.StatusCreated, map[string]any{
-		"id":                    g.s.id(),
-		"merge_request":         map[string]any{"id": m.ID, "iid": m.IID, "project_id": p.ID, "title": m.Title},
-		"external_status_check": map[string]any{"id": id, "name": "check", "project_id": p.ID, "external_url": "https://checks.example.com"},
-	})
 }
 
 func (g *GitLab) listIssues(w http.ResponseWriter, r *http.Request, p *GLProject) {

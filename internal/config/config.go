@@ -64,6 +64,7 @@ type Config struct {
 	Integration Integration `yaml:"integration" doc:"The integration stage: suites on fresh and upgraded targets (docs/integration.md)."`
 	Promote     Promote     `yaml:"promote" doc:"The promote stage: staging to master, culprit finding (docs/promote.md)."`
 	Release     Release     `yaml:"release" doc:"The release stage: version, changelog, notes, milestone, tag (docs/release.md)."`
+	Serve       Serve       `yaml:"serve" doc:"The companion agent that answers GitLab's merge-request external status checks (docs/serve.md)."`
 
 	// later is what the loader left for each stage to judge (Check,
 	// ExpandedEmpty); nil when there is nothing.
@@ -122,6 +123,7 @@ func Default() *Config {
 		Stages:    append([]string(nil), AllStages...),
 		Promote:   DefaultPromote(),
 		Release:   DefaultRelease(),
+		Serve:     DefaultServe(),
 	}
 }
 

@@ -12,28 +12,34 @@ import (
 // state snapshot and the log scan look at.
 //
 //	integration:
-//	  version: ${PIPELINE_METAPACKAGE_VERSION}
-//	  previous: 1.0.0
-//	  copy: [{src: .pipeline/repo/apt, dest: /srv/appliance-repo}]
+//	  production: {from: last-release}   # previous: the last release's build, from the store
+//	  copy: [{src: .pipeline/build/apt, dest: /srv/appliance-repo}]
 //	  setup: |
 //	    echo 'deb [trusted=yes] file:/srv/appliance-repo ./' > /etc/apt/sources.list.d/appliance.list
 //	    apt-get update -q
 //	  provision: apt-get install -y -q appliance-base=$PIPELINE_VERSION
 //	  suites: [suites/*.yaml]
 //	  parallel: 4
+//	  bootstrap: {suite: bookworm, packages: [procps]}  # the base of chroot/container targets
 //	  targets:
-//	    - {name: chroot, runner: chroot, rootfs: /var/cache/appliance/rootfs}
+//	    - {name: chroot, runner: chroot}          # on the bootstrapped base
+//	    - {name: podman, runner: container}       # its tarball, imported
 //	    - {name: staging-1, runner: ssh, host: staging-1.example.com, user: ci,
 //	       key_env: STAGING_SSH_KEY, known_hosts: ci/known_hosts, scenarios: [upgrade]}
 //	  snapshot: {paths: [/etc/appliance], ignore: ["file:/etc/appliance/*.log"]}
 //	  logs: {files: [/var/log/appliance/*.log], allow: ["deprecated option"]}
 type Integration struct {
 	// Version is the version under test, given to the provisioning commands
-	// as $PIPELINE_VERSION.
+	// as $PIPELINE_VERSION. Left empty, it is the build's (its hand-off:
+	// this run, the report dir, the artifact store by commit).
 	Version string `yaml:"version"`
 	// Previous is the production version the UPGRADE scenario starts from
-	// ($PIPELINE_VERSION while Base runs).
+	// ($PIPELINE_VERSION while Base runs). Left empty, it is the version
+	// of the production build (Production).
 	Previous string `yaml:"previous"`
+	// Production is the build the UPGRADE scenario starts from, taken from
+	// the artifact store into .pipeline/prod (its apt/ and yum/).
+	Production IntegrationProduction `yaml:"production"`
 	// Copy puts files from the repository onto every target before setup
 	// (the package repository the build stage published, say).
 	Copy []IntegrationCopy `yaml:"copy"`
@@ -61,8 +67,12 @@ type Integration struct {
 	// (default on; `idempotence: false` turns it off).
 	Idempotence *bool               `yaml:"idempotence"`
 	Targets     []IntegrationTarget `yaml:"targets"`
-	Snapshot    IntegrationSnapshot `yaml:"snapshot"`
-	Logs        IntegrationLogs     `yaml:"logs"`
+	// Bootstrap is the base root filesystem the tool makes (mmdebstrap,
+	// cached by its content key) for every chroot target without rootfs:
+	// and every container target without image: or tarball:.
+	Bootstrap IntegrationBootstrap `yaml:"bootstrap" doc:"The base the tool bootstraps with mmdebstrap for chroot/container targets that give no rootfs, image or tarball (docs/integration.md)."`
+	Snapshot  IntegrationSnapshot  `yaml:"snapshot"`
+	Logs      IntegrationLogs      `yaml:"logs"`
 	// ArtifactsURL is the base address of the job's artifacts, for links
 	// in the MR comment; default from the CI job URL.
 	ArtifactsURL string `yaml:"artifacts_url"`
@@ -70,6 +80,27 @@ type Integration struct {
 	Comment *bool `yaml:"comment"`
 	// ChildPipeline configures --emit-child-pipeline.
 	ChildPipeline IntegrationChildPipeline `yaml:"child_pipeline"`
+}
+
+// IntegrationProduction names the production build: a version, or the
+// last release (the newest release tag reachable from HEAD). It is used
+// when set, and by default when previous is empty and a target runs the
+// upgrade scenario.
+type IntegrationProduction struct {
+	Version string `yaml:"version" doc:"The production version: its build is taken from the artifact store (builds/<version>/manifest.json). Give version or from, not both."`
+	From    string `yaml:"from" enum:"last-release" doc:"last-release: the newest release tag (build.metapackage.tag_prefix) reachable from HEAD, older than the version under test. The default when previous is empty."`
+	Dir     string `yaml:"dir" doc:"Where its APT (apt/) and YUM (yum/) repositories are downloaded, verified by sha256, relative to the repository. Default: .pipeline/prod."`
+}
+
+// Set reports whether the section names a production build.
+func (p IntegrationProduction) Set() bool { return p.Version != "" || p.From != "" }
+
+// DirOrDefault is Dir, .pipeline/prod when unset.
+func (p IntegrationProduction) DirOrDefault() string {
+	if p.Dir == "" {
+		return ".pipeline/prod"
+	}
+	return p.Dir
 }
 
 // IntegrationCopy is a file or directory copied onto each target.
@@ -86,12 +117,14 @@ type IntegrationTarget struct {
 	// host without a reset runs only upgrade.
 	Scenarios []string `yaml:"scenarios"`
 
-	// chroot: the unpacked root filesystem (copied for every run).
-	Rootfs string `yaml:"rootfs" pipeline:"nonempty"`
-	// container: the image, imported from Tarball when missing; Engine is
-	// the CLI with its global flags (default [podman]); RunArgs go to `run`.
-	Image   string   `yaml:"image" pipeline:"nonempty"`
-	Tarball string   `yaml:"tarball" pipeline:"nonempty"`
+	// chroot: the unpacked root filesystem (copied for every run); empty:
+	// the base of the section's bootstrap:.
+	Rootfs string `yaml:"rootfs"`
+	// container: the image, imported from Tarball when missing (neither:
+	// the tarball of the section's bootstrap: base); Engine is the CLI with
+	// its global flags (default [podman]); RunArgs go to `run`.
+	Image   string   `yaml:"image"`
+	Tarball string   `yaml:"tarball"`
 	Engine  []string `yaml:"engine"`
 	RunArgs []string `yaml:"run_args"`
 	// ssh: the host; the private key is in the file KeyFile or the
@@ -116,6 +149,42 @@ type IntegrationTarget struct {
 	Kernel    string `yaml:"kernel"`
 	Initrd    string `yaml:"initrd"`
 	Cmdline   string `yaml:"cmdline"`
+}
+
+// IntegrationBootstrap is the base the tool makes for chroot and container
+// targets that give none: mmdebstrap SUITE from MIRROR, cached in CacheDir
+// by the content key of every input (suite, mirror and its state,
+// components, variant, packages, mmdebstrap's version).
+type IntegrationBootstrap struct {
+	Suite string `yaml:"suite" doc:"Debian (or Ubuntu) suite. Default bookworm."`
+	// Mirror is the archive URL; pin it to a snapshot for a base that
+	// changes only when you say so.
+	Mirror     string   `yaml:"mirror" doc:"Archive URL. Default http://deb.debian.org/debian."`
+	Components []string `yaml:"components" doc:"Archive components. Default [main]."`
+	Variant    string   `yaml:"variant" enum:"extract,custom,essential,apt,required,minbase,buildd,important,debootstrap,standard" doc:"mmdebstrap variant. Default minbase."`
+	// Packages are added to the variant; nil means DefaultBootstrapPackages.
+	Packages []string `yaml:"packages" doc:"Packages added to the variant. Default [procps] (ps, pgrep, kill for the service checks)."`
+	// CacheDir keeps the bases on this machine; default
+	// $XDG_CACHE_HOME/pipeline/rootfs when XDG_CACHE_HOME is set, else
+	// /var/cache/pipeline/rootfs.
+	CacheDir string `yaml:"cache_dir" doc:"Where bases are kept on this machine. Default $XDG_CACHE_HOME/pipeline/rootfs, else /var/cache/pipeline/rootfs."`
+}
+
+// DefaultBootstrapPackages are added to the bootstrap variant when the
+// configuration lists none: the service checks use ps and pgrep.
+var DefaultBootstrapPackages = []string{"procps"}
+
+// NeedsBootstrap reports whether target t runs on the base the tool
+// bootstraps: a chroot target without rootfs, a container target without
+// image and tarball.
+func (t IntegrationTarget) NeedsBootstrap() bool {
+	switch t.Runner {
+	case "chroot":
+		return t.Rootfs == ""
+	case "container":
+		return t.Image == "" && t.Tarball == ""
+	}
+	return false
 }
 
 // IntegrationSnapshot configures the state snapshot.
@@ -213,6 +282,12 @@ func (in Integration) Validate() []FieldError {
 		}
 	}
 	checkScenarios("scenarios", in.Scenarios)
+	if in.Production.Version != "" && in.Production.From != "" {
+		add("production", "give version or from, not both")
+	}
+	if in.Previous != "" && in.Production.Set() {
+		add("previous", "give previous or production, not both (production sets previous to its version)")
+	}
 	if in.Parallel < 0 {
 		add("parallel", "want a positive number of targets run at once")
 	}
@@ -232,24 +307,10 @@ func (in Integration) Validate() []FieldError {
 		}
 		seen[t.Name] = i
 		checkScenarios(p+".scenarios", t.Scenarios)
-		for _, s := range in.ScenariosOf(t) {
-			if s == "upgrade" && in.Previous == "" && in.Base == "" {
-				add("previous", "the upgrade scenario needs the production version (previous:) or a base: command")
-				break
-			}
-		}
 		if (t.Runner == "ssh" || t.Runner == "local") && t.ResetCommand == "" && len(in.ScenariosOf(t)) > 1 {
 			add(p+".scenarios", "target %q cannot be brought back to a clean base between scenarios: give it reset_command, or one scenario (scenarios: [upgrade] for a long-lived host)", t.Name)
 		}
 		switch t.Runner {
-		case "chroot":
-			if t.Rootfs == "" {
-				add(p+".rootfs", "missing: the unpacked root filesystem directory of a chroot target")
-			}
-		case "container":
-			if t.Image == "" && t.Tarball == "" {
-				add(p+".image", "missing: the image to run, or tarball: a rootfs tarball to import it from")
-			}
 		case "ssh":
 			if t.Host == "" {
 				add(p+".host", "missing: the host of an ssh target")

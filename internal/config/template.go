@@ -19,10 +19,8 @@ import (
 //	    suite: bookworm
 //	    mirror: http://snapshot.debian.org/archive/debian/20250520T000000Z
 //	  metapackage:
-//	    name: appliance-base
-//	    version: ${PIPELINE_METAPACKAGE_VERSION}
-//	    source: ${PIPELINE_APT_SOURCE}
-//	    lock: dist.lock
+//	    name: appliance-base   # version and source: the build's hand-off
+//	    lock: .pipeline/build/dist.lock
 //	  packages: [vim-tiny]
 //	  files: [{src: files/motd, dest: /etc/motd}]
 //	  provision: ["systemctl enable appliance-agent"]
@@ -86,13 +84,13 @@ type TemplateBase struct {
 type TemplateMetapackage struct {
 	Name string `yaml:"name"`
 	// Version is the exact version to install; empty takes the build
-	// stage's PIPELINE_METAPACKAGE_VERSION from the report dir's dotenv.
+	// stage's hand-off (stages/handoff: this run, the report dir, the store).
 	Version string `yaml:"version"`
 	// Source is the sources.list line of the repository the build stage
 	// published (its PIPELINE_APT_SOURCE), e.g.
 	// "deb [trusted=yes] file:///srv/apt stable main". A file:// repository
 	// is made visible inside the image only while provisioning. Empty takes
-	// the build stage's PIPELINE_APT_SOURCE from the report dir's dotenv.
+	// the build stage's hand-off, as Version.
 	Source string `yaml:"source" doc:"sources.list line of the build stage's repository (its PIPELINE_APT_SOURCE)."`
 	// Lock is the build stage's dist.lock (relative to the repository);
 	// its content is part of the template key.

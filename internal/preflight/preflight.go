@@ -49,6 +49,7 @@ var Packages = map[string]string{
 	"dpkg-deb":           "dpkg",
 	"rpmbuild":           "rpm",
 	"createrepo_c":       "createrepo-c",
+	"tar":                "tar",
 }
 
 // need is what one stage needs of the host with this configuration.
@@ -74,6 +75,14 @@ func needs(stage string, cfg *config.Config, dryRun bool) need {
 		}
 	case "integration":
 		for _, t := range cfg.Integration.Targets {
+			if t.NeedsBootstrap() {
+				// The base of integration.bootstrap, unless already cached:
+				// the cache is only known once the mirror's state is read.
+				n.tools = append(n.tools, "mmdebstrap", "tar")
+				if !dryRun {
+					n.root = fmt.Sprintf("target %q runs on the base it bootstraps with mmdebstrap (integration.bootstrap)", t.Name)
+				}
+			}
 			switch t.Runner {
 			case "chroot":
 				if !dryRun {

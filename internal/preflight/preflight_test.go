@@ -38,7 +38,11 @@ var allTemplateTools = []string{"mmdebstrap", "mkfs.ext4", "mkfs.vfat", "mcopy",
 func TestCheck(t *testing.T) {
 	tmpl := cfgWith(func(c *config.Config) { c.Template.Name = "appliance/dev" })
 	chroot := cfgWith(func(c *config.Config) {
-		c.Integration.Targets = []config.IntegrationTarget{{Name: "c", Runner: "chroot"}, {Name: "p", Runner: "container", Engine: []string{"podman", "--runtime", "/usr/sbin/runc"}}}
+		c.Integration.Targets = []config.IntegrationTarget{{Name: "c", Runner: "chroot", Rootfs: "/srv/rootfs"}, {Name: "p", Runner: "container", Tarball: "/srv/rootfs.tar", Engine: []string{"podman", "--runtime", "/usr/sbin/runc"}}}
+	})
+	// Targets without a root filesystem of their own: the tool bootstraps one.
+	bootstrap := cfgWith(func(c *config.Config) {
+		c.Integration.Targets = []config.IntegrationTarget{{Name: "p", Runner: "container"}, {Name: "s", Runner: "ssh", Host: "h"}}
 	})
 	for _, tc := range []struct {
 		name    string
@@ -67,11 +71,17 @@ func TestCheck(t *testing.T) {
 		{"integration chroot not root, podman missing", host(1000), "integration", chroot, false,
 			[]string{`integration needs root: target "c" runs in a chroot`, "integration needs podman, which is not installed", "apt-get install podman"}, nil},
 		{"integration as root with podman", host(0, "podman"), "integration", chroot, false, nil, nil},
+		{"integration bootstrapping its base without mmdebstrap", host(0, "podman", "ssh", "tar"), "integration", bootstrap, false,
+			[]string{"integration needs mmdebstrap, which is not installed", "sudo apt-get install mmdebstrap"}, []string{"needs root"}},
+		{"integration bootstrapping its base not root", host(1000, "podman", "ssh", "tar", "mmdebstrap"), "integration", bootstrap, false,
+			[]string{`integration needs root: target "p" runs on the base it bootstraps with mmdebstrap`}, []string{"not installed"}},
+		{"integration bootstrap, dry run: no root", host(1000, "podman", "ssh", "tar", "mmdebstrap"), "integration", bootstrap, true, nil, nil},
+		{"integration with its own rootfs needs no mmdebstrap", host(0, "podman"), "integration", chroot, false, nil, []string{"mmdebstrap"}},
 		{"no pipeline.yaml for promote", host(0, "git"), "promote", config.Default(), false,
 			[]string{"promote needs a pipeline.yaml, and none was found", "pipeline init"}, nil},
 		{"release works without pipeline.yaml", host(1000, "git"), "release", config.Default(), false, nil, nil},
 		{"a tool with no known package", host(0), "integration", cfgWith(func(c *config.Config) {
-			c.Integration.Targets = []config.IntegrationTarget{{Name: "x", Runner: "container", Engine: []string{"nerdctl"}}}
+			c.Integration.Targets = []config.IntegrationTarget{{Name: "x", Runner: "container", Image: "appliance:12", Engine: []string{"nerdctl"}}}
 		}), false, []string{"nerdctl", "install it or put it on PATH"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

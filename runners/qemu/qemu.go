@@ -54,6 +54,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/pipeline-ci/pipeline/internal/proc"
 )
 
 // Config describes one virtual machine.
@@ -231,7 +233,10 @@ func start(ctx context.Context, cfg Config, accel, tmp string) (*VM, error) {
 	}
 	vm.logFile = logFile
 
-	cmd := exec.Command(cfg.Binary, args...)
+	// Its own process group (internal/proc), stopped when ctx ends, and
+	// killed by the kernel if pipeline itself dies (SIGKILL from a CI
+	// runner): a VM never outlives the run.
+	cmd := proc.Command(ctx, cfg.Binary, args...)
 	cmd.Stdin = nil
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -239,8 +244,6 @@ func start(ctx context.Context, cfg Config, accel, tmp string) (*VM, error) {
 		return nil, err
 	}
 	cmd.Stderr = &lockedWriter{mu: &vm.mu, w: &vm.stderr}
-	// Own process group: killing the VM never touches our own process.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
 		return nil, fmt.Errorf("qemu: start %s: %w", cfg.Binary, err)
@@ -262,7 +265,9 @@ func start(ctx context.Context, cfg Config, accel, tmp string) (*VM, error) {
 	go func() {
 		select {
 		case <-ctx.Done():
-			vm.Kill()
+			// proc stops qemu's group; then its files go.
+			<-vm.done
+			vm.cleanup()
 		case <-vm.done:
 		}
 	}()
@@ -488,7 +493,7 @@ func (vm *VM) WaitForMarker(ctx context.Context, re *regexp.Regexp, timeout time
 		case <-deadline.C:
 			return "", vm.bootError(what, "timed out after "+timeout.String())
 		case <-ctx.Done():
-			return "", vm.bootError(what, ctx.Err().Error())
+			return "", vm.bootError(what, proc.Stopped(ctx).Error())
 		}
 	}
 }
@@ -523,7 +528,7 @@ func (vm *VM) WaitForSSH(ctx context.Context, timeout time.Duration) error {
 		case <-vm.done:
 			return vm.bootError(what, "qemu exited: "+vm.exitReason())
 		case <-ctx.Done():
-			return vm.bootError(what, ctx.Err().Error())
+			return vm.bootError(what, proc.Stopped(ctx).Error())
 		case <-time.After(time.Second):
 		}
 		if time.Now().After(deadline) {
@@ -596,7 +601,7 @@ func (vm *VM) Kill() error {
 		select {
 		case <-vm.done:
 		default:
-			syscall.Kill(-vm.cmd.Process.Pid, syscall.SIGKILL)
+			_ = proc.Kill(vm.cmd.Process)
 			<-vm.done
 		}
 	}

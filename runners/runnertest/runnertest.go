@@ -1,25 +1,24 @@
 // Package runnertest starts the real things the runner and integration
-// tests run on: a Debian rootfs (made once with mmdebstrap and cached under
-// /var/tmp/pipeline-testcache), a real sshd on 127.0.0.1, and a podman
+// tests run on: a Debian rootfs (made once with mmdebstrap by
+// internal/rootfs and cached under /var/tmp/pipeline-testcache), a real
+// sshd on 127.0.0.1, and a podman
 // configuration that works on this kind of machine.
 package runnertest
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/pem"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/pipeline-ci/pipeline/internal/rootfs"
 	"github.com/pipeline-ci/pipeline/internal/testutil"
 	"golang.org/x/crypto/ssh"
 )
@@ -28,68 +27,50 @@ import (
 // written atomically.
 const CacheDir = "/var/tmp/pipeline-testcache"
 
-// Suite is the Debian suite of the test rootfs.
-const Suite = "bookworm"
+// BaseCacheDir holds the test bases, made by internal/rootfs exactly as
+// the integration stage makes integration.bootstrap's base: a stage run
+// with XDG_CACHE_HOME=CacheDir and the default bootstrap finds the same
+// base here, so the machine bootstraps it once for every test.
+var BaseCacheDir = filepath.Join(CacheDir, "pipeline", "rootfs")
 
 // RootfsPackages are added to minbase: what the runner and integration
-// tests need on the target.
+// tests need on the target (integration.bootstrap's default).
 var RootfsPackages = []string{"procps"}
+
+// BaseSpec is the test base without the inputs read from the machine:
+// Debian bookworm minbase from deb.debian.org with RootfsPackages, docs
+// kept.
+func BaseSpec() rootfs.Spec {
+	return rootfs.Spec{Packages: RootfsPackages, KeepDocs: true}.Normal()
+}
 
 // Rootfs returns a cached Debian minbase root filesystem: the unpacked
 // directory (never to be written to: copy it) and its tarball (for podman
-// import). The first call on a machine runs mmdebstrap (about 30 s).
+// import). The first call on a machine runs mmdebstrap (1 to 3 minutes);
+// a new state of the mirror (a Debian point release) makes a new one.
 func Rootfs(t testing.TB) (dir, tarball string) {
 	t.Helper()
 	testutil.NeedRoot(t)
-	mm := testutil.NeedTool(t, "mmdebstrap")
-	args := []string{"--variant=minbase", "--mode=root", "--include=" + strings.Join(RootfsPackages, ","), Suite}
-	sum := sha256.Sum256([]byte("integration-rootfs-v1\x00" + strings.Join(args, "\x00")))
-	final := filepath.Join(CacheDir, "integration-rootfs-"+hex.EncodeToString(sum[:8]))
-	unlock := lock(t, final+".lock")
-	defer unlock()
-	if _, err := os.Stat(filepath.Join(final, "rootfs", "bin", "sh")); err == nil {
-		return filepath.Join(final, "rootfs"), filepath.Join(final, "rootfs.tar")
-	}
-	tmp := final + ".tmp"
-	os.RemoveAll(tmp)
-	if err := os.MkdirAll(filepath.Join(tmp, "rootfs"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("building the test rootfs with mmdebstrap (cached in %s)", final)
-	cmd := exec.Command(mm, append(args, filepath.Join(tmp, "rootfs.tar"))...)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("mmdebstrap: %v\n%s", err, tail(out))
-	}
-	if out, err := exec.Command("tar", "-C", filepath.Join(tmp, "rootfs"), "-xf", filepath.Join(tmp, "rootfs.tar")).CombinedOutput(); err != nil {
-		t.Fatalf("unpack rootfs: %v\n%s", err, out)
-	}
-	if err := os.Rename(tmp, final); err != nil {
-		t.Fatal(err)
-	}
-	return filepath.Join(final, "rootfs"), filepath.Join(final, "rootfs.tar")
-}
-
-// lock takes an exclusive flock on path (other test processes wait).
-func lock(t testing.TB, path string) func() {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	testutil.NeedTool(t, "mmdebstrap")
+	ctx := context.Background()
+	spec := BaseSpec()
+	spec.Mmdebstrap = rootfs.MmdebstrapVersion(ctx)
+	cache := rootfs.Cache{Dir: BaseCacheDir, Log: func(m string) { t.Log(m) }}
+	state, err := rootfs.MirrorState(ctx, spec.Source())
+	spec.MirrorState = state
 	if err != nil {
-		t.Fatal(err)
+		// Offline: an earlier state's base serves the tests as well.
+		b, ok := cache.FindEarlier(spec)
+		if !ok {
+			t.Fatalf("test rootfs: %v, and %s holds no earlier base", err, BaseCacheDir)
+		}
+		spec = b.Spec
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		t.Fatal(err)
+	b, err := cache.Get(ctx, spec, true)
+	if err != nil {
+		t.Fatalf("test rootfs: %v", err)
 	}
-	return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }
-}
-
-func tail(b []byte) string {
-	if len(b) > 3000 {
-		b = b[len(b)-3000:]
-	}
-	return string(b)
+	return b.Rootfs, b.Tarball
 }
 
 // Podman is the podman CLI with the flags this kind of machine needs, and

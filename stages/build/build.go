@@ -32,6 +32,7 @@ import (
 	"github.com/pipeline-ci/pipeline/stages"
 	"github.com/pipeline-ci/pipeline/stages/build/dist"
 	"github.com/pipeline-ci/pipeline/stages/build/metapkg"
+	"github.com/pipeline-ci/pipeline/stages/handoff"
 )
 
 // Stage is the build stage.
@@ -63,7 +64,10 @@ type Output struct {
 	Reused   int               `json:"reused"`
 	Manifest *artifacts.Object `json:"manifest,omitempty"`
 	LockURL  string            `json:"lock_url,omitempty"` // the published dist.lock
-	DryRun   *Plan             `json:"plan,omitempty"`
+	// Handoff is what later stages and jobs get (stages/handoff), saved in
+	// the report dir and published to the store.
+	Handoff *handoff.Build `json:"handoff,omitempty"`
+	DryRun  *Plan          `json:"plan,omitempty"`
 }
 
 // APTOutput is the published APT repository.
@@ -111,7 +115,7 @@ func (Stage) Run(ctx context.Context, env *stages.Env) (*stages.Result, error) {
 		return res, nil
 	}
 	res.Summary = fmt.Sprintf("%s %s: %d packages locked, published to %s", out.Metapackage, out.Revision.Version, len(out.Lock.Packages), out.Store)
-	res.Dotenv = Dotenv(out)
+	res.Dotenv = out.Handoff.Dotenv()
 	if env.Out != nil {
 		fmt.Fprintf(env.Out, "meta-package %s=%s\n", out.Metapackage, out.Revision.Version)
 		if out.APT != nil {
@@ -124,35 +128,32 @@ func (Stage) Run(ctx context.Context, env *stages.Env) (*stages.Result, error) {
 	return res, nil
 }
 
-// Dotenv is the variables later CI jobs get from a build.
-func Dotenv(out *Output) map[string]string {
-	d := map[string]string{
-		"PIPELINE_METAPACKAGE":         out.Metapackage + "=" + out.Revision.Version,
-		"PIPELINE_METAPACKAGE_NAME":    out.Metapackage,
-		"PIPELINE_METAPACKAGE_VERSION": out.Revision.Version,
-		"PIPELINE_BUILD_ID":            out.Revision.BuildID(),
+// Dotenv is the variables later CI jobs get from a build: those of its
+// hand-off.
+func Dotenv(out *Output) map[string]string { return Handoff(out, "", "").Dotenv() }
+
+// Handoff is the build's hand-off to later stages (stages/handoff): dir is
+// the local output dir as later jobs should see it (relative to the
+// repository), prefix the tag prefix of release versions.
+func Handoff(out *Output, dir, prefix string) *handoff.Build {
+	h := &handoff.Build{
+		ID: out.Revision.BuildID(), Commit: out.Revision.Commit, Release: out.Revision.Release,
+		Metapackage: out.Metapackage, Version: out.Revision.Version, TagPrefix: prefix,
+		Dir: dir, Store: out.Store, LockURL: out.LockURL,
 	}
-	if out.APT != nil {
-		d["PIPELINE_REPO_URL"] = out.APT.URL
-		d["PIPELINE_APT_SUITE"] = out.APT.Suite
-		d["PIPELINE_APT_SOURCE"] = out.APT.Source
-		if out.APT.KeyURL != "" {
-			d["PIPELINE_APT_KEY_URL"] = out.APT.KeyURL
-		}
-	}
-	if out.YUM != nil {
-		d["PIPELINE_YUM_URL"] = out.YUM.URL
-		if out.APT == nil {
-			d["PIPELINE_REPO_URL"] = out.YUM.URL
-		}
+	if out.LockFile != "" {
+		h.Lock = dist.LockFile
 	}
 	if out.Manifest != nil {
-		d["PIPELINE_MANIFEST_URL"] = out.Manifest.URL
+		h.Manifest = out.Manifest.URL
 	}
-	if out.LockURL != "" {
-		d["PIPELINE_LOCK_URL"] = out.LockURL
+	if out.APT != nil {
+		h.APTURL, h.APTSuite, h.APTSource, h.APTKeyURL = out.APT.URL, out.APT.Suite, out.APT.Source, out.APT.KeyURL
 	}
-	return d
+	if out.YUM != nil {
+		h.YUMURL = out.YUM.URL
+	}
+	return h
 }
 
 // settings are the build section with its defaults filled in.
@@ -228,10 +229,16 @@ func Build(ctx context.Context, env *stages.Env) (*Output, error) {
 	if err != nil {
 		return out, err
 	}
-	prefix := "builds/" + out.Revision.BuildID()
+	prefix := handoff.BuildPrefix(out.Revision.BuildID())
 
 	if env.DryRun {
-		return out, dryRun(ctx, env, s, out, prefix)
+		if err := dryRun(ctx, env, s, out, prefix); err != nil {
+			return out, err
+		}
+		// Later stages of this dry run see what would be built (no local
+		// dir: nothing is there to fetch or use); nothing is written.
+		out.Handoff = Handoff(out, "", s.prefix)
+		return out, env.HandOn(ctx, nil, out.Handoff)
 	}
 
 	// The signing key and the store are checked before anything is built:
@@ -302,8 +309,23 @@ func Build(ctx context.Context, env *stages.Env) (*Output, error) {
 	// publish: upload to the artifact store, verified, with a manifest
 	end = env.Log.Step("publish")
 	err = publishStep(ctx, env, store, s, out, prefix)
+	if err == nil {
+		// The hand-off last: once it is in the store, the build is complete.
+		out.Handoff = Handoff(out, repoRel(env.Repo, s.outDir), s.prefix)
+		if err = env.HandOn(ctx, store, out.Handoff); err == nil {
+			env.Log.Infof("hand-off for later jobs published: %s", store.URL(handoff.CommitKey(out.Revision.Commit, "build")))
+		}
+	}
 	end()
 	return out, err
+}
+
+// repoRel is p relative to repo when inside it, else p.
+func repoRel(repo, p string) string {
+	if rel, err := filepath.Rel(repo, p); err == nil && !strings.HasPrefix(rel, "..") {
+		return filepath.ToSlash(rel)
+	}
+	return p
 }
 
 // replaceDir moves the finished build at src to dst, replacing it.

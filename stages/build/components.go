@@ -7,17 +7,16 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/pipeline-ci/pipeline/internal/config"
 	"github.com/pipeline-ci/pipeline/internal/errs"
+	"github.com/pipeline-ci/pipeline/internal/proc"
 	"github.com/pipeline-ci/pipeline/stages"
 )
 
@@ -75,8 +74,8 @@ func Order(cs []config.Component) []string {
 // after are done, at most parallel at once. The first failure cancels the
 // others and is returned with the tail of its output.
 func buildComponents(ctx context.Context, env *stages.Env, cs []config.Component, parallel int, sourceDate time.Time, version string) ([]ComponentResult, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	results := make([]ComponentResult, len(cs))
 	done := make(map[string]chan struct{}, len(cs))
 	for _, c := range cs {
@@ -117,7 +116,7 @@ func buildComponents(ctx context.Context, env *stages.Env, cs []config.Component
 				mu.Lock()
 				if firstErr == nil {
 					firstErr = err
-					cancel()
+					cancel(fmt.Errorf("component %s failed", c.Name))
 				}
 				mu.Unlock()
 			}
@@ -150,16 +149,23 @@ func buildComponent(ctx context.Context, env *stages.Env, c config.Component, so
 		_, _ = w.Write(output)
 		env.Log.Flush()
 		took := time.Since(start).Round(time.Millisecond)
-		if err != nil {
+		stopped := ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded)
+		switch {
+		case err != nil && stopped:
+			fmt.Fprintf(w, "→ %s stopped after %s: %v\n", c.Name, took, err)
+		case err != nil:
 			fmt.Fprintf(w, "→ %s failed after %s: %v\n", c.Name, took, err)
-		} else {
+		default:
 			fmt.Fprintf(w, "→ %s built in %s\n", c.Name, took)
 		}
 		end()
 		if err != nil {
-			if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				res.Error = "stopped: another component failed"
-				return res, ctx.Err()
+			if stopped {
+				// Cancelled (SIGTERM) or another component failed: not
+				// this component's failure.
+				stop := proc.Stopped(ctx)
+				res.Error = "stopped: " + stop.Error()
+				return res, stop
 			}
 			res.Error = err.Error()
 			return res, errs.Failuref("component %s: `%s` %v\n%s", c.Name, c.Command, err, tail(output, tailLines))
@@ -184,11 +190,8 @@ func runCommand(ctx context.Context, repo string, c config.Component, sourceDate
 		ctx, cancel = context.WithTimeout(ctx, c.Timeout.D())
 		defer cancel()
 	}
-	cmd := exec.CommandContext(ctx, "sh", "-c", c.Command)
+	cmd := proc.Command(ctx, "sh", "-c", c.Command)
 	cmd.Dir = filepath.Join(repo, c.Dir)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 5 * time.Second
 	// The process environment is inherited (the build tools need PATH, HOME
 	// and the CI's variables); on top, what makes builds reproducible.
 	cmd.Env = append(os.Environ(),
@@ -207,8 +210,11 @@ func runCommand(ctx context.Context, repo string, c config.Component, sourceDate
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
-	if err != nil && ctx.Err() == context.DeadlineExceeded {
-		err = fmt.Errorf("timed out after %s (build.components timeout)", c.Timeout.D())
+	if stop := proc.Stopped(ctx); err != nil && stop != nil {
+		err = stop
+		if errors.Is(stop, proc.ErrTimedOut) {
+			err = fmt.Errorf("timed out after %s (build.components timeout)", c.Timeout.D())
+		}
 	}
 	return out.Bytes(), err
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/pipeline-ci/pipeline/gitops"
 	"github.com/pipeline-ci/pipeline/internal/ci"
 	"github.com/pipeline-ci/pipeline/internal/errs"
+	"github.com/pipeline-ci/pipeline/stages/handoff"
 )
 
 // Revision is what the build is of: the commit, its time (the
@@ -27,15 +28,7 @@ type Revision struct {
 
 // BuildID is the version made safe for a key or a path: characters other
 // than letters, digits, '.', '_' and '-' become '-'.
-func (r Revision) BuildID() string {
-	return strings.Map(func(c rune) rune {
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.', c == '_', c == '-':
-			return c
-		}
-		return '-'
-	}, r.Version)
-}
+func (r Revision) BuildID() string { return handoff.BuildID(r.Version) }
 
 var describeRE = regexp.MustCompile(`^(.*)-(\d+)-g([0-9a-f]+)$`)
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -31,30 +30,28 @@ func applianceRun(t *testing.T, changes []string, targets []string) (*stages.Res
 	t.Helper()
 	testutil.NeedTool(t, "bwrap")
 	testutil.NeedTool(t, "nsenter")
-	rootfs, tarball := runnertest.Rootfs(t)
+	testutil.NeedRoot(t)
+	testutil.NeedTool(t, "mmdebstrap") // the base of integration.bootstrap
 
-	prod := buildtest.BuildExample(t) // v1.0.0
-	prodAPT := filepath.Join(t.TempDir(), "prod-apt")
-	if out, err := exec.Command("cp", "-a", prod.Out.APT.Dir, prodAPT).CombinedOutput(); err != nil {
-		t.Fatalf("keep the production repo: %v %s", err, out)
-	}
+	prod := buildtest.BuildExample(t) // v1.0.0, published: production
 	for _, c := range changes {
 		applyChange(t, prod.Repo, c)
 	}
 	next := prod.Rebuild(t, "v1.1.0")
 
+	// Nothing handed over by hand: the version under test comes from the
+	// build's hand-off in the store (by commit), the production repository
+	// from the store's build of the last release (v1.0.0).
 	vars := ci.MapEnv{
-		"PIPELINE_METAPACKAGE_VERSION": next.Out.Revision.Version, // what build hands on
-		"APPLIANCE_PREVIOUS":           prod.Out.Revision.Version,
-		"APPLIANCE_APT_REPO":           next.Out.APT.Dir,
-		"APPLIANCE_PROD_APT_REPO":      prodAPT,
-		"APPLIANCE_ROOTFS":             rootfs,
-		"APPLIANCE_ROOTFS_TARBALL":     tarball,
+		// The targets run on the example's integration.bootstrap base,
+		// kept with the other tests' (runnertest.BaseCacheDir).
+		"XDG_CACHE_HOME": runnertest.CacheDir,
 	}
 	cfg, err := config.Load(filepath.Join(next.Repo, config.FileName), vars.Lookup)
 	if err != nil {
 		t.Fatalf("the example's pipeline.yaml: %v", err)
 	}
+	cfg.Artifacts.URL = "file://" + next.Store
 	reports := t.TempDir()
 	env := &stages.Env{Repo: next.Repo, Config: cfg, CI: ci.Context{Provider: ci.Terminal, Env: vars},
 		Log: testLog(t), Report: &report.Dir{Path: reports}, Forge: gitops.None{}}
@@ -64,7 +61,12 @@ func applianceRun(t *testing.T, changes []string, targets []string) (*stages.Res
 	if res == nil {
 		t.Fatalf("no result: %v", err)
 	}
-	return res, res.Data.(*integration.Data), reports, err
+	data := res.Data.(*integration.Data)
+	if in := data.Inputs; in == nil || in.Version != next.Out.Revision.Version || in.VersionFrom != "the artifact store" ||
+		in.Previous != prod.Out.Revision.Version || !strings.HasSuffix(in.Production, "/builds/1.0.0") {
+		t.Errorf("inputs: %+v, want version %s from the store's hand-off, production %s from the store", in, next.Out.Revision.Version, prod.Out.Revision.Version)
+	}
+	return res, data, reports, err
 }
 
 // applyChange copies examples/appliance/changes/NAME over the repository.

@@ -91,6 +91,7 @@ func TestLogSectionsPerPhase(t *testing.T) {
 	os.WriteFile(filepath.Join(repo, "suites", "s.yaml"), []byte("checks:\n  - {id: ok, command: {run: \"true\"}}\n"), 0o644)
 	os.WriteFile(filepath.Join(repo, "pipeline.yaml"), []byte(`version: 1
 integration:
+  version: 1.0.0
   scenarios: [fresh]
   provision: echo provisioning-output-line
   suites: [suites/*.yaml]

@@ -77,6 +77,8 @@ type Data struct {
 	Totals   Counts       `json:"totals"`
 	Targets  []TargetData `json:"targets"`
 	Reports  []string     `json:"reports,omitempty"`
+	// Inputs are what the run took from the build's hand-off and the store.
+	Inputs *Inputs `json:"inputs,omitempty"`
 }
 
 // TargetData is one target in the JSON result.

@@ -45,6 +45,9 @@ type Options struct {
 	// EmitChildPipeline, when set, writes a GitLab child pipeline (one
 	// job per target) to this path instead of running anything.
 	EmitChildPipeline string
+	// BaseOnly bootstraps (or finds) the base of integration.bootstrap for
+	// the selected targets and runs nothing else: pre-warms a runner.
+	BaseOnly bool
 }
 
 // Stage is the integration stage.
@@ -314,8 +317,8 @@ func (s *Stage) Run(ctx context.Context, env *stages.Env) (*stages.Result, error
 	if s.Opts.EmitChildPipeline != "" {
 		return s.emitChild(env, targets)
 	}
-	if err := checkVersion(env.Config); err != nil {
-		return nil, err
+	if s.Opts.BaseOnly {
+		return baseOnly(ctx, env, targets)
 	}
 	suites, err := LoadSuites(env.Repo, cfg.Suites)
 	if err != nil {
@@ -328,14 +331,23 @@ func (s *Stage) Run(ctx context.Context, env *stages.Env) (*stages.Result, error
 	if len(targets) == 0 {
 		return &stages.Result{Outcome: stages.NoChange, Summary: fmt.Sprintf("shard %s has no target", shardName)}, nil
 	}
+	in, err := resolveInputs(ctx, env, &cfg, targets)
+	if err != nil {
+		return &stages.Result{Outcome: stages.Errored, Summary: firstLine(err.Error()), Data: &Data{Inputs: in}}, err
+	}
+	// Chroot and container targets without a root filesystem of their own
+	// get the base of integration.bootstrap (built or reused; dry run: said).
+	if targets, err = prepareBase(ctx, env, targets); err != nil {
+		return nil, err
+	}
 	if env.DryRun {
 		var lines []string
 		for _, t := range targets {
 			lines = append(lines, fmt.Sprintf("%s (%s): %s", t.Name, t.Runner, strings.Join(cfg.ScenariosOf(t), ", ")))
 		}
 		env.Log.Infof("dry run: would run %d check(s) from %d suite(s) on: %s", nChecks, len(suites), strings.Join(lines, "; "))
-		return &stages.Result{Outcome: stages.DryRunned,
-			Summary: fmt.Sprintf("would run %d check(s) on %d target(s), nothing started", nChecks, len(targets))}, nil
+		return &stages.Result{Outcome: stages.DryRunned, Data: &Data{Version: cfg.Version, Previous: cfg.Previous, Inputs: in},
+			Summary: fmt.Sprintf("would run %d check(s) on %d target(s) with version %s (previous %s), nothing started", nChecks, len(targets), cfg.Version, orNone(cfg.Previous))}, nil
 	}
 
 	provTimeout, checkTimeout := cfg.Timeouts()
@@ -401,12 +413,12 @@ func (s *Stage) Run(ctx context.Context, env *stages.Env) (*stages.Result, error
 			end()
 		}
 	}
-	return s.finish(ctx, env, cfg, runs, started, shardName)
+	return s.finish(ctx, env, cfg, runs, started, shardName, in)
 }
 
 // finish writes the reports and artifacts, posts the comment and decides
 // the outcome.
-func (s *Stage) finish(ctx context.Context, env *stages.Env, cfg config.Integration, runs []*TargetRun, started time.Time, shard string) (*stages.Result, error) {
+func (s *Stage) finish(ctx context.Context, env *stages.Env, cfg config.Integration, runs []*TargetRun, started time.Time, shard string, in *Inputs) (*stages.Result, error) {
 	arts := map[string]string{} // target/phase → artifact path (relative to the report dir)
 	for _, tr := range runs {
 		base := "integration/" + tr.Target + "/"
@@ -445,6 +457,7 @@ func (s *Stage) finish(ctx context.Context, env *stages.Env, cfg config.Integrat
 		return ""
 	}
 	data := Summarise(runs, cfg.Version, cfg.Previous, shard)
+	data.Inputs = in
 	var reports []string
 	if p, err := env.Report.WriteJUnit("junit-integration.xml", JUnit(runs, started, attach)); err != nil {
 		return nil, errs.Infraf("integration: write JUnit: %w", err)
@@ -478,7 +491,12 @@ func (s *Stage) finish(ctx context.Context, env *stages.Env, cfg config.Integrat
 		if shard != "" {
 			marker += "-shard-" + strings.ReplaceAll(shard, "/", "-of-")
 		}
-		if err := env.Forge.UpsertComment(ctx, gitops.CommentTarget{MergeRequest: env.CI.MergeRequest}, marker, comment); err != nil {
+		// A fresh bounded context: the verdict so far is said also when
+		// the run was cancelled.
+		fctx, cancel := stages.Final(ctx)
+		err := env.Forge.UpsertComment(fctx, gitops.CommentTarget{MergeRequest: env.CI.MergeRequest}, marker, comment)
+		cancel()
+		if err != nil {
 			// The verdict is in the reports; a comment that did not post
 			// is said loudly but does not hide it.
 			env.Log.Warnf("integration: MR comment not posted: %v", err)
@@ -487,10 +505,7 @@ func (s *Stage) finish(ctx context.Context, env *stages.Env, cfg config.Integrat
 
 	t := data.Totals
 	summary := fmt.Sprintf("%d passed, %d failed, %d errors, %d skipped on %d target(s)", t.Passed, t.Failed, t.Errors, t.Skipped, len(runs))
-	res := &stages.Result{Summary: summary, Data: data, Dotenv: map[string]string{
-		"PIPELINE_INTEGRATION_PASSED": fmt.Sprint(t.Passed),
-		"PIPELINE_INTEGRATION_FAILED": fmt.Sprint(t.Failed + t.Errors),
-	}}
+	res := &stages.Result{Summary: summary, Data: data}
 	var broken []string
 	for _, td := range data.Targets {
 		if len(td.Infra) > 0 {
@@ -500,14 +515,17 @@ func (s *Stage) finish(ctx context.Context, env *stages.Env, cfg config.Integrat
 	switch {
 	case len(broken) > 0:
 		res.Outcome = stages.Failed
-		return res, errs.New(errs.Infra, fmt.Errorf("integration: target(s) %s could not be used: %s", strings.Join(broken, ", "), summary),
+		err = errs.New(errs.Infra, fmt.Errorf("integration: target(s) %s could not be used: %s", strings.Join(broken, ", "), summary),
 			"see the <error> cases in junit-integration.xml; the verdict on the change is incomplete")
 	case t.Failed > 0 || t.Errors > 0:
 		res.Outcome = stages.Failed
-		return res, errs.Failuref("integration: %s", summary)
+		err = errs.Failuref("integration: %s", summary)
+	default:
+		res.Outcome = stages.Passed
 	}
-	res.Outcome = stages.Passed
-	return res, nil
+	// The verdict on the commit, for later jobs and `pipeline serve`.
+	handOnVerdict(ctx, env, res, t, in, shard)
+	return res, err
 }
 
 func (s *Stage) emitChild(env *stages.Env, targets []config.IntegrationTarget) (*stages.Result, error) {

@@ -9,10 +9,10 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/pipeline-ci/pipeline/internal/errs"
+	"github.com/pipeline-ci/pipeline/internal/proc"
 )
 
 // probeCommand runs the configured test in a directory and turns its exit
@@ -45,14 +45,11 @@ func (pc probeCommand) run(ctx context.Context, dir string, extraEnv ...string) 
 		ctx, cancel = context.WithTimeout(ctx, pc.Timeout)
 		defer cancel()
 	}
-	cmd := exec.CommandContext(ctx, "sh", "-c", pc.Command)
+	// In its own process group: a timeout or a cancel stops the whole
+	// tree of processes the test started, not only the shell.
+	cmd := proc.Command(ctx, "sh", "-c", pc.Command)
 	cmd.Dir = dir
 	cmd.Env = append(append(cmd.Environ(), pc.Env...), extraEnv...)
-	// The test runs in its own process group so that a timeout stops the
-	// whole tree of processes it started, not only the shell.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 10 * time.Second
 	out := &tailBuffer{max: maxOutput}
 	var w io.Writer = out
 	if pc.Stream != nil {
@@ -62,12 +59,12 @@ func (pc probeCommand) run(ctx context.Context, dir string, extraEnv ...string) 
 	start := time.Now()
 	err := cmd.Run()
 	res := probeRun{Seconds: time.Since(start).Seconds(), Output: out.Bytes(), ExitCode: cmd.ProcessState.ExitCode()}
-	if ctx.Err() == context.DeadlineExceeded {
+	switch stop := proc.Stopped(ctx); {
+	case errors.Is(stop, proc.ErrTimedOut):
 		return res, errs.New(errs.Infra, fmt.Errorf("test %q timed out after %s in %s", pc.Command, pc.Timeout, dir),
 			"a timeout says nothing about the commit: raise promote.timeout or make the test faster")
-	}
-	if ctx.Err() != nil {
-		return res, errs.New(errs.Infra, fmt.Errorf("test %q interrupted: %w", pc.Command, ctx.Err()), "")
+	case stop != nil:
+		return res, errs.New(errs.Infra, fmt.Errorf("test %q stopped: %w", pc.Command, stop), "")
 	}
 	var ee *exec.ExitError
 	switch {

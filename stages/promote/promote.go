@@ -31,7 +31,9 @@ import (
 	"github.com/pipeline-ci/pipeline/gitops"
 	"github.com/pipeline-ci/pipeline/internal/config"
 	"github.com/pipeline-ci/pipeline/internal/errs"
+	"github.com/pipeline-ci/pipeline/internal/proc"
 	"github.com/pipeline-ci/pipeline/stages"
+	"github.com/pipeline-ci/pipeline/stages/handoff"
 )
 
 // maxAttempts bounds how often a run starts over because someone else
@@ -111,6 +113,8 @@ func (s *Stage) Run(ctx context.Context, env *stages.Env) (*stages.Result, error
 	}
 	s.publish(ctx, env, rep)
 	res := rep.result()
+	stages.RecordVerdict(ctx, env, &handoff.Verdict{Stage: "promote", Outcome: string(res.Outcome), Summary: res.Summary,
+		Passed: len(rep.Promoted()), Failed: len(rep.Culprits()), URL: env.CI.JobURL, Time: time.Now().UTC()})
 	return res, rep.failure()
 }
 
@@ -169,6 +173,7 @@ type run struct {
 	failOut  map[int]string // last failing output per candidate ending a prefix
 	failExit map[int]int    // and its exit status
 	round    int
+	stopped  error // why the run's context ended, when it did (cancelled)
 }
 
 func (r *run) do(ctx context.Context) (*Report, error) {
@@ -243,6 +248,7 @@ func (r *run) do(ctx context.Context) (*Report, error) {
 			err = r.land(ctx, st)
 		}
 		if err != nil {
+			r.stopped = proc.Stopped(ctx)
 			r.finishReport()
 			return r.rep, err
 		}
@@ -521,6 +527,8 @@ func (r *run) finishReport() {
 		case NotTested:
 			if c.Reason == "" {
 				switch {
+				case r.stopped != nil:
+					c.Reason = "the run was " + r.stopped.Error() + " before it was tested"
 				case r.plan.BaseBroken:
 					c.Reason = r.cfg.To + " itself fails the test"
 				case r.plan.Inconsistent:

@@ -230,6 +230,10 @@ func (r *Report) failure() error {
 // publish tells people: statuses, culprit comments, JUnit, promote.json and
 // a summary in the job log.
 func (s *Stage) publish(ctx context.Context, env *stages.Env, rep *Report) {
+	// Also after a cancel (SIGTERM): what landed, and what was found, is
+	// said on the forge, within a bounded time.
+	ctx, cancel := stages.Final(ctx)
+	defer cancel()
 	cfg := env.Config.Promote
 	statusName := cfg.StatusName
 	if statusName == "" {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os/exec"
 	"sort"
 	"strings"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/Masterminds/semver/v3"
 	"github.com/pipeline-ci/pipeline/gitops"
 	"github.com/pipeline-ci/pipeline/internal/errs"
+	"github.com/pipeline-ci/pipeline/internal/proc"
 	"github.com/pipeline-ci/pipeline/release"
 )
 
@@ -397,7 +397,7 @@ func Walk(ctx context.Context, g *gitops.Git, head, since string) ([]release.Com
 		args = append(args, "^"+since)
 	}
 	args = append(args, "--")
-	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd := proc.Command(ctx, "git", args...)
 	cmd.Dir = g.Dir
 	cmd.Env = append(cmd.Environ(), g.Env...)
 	var stderr strings.Builder

@@ -5,15 +5,16 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os/exec"
 	"strings"
 	"sync"
+
+	"github.com/pipeline-ci/pipeline/internal/proc"
 )
 
 // runCmd runs a program, streaming its output to log (when not nil) and
 // keeping the last lines for the error, which names the command.
 func runCmd(ctx context.Context, log io.Writer, dir string, env []string, name string, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, name, args...)
+	cmd := proc.Command(ctx, name, args...)
 	cmd.Dir = dir
 	if env != nil {
 		cmd.Env = env
@@ -26,6 +27,9 @@ func runCmd(ctx context.Context, log io.Writer, dir string, env []string, name s
 	cmd.Stdout, cmd.Stderr = w, w
 	err := cmd.Run()
 	if err != nil {
+		if stop := proc.Stopped(ctx); stop != nil {
+			err = stop // "cancelled (SIGTERM)", not "signal: terminated"
+		}
 		return tail.String(), &CommandError{Cmd: name + " " + strings.Join(args, " "), Err: err, Output: tail.String()}
 	}
 	return tail.String(), nil
@@ -84,21 +88,14 @@ func (t *tailBuffer) String() string {
 	return t.buf.String()
 }
 
-// toolVersion is the first line of `name args...`, for the key.
-func toolVersion(ctx context.Context, name string, args ...string) string {
-	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
-	if err != nil && len(out) == 0 {
-		return "missing"
-	}
-	line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
-	return strings.TrimSpace(line)
-}
-
 func runCmdStdin(ctx context.Context, stdin io.Reader, name string, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, name, args...)
+	cmd := proc.Command(ctx, name, args...)
 	cmd.Stdin = stdin
 	out, err := cmd.CombinedOutput()
 	if err != nil {
+		if stop := proc.Stopped(ctx); stop != nil {
+			err = stop
+		}
 		return string(out), &CommandError{Cmd: name + " " + strings.Join(args, " "), Err: err, Output: string(out)}
 	}
 	return string(out), nil
@@ -112,7 +109,7 @@ var toolPackageNames = []string{"mmdebstrap", "e2fsprogs", "dosfstools", "mtools
 // toolPackages returns the installed version of each tool package, or
 // false when this host has no dpkg or lacks one of them.
 func toolPackages(ctx context.Context) (map[string]string, bool) {
-	out, err := exec.CommandContext(ctx, "dpkg-query", append([]string{"-W", "-f", "${Package} ${Version}\\n"}, toolPackageNames...)...).Output()
+	out, err := proc.Command(ctx, "dpkg-query", append([]string{"-W", "-f", "${Package} ${Version}\\n"}, toolPackageNames...)...).Output()
 	if err != nil {
 		return nil, false
 	}

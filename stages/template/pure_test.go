@@ -1,16 +1,20 @@
 package template
 
 import (
+	"context"
 	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/pipeline-ci/pipeline/internal/ci"
 	"github.com/pipeline-ci/pipeline/internal/config"
 	"github.com/pipeline-ci/pipeline/internal/errs"
+	"github.com/pipeline-ci/pipeline/internal/logging"
 	"github.com/pipeline-ci/pipeline/internal/report"
 	"github.com/pipeline-ci/pipeline/stages"
+	"github.com/pipeline-ci/pipeline/stages/handoff"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -158,31 +162,6 @@ func TestParsePins(t *testing.T) {
 	}
 }
 
-func TestParseSource(t *testing.T) {
-	s, err := ParseSource("deb [trusted=yes arch=amd64] file:///srv/apt/ stable main extra")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.Options != "trusted=yes arch=amd64" || s.URL != "file:///srv/apt" || s.Suite != "stable" || strings.Join(s.Components, ",") != "main,extra" {
-		t.Fatalf("parsed %+v", s)
-	}
-	if got := s.Line("file:/run/x"); got != "deb [trusted=yes arch=amd64] file:/run/x stable main extra" {
-		t.Fatalf("Line = %q", got)
-	}
-	if u := s.ReleaseURLs()[0]; u != "file:///srv/apt/dists/stable/InRelease" {
-		t.Fatalf("release url %q", u)
-	}
-	flat, _ := ParseSource("deb [trusted=yes] http://x/repo ./")
-	if u := flat.ReleaseURLs()[1]; u != "http://x/repo/./Release" && u != "http://x/repo/Release" {
-		t.Fatalf("flat release url %q", u)
-	}
-	for _, bad := range []string{"", "deb-src http://x s main", "deb http://x", "http://x stable main"} {
-		if _, err := ParseSource(bad); err == nil {
-			t.Errorf("ParseSource(%q) accepted", bad)
-		}
-	}
-}
-
 func TestLayout(t *testing.T) {
 	l := NewLayout("0123456789abcdef0123456789abcdef", 2<<30)
 	if l != NewLayout("0123456789abcdef0123456789abcdef", 2<<30) {
@@ -244,18 +223,31 @@ func golden(t *testing.T, name, got string) {
 	}
 }
 
-func TestMetapackageFromBuildDotenv(t *testing.T) {
+func TestMetapackageFromBuildHandoff(t *testing.T) {
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "pipeline.env"), []byte("PIPELINE_APT_SOURCE=deb [trusted=yes] file:///x/apt stable main\nPIPELINE_METAPACKAGE_VERSION=1.2.3\n"), 0o644)
-	b := &builder{env: &stages.Env{Report: &report.Dir{Path: dir}}, cfg: config.Template{Name: "a/b", Metapackage: config.TemplateMetapackage{Name: "appliance"}}}
-	if err := b.fromBuild(); err != nil {
+	hand := &handoff.Build{ID: "1.2.3", Commit: "c0ffee", Metapackage: "appliance", Version: "1.2.3", APTSource: "deb [trusted=yes] file:///x/apt stable main"}
+	if _, err := handoff.Save(dir, hand); err != nil {
 		t.Fatal(err)
 	}
-	if m := b.cfg.Metapackage; m.Version != "1.2.3" || m.Source != "deb [trusted=yes] file:///x/apt stable main" {
-		t.Fatalf("from the build's dotenv: %+v", m)
+	env := func(reportDir string) *stages.Env {
+		return &stages.Env{Repo: t.TempDir(), Config: config.Default(), CI: ci.Context{SHA: "c0ffee"}, Log: logging.Discard(), Report: &report.Dir{Path: reportDir}}
 	}
-	b = &builder{env: &stages.Env{Report: &report.Dir{Path: t.TempDir()}}, cfg: config.Template{Name: "a/b", Metapackage: config.TemplateMetapackage{Name: "appliance"}}}
-	if err := b.fromBuild(); errs.KindOf(err) != errs.Usage || !strings.Contains(err.Error(), "template.metapackage") {
+	b := &builder{env: env(dir), cfg: config.Template{Name: "a/b", Metapackage: config.TemplateMetapackage{Name: "appliance"}}}
+	if err := b.fromBuild(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if m := b.cfg.Metapackage; m.Version != "1.2.3" || m.Source != hand.APTSource {
+		t.Fatalf("from the build's hand-off: %+v", m)
+	}
+	// A hand-off of another commit is stale: not used.
+	other := env(dir)
+	other.CI.SHA = "beef"
+	b = &builder{env: other, cfg: config.Template{Name: "a/b", Metapackage: config.TemplateMetapackage{Name: "appliance"}}}
+	if err := b.fromBuild(context.Background()); errs.KindOf(err) != errs.Usage || !strings.Contains(err.Error(), "template.metapackage") {
+		t.Fatalf("a stale hand-off: %v", err)
+	}
+	b = &builder{env: env(t.TempDir()), cfg: config.Template{Name: "a/b", Metapackage: config.TemplateMetapackage{Name: "appliance"}}}
+	if err := b.fromBuild(context.Background()); errs.KindOf(err) != errs.Usage || !strings.Contains(err.Error(), "template.metapackage") {
 		t.Fatalf("no version anywhere: %v", err)
 	}
 }

@@ -2,9 +2,6 @@ package template
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -14,83 +11,16 @@ import (
 	"strings"
 
 	"github.com/pipeline-ci/pipeline/internal/config"
+	"github.com/pipeline-ci/pipeline/internal/rootfs"
 )
-
-// BaseSpec is what the cached base root filesystem is made of.
-type BaseSpec struct {
-	Distribution string   `json:"distribution"`
-	Suite        string   `json:"suite"`
-	Mirror       string   `json:"mirror"`
-	Components   []string `json:"components"`
-	Variant      string   `json:"variant"`
-	Packages     []string `json:"packages"`
-	// MirrorState is the sha256 of the mirror's Release file (see
-	// MirrorState): a new mirror state gives a new base.
-	MirrorState string `json:"mirror_state"`
-	Mmdebstrap  string `json:"mmdebstrap"`
-}
 
 // BaseSpecOf is the base of a recipe: the boot packages and the recipe's
 // extra packages, so provisioning only adds the meta-package.
-func BaseSpecOf(r Recipe, mirrorState, mmdebstrapVersion string) BaseSpec {
+func BaseSpecOf(r Recipe, mirrorState, mmdebstrapVersion string) rootfs.Spec {
 	pkgs := append(append([]string(nil), r.BasePackages...), r.Packages...)
 	sort.Strings(pkgs)
-	return BaseSpec{Distribution: r.Distribution, Suite: r.Suite, Mirror: r.Mirror, Components: r.Components,
+	return rootfs.Spec{Distribution: r.Distribution, Suite: r.Suite, Mirror: r.Mirror, Components: r.Components,
 		Variant: r.Variant, Packages: pkgs, MirrorState: mirrorState, Mmdebstrap: mmdebstrapVersion}
-}
-
-// Hash names the base in the cache.
-func (b BaseSpec) Hash() string {
-	j, _ := json.Marshal(b)
-	s := sha256.Sum256(j)
-	return hex.EncodeToString(s[:])[:32]
-}
-
-// BaseRootfs returns a tarball of the base root filesystem, from cacheDir
-// when an earlier run made it, else bootstrapped with mmdebstrap (about a
-// minute) and stored there atomically (temp file + rename) for next time.
-func BaseRootfs(ctx context.Context, log io.Writer, b BaseSpec, cacheDir string) (path string, cached bool, err error) {
-	dir := filepath.Join(cacheDir, b.Hash())
-	path = filepath.Join(dir, "base.tar")
-	if _, err := os.Stat(path); err == nil {
-		return path, true, nil
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", false, fmt.Errorf("base cache: %w", err)
-	}
-	tmp := fmt.Sprintf("%s.tmp-%d", path, os.Getpid())
-	defer os.Remove(tmp)
-	args := []string{
-		"--variant=" + b.Variant,
-		"--components=" + strings.Join(b.Components, ","),
-		"--include=" + strings.Join(b.Packages, ","),
-		// A VM template needs no documentation; keep the copyright notices.
-		"--dpkgopt=path-exclude=/usr/share/doc/*",
-		"--dpkgopt=path-include=/usr/share/doc/*/copyright",
-		"--dpkgopt=path-exclude=/usr/share/man/*",
-		"--dpkgopt=path-exclude=/usr/share/locale/*",
-		"--format=tar",
-		b.Suite, tmp, b.Mirror,
-	}
-	if _, err := runCmd(ctx, log, "", nil, "mmdebstrap", args...); err != nil {
-		return "", false, fmt.Errorf("bootstrap %s %s from %s: %w", b.Distribution, b.Suite, b.Mirror, err)
-	}
-	spec, _ := json.MarshalIndent(b, "", "  ")
-	_ = os.WriteFile(filepath.Join(dir, "spec.json"), spec, 0o644)
-	if err := os.Rename(tmp, path); err != nil {
-		return "", false, fmt.Errorf("base cache: %w", err)
-	}
-	return path, false, nil
-}
-
-// Extract unpacks a root filesystem tarball into dir, keeping owners,
-// modes and extended attributes (file capabilities).
-func Extract(ctx context.Context, tarball, dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	_, err := runCmd(ctx, nil, "", nil, "tar", "--numeric-owner", "--xattrs", "--xattrs-include=*", "-xpf", tarball, "-C", dir)
-	return err
 }
 
 // Provisioner runs the recipe's steps inside a root filesystem directory

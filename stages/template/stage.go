@@ -38,7 +38,9 @@ import (
 	"github.com/pipeline-ci/pipeline/internal/artifacts"
 	"github.com/pipeline-ci/pipeline/internal/config"
 	"github.com/pipeline-ci/pipeline/internal/errs"
+	"github.com/pipeline-ci/pipeline/internal/rootfs"
 	"github.com/pipeline-ci/pipeline/stages"
+	"github.com/pipeline-ci/pipeline/stages/handoff"
 )
 
 // Options are the stage's flags.
@@ -103,17 +105,15 @@ func (s Stage) Run(ctx context.Context, env *stages.Env) (*stages.Result, error)
 	b := &builder{env: env, opts: s.Opts, cfg: t}
 	out, err := b.run(ctx)
 	res := &stages.Result{Outcome: stages.Passed, Data: out}
+	var hand *handoff.Template
 	if out != nil && out.Key != "" {
-		res.Dotenv = map[string]string{"PIPELINE_TEMPLATE_KEY": out.Key}
-		if out.Image != "" {
-			res.Dotenv["PIPELINE_TEMPLATE_URL"] = out.Image
-		}
-		if out.Manifest != "" {
-			res.Dotenv["PIPELINE_TEMPLATE_MANIFEST_URL"] = out.Manifest
-		}
-		if out.Catalog != "" {
-			res.Dotenv["PIPELINE_TEMPLATE_CATALOG_URL"] = out.Catalog
-			res.Dotenv["PIPELINE_TEMPLATE_VERSION"] = out.Version
+		hand = &handoff.Template{Box: t.Name, Key: out.Key, Version: out.Version, Commit: env.Commit(ctx),
+			Image: out.Image, Manifest: out.Manifest, Catalog: out.Catalog}
+		res.Dotenv = hand.Dotenv()
+	}
+	if err == nil && hand != nil && !env.DryRun {
+		if herr := env.HandOn(ctx, b.store, hand); herr != nil {
+			err = errs.Infraf("template: hand-off: %w", herr)
 		}
 	}
 	switch {
@@ -208,7 +208,7 @@ func humanBytes(n int64) string {
 
 func (b *builder) run(ctx context.Context) (*Output, error) {
 	b.out = &Output{Name: b.cfg.Name, Files: []File{}}
-	if err := b.fromBuild(); err != nil {
+	if err := b.fromBuild(ctx); err != nil {
 		return b.out, err
 	}
 	r, err := NewRecipe(b.cfg)
@@ -260,33 +260,50 @@ func (b *builder) run(ctx context.Context) (*Output, error) {
 }
 
 // fromBuild fills an empty meta-package version or source from the build
-// stage's dotenv in the report dir: `pipeline run build template` in one
-// process, where ${PIPELINE_…} in pipeline.yaml was expanded before the
-// build ran.
-func (b *builder) fromBuild() error {
+// stage's hand-off: this run's (`pipeline run build template`), else the
+// report dir's (the build job's artifacts), else the store's for this
+// commit.
+// When the lock (template.metapackage.lock) is missing on this runner, the
+// build's output is fetched from the store (Env.EnsureBuild).
+func (b *builder) fromBuild(ctx context.Context) error {
 	m := &b.cfg.Metapackage
-	if m.Name == "" || m.Version != "" && m.Source != "" {
+	needMeta := m.Name != "" && (m.Version == "" || m.Source == "")
+	needLock := false
+	if m.Lock != "" {
+		lock := m.Lock
+		if !filepath.IsAbs(lock) {
+			lock = filepath.Join(b.env.Repo, lock)
+		}
+		_, err := os.Stat(lock)
+		needLock = errors.Is(err, os.ErrNotExist)
+	}
+	if !needMeta && !needLock {
 		return nil
 	}
-	vars := map[string]string{}
-	if b.env.Report != nil && b.env.Report.Path != "" {
-		if data, err := os.ReadFile(filepath.Join(b.env.Report.Path, "pipeline.env")); err == nil {
-			for _, line := range strings.Split(string(data), "\n") {
-				if k, v, ok := strings.Cut(line, "="); ok {
-					vars[k] = v
-				}
-			}
+	hand, from, err := b.env.Handoffs(ctx).Build(ctx)
+	if err != nil {
+		return errs.New(errs.Infra, fmt.Errorf("template.metapackage: looking for the build's hand-off: %w", err), "check that the artifact store is reachable, or set template.metapackage.version and .source")
+	}
+	if hand != nil && needLock {
+		if _, _, err := b.env.EnsureBuild(ctx, hand); err != nil {
+			return fmt.Errorf("template.metapackage.lock: %w", err)
 		}
 	}
-	if m.Version == "" {
-		m.Version = vars["PIPELINE_METAPACKAGE_VERSION"]
+	if !needMeta {
+		return nil
 	}
-	if m.Source == "" {
-		m.Source = vars["PIPELINE_APT_SOURCE"]
+	if hand != nil {
+		if m.Version == "" {
+			m.Version = hand.Version
+		}
+		if m.Source == "" {
+			m.Source = hand.APTSource
+		}
+		b.env.Log.Infof("meta-package %s %s from the build's hand-off (%s)", m.Name, m.Version, from)
 	}
 	if m.Version == "" || m.Source == "" {
-		return errs.New(errs.Usage, fmt.Errorf("template.metapackage: %s needs a version and a source, and the build stage left none in the report dir", m.Name),
-			"set template.metapackage.version and .source (in CI: ${PIPELINE_METAPACKAGE_VERSION} and ${PIPELINE_APT_SOURCE} from the build job's dotenv), or run the build stage first")
+		return errs.New(errs.Usage, fmt.Errorf("template.metapackage: %s needs a version and a source, and no build of this commit handed one on (not in this run, the report dir or the artifact store)", m.Name),
+			"run the build stage first (its hand-off is found in the report dir or the store), or set template.metapackage.version and .source")
 	}
 	return nil
 }
@@ -365,9 +382,9 @@ func (b *builder) inputs(ctx context.Context) (Inputs, error) {
 	if r.MetapackageSource != "" {
 		sources = append(sources, r.MetapackageSource)
 	}
-	parsed := make([]Source, len(sources))
+	parsed := make([]rootfs.Source, len(sources))
 	for i, line := range sources {
-		src, err := ParseSource(line)
+		src, err := rootfs.ParseSource(line)
 		if err != nil {
 			return in, errs.New(errs.Usage, fmt.Errorf("template.metapackage.source: %w", err), "")
 		}
@@ -380,7 +397,7 @@ func (b *builder) inputs(ctx context.Context) (Inputs, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			v := toolVersion(ctx, t[0], t[1:]...)
+			v := rootfs.ToolVersion(ctx, t[0], t[1:]...)
 			mu.Lock()
 			in.Tools[t[0]] = v
 			mu.Unlock()
@@ -390,7 +407,7 @@ func (b *builder) inputs(ctx context.Context) (Inputs, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			state, err := MirrorState(ctx, src)
+			state, err := rootfs.MirrorState(ctx, src)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil && firstErr == nil {
@@ -438,16 +455,15 @@ func (b *builder) build(ctx context.Context, in Inputs) error {
 
 	var base string
 	err := b.step("base", "template: base root filesystem (mmdebstrap)", nil, func() error {
-		mm := toolVersion(ctx, "mmdebstrap", "--version")
-		spec := BaseSpecOf(r, in.Mirrors[r.Mirror+" "+r.Suite], mm)
-		p, cached, err := BaseRootfs(ctx, logw, spec, cacheDir)
+		spec := BaseSpecOf(r, in.Mirrors[r.Mirror+" "+r.Suite], rootfs.MmdebstrapVersion(ctx))
+		got, err := (rootfs.Cache{Dir: cacheDir, Output: logw}).Get(ctx, spec, false)
 		if err != nil {
-			return errs.New(errs.Infra, err, "")
+			return errs.New(errs.Infra, fmt.Errorf("bootstrap %s %s from %s: %w", spec.Distribution, spec.Suite, spec.Mirror, err), "")
 		}
-		if cached {
-			b.env.Log.Infof("base root filesystem from the cache: %s", p)
+		if got.Reused {
+			b.env.Log.Infof("base root filesystem from the cache: %s", got.Tarball)
 		}
-		base = p
+		base = got.Tarball
 		return nil
 	})
 	if err != nil {
@@ -458,7 +474,7 @@ func (b *builder) build(ctx context.Context, in Inputs) error {
 	layout := NewLayout(key, r.DiskSize)
 	var hostKey string
 	if err := b.step("rootfs", "template: provision the root filesystem", nil, func() error {
-		if err := Extract(ctx, base, root); err != nil {
+		if err := rootfs.Extract(ctx, base, root); err != nil {
 			return errs.Infraf("unpack the base: %w", err)
 		}
 		var perr error
@@ -662,7 +678,7 @@ func (b *builder) provision(ctx context.Context, root string, layout Layout) (st
 		return nil
 	}
 	if r.Metapackage != "" {
-		src, err := ParseSource(r.MetapackageSource)
+		src, err := rootfs.ParseSource(r.MetapackageSource)
 		if err != nil {
 			return "", errs.Usagef("template.metapackage.source: %v", err)
 		}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pipeline-ci/pipeline/internal/proc"
 	"github.com/pipeline-ci/pipeline/stages/build/dist"
 )
 
@@ -58,7 +59,7 @@ func WriteYUM(ctx context.Context, dir string, pkgs []*dist.Inspected, date time
 	}
 	// A fixed revision and timestamps, no sqlite databases (their bytes
 	// differ run to run) and one worker keep repodata reproducible.
-	cmd := exec.CommandContext(ctx, bin, "--quiet", "--no-database", "--workers=1",
+	cmd := proc.Command(ctx, bin, "--quiet", "--no-database", "--workers=1",
 		"--revision="+strconv.FormatInt(date.Unix(), 10), "--set-timestamp-to-revision", dir)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
