@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/pipeline-ci/pipeline/internal/testutil"
-	"github.com/pipeline-ci/pipeline/runners/runnertest"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -18,11 +17,11 @@ import (
 // shards, then the child-pipeline form) → promote → release against the fake
 // forge, on the example appliance (two components).
 //
-// The integration targets are chroots of the cached test rootfs
-// (runners/runnertest), the base the tool does not build yet; the
-// production repository for UPGRADE is the build of the v1.0.0 tag, made by
-// the script. The template's base is cached by the template stage itself
-// (/var/tmp/pipeline-cache/template). Each script logs its wall time.
+// The integration targets are chroots of the base the integration stage
+// bootstraps and caches itself; UPGRADE starts from the build of the last
+// release (v1.0.0, built by the script into the store), which the stage
+// fetches from the store. The template's base is cached by the template
+// stage (/var/tmp/pipeline-cache/template). Each script logs its wall time.
 func TestGitLabCIIsolated(t *testing.T) {
 	testutil.NeedTool(t, "git")
 	testutil.NeedTool(t, "rsync")
@@ -34,12 +33,10 @@ func TestGitLabCIIsolated(t *testing.T) {
 	if _, err := os.Stat(gitlabCILocal); err != nil {
 		testutil.NeedTool(t, gitlabCILocal) // fails under CI, skips locally: run scripts/deps/e2e.sh
 	}
-	rootfs, _ := runnertest.Rootfs(t)
 	p := params("testdata/isolated")
 	setup := p.Setup
 	p.Setup = func(env *testscript.Env) error {
 		env.Setenv("GITLAB_CI_LOCAL", gitlabCILocal)
-		env.Setenv("ROOTFS", rootfs)
 		start := time.Now()
 		env.Defer(func() { env.T().Log("wall time of the whole isolated flow: " + time.Since(start).Round(time.Second).String()) })
 		return setup(env)
