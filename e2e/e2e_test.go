@@ -138,6 +138,7 @@ var servers sync.Map // *testscript.TestScript → *forgetest.Server
 //	                              PIPELINE_TOKEN (api scope), JOB_TOKEN
 //	forge milestone TITLE         an active milestone
 //	forge mr TITLE BRANCH SHA     an MR merged into BRANCH as commit SHA
+//	forge open-mr SOURCE TARGET   an open MR from SOURCE into TARGET
 //	forge merge-release-mr        the open release MR is merged (state only)
 //	forge dump FILE               the project's whole state as JSON
 func cmdForge(ts *testscript.TestScript, neg bool, args []string) {
@@ -170,6 +171,12 @@ func cmdForge(ts *testscript.TestScript, neg bool, args []string) {
 		sha := strings.TrimSpace(ts.ReadFile(args[3]))
 		gl.AddMergeRequest("42", forgetest.GLMergeRequest{Title: args[1], SourceBranch: "mr-" + sha[:7],
 			TargetBranch: args[2], State: "merged", MergeCommitSHA: &sha})
+	case "open-mr":
+		if len(args) != 3 {
+			ts.Fatalf("usage: forge open-mr SOURCE TARGET")
+		}
+		gl.AddMergeRequest("42", forgetest.GLMergeRequest{Title: "Draft: " + args[1], SourceBranch: args[1],
+			TargetBranch: args[2], State: "opened"})
 	case "merge-release-mr":
 		n := 0
 		gl.Do("42", func(p *forgetest.GLProject) {

@@ -56,7 +56,8 @@ func RunOne(ctx context.Context, env *Env, s Stage) (*Result, error) {
 
 	end := log.Section("stage_"+name, "pipeline "+name)
 	start := time.Now()
-	postStageStatus(ctx, &senv, name, "pending", "stage started")
+	status := StatusNameOf(s, &senv) // one status per shard or target job
+	postStageStatus(ctx, &senv, status, "pending", "stage started")
 	res, err := s.Run(ctx, &senv)
 	cancelled := err != nil && errors.Is(proc.Stopped(ctx), proc.ErrCancelled)
 	if cancelled {
@@ -94,7 +95,7 @@ func RunOne(ctx context.Context, env *Env, s Stage) (*Result, error) {
 		// With a fresh bounded context: a cancelled job's status must not
 		// stay "pending" because the run's own context is done.
 		fctx, cancel := Final(ctx)
-		postStageStatus(fctx, &senv, name, state, res.Summary)
+		postStageStatus(fctx, &senv, status, state, res.Summary)
 		cancel()
 		ol := log.WithField("outcome", string(res.Outcome))
 		if err != nil {

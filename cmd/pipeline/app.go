@@ -493,18 +493,24 @@ func (a *app) withHandoffs(cfg *config.Config, set *handoff.Set) (*config.Config
 // ${VAR}s only this stage reads: config.Check) and for what the machine
 // lacks (root, a tool; internal/preflight), with a full disk met on the
 // way said plainly.
-func preflighted(s stages.Stage) stages.Stage {
-	return stages.Func{StageName: s.Name(), Fn: func(ctx context.Context, env *stages.Env) (*stages.Result, error) {
-		if err := env.Config.Check(s.Name()); err != nil {
-			return nil, err
-		}
-		if err := preflight.Check(preflight.This(), s.Name(), env.Config, env.DryRun); err != nil {
-			return nil, err
-		}
-		res, err := s.Run(ctx, env)
-		return res, preflight.DiskFull(s.Name(), err)
-	}}
+func preflighted(s stages.Stage) stages.Stage { return checkedStage{s} }
+
+type checkedStage struct{ stages.Stage }
+
+func (c checkedStage) Run(ctx context.Context, env *stages.Env) (*stages.Result, error) {
+	s := c.Stage
+	if err := env.Config.Check(s.Name()); err != nil {
+		return nil, err
+	}
+	if err := preflight.Check(preflight.This(), s.Name(), env.Config, env.DryRun); err != nil {
+		return nil, err
+	}
+	res, err := s.Run(ctx, env)
+	return res, preflight.DiskFull(s.Name(), err)
 }
+
+// StatusName keeps the wrapped stage's status name (one per shard).
+func (c checkedStage) StatusName(env *stages.Env) string { return stages.StatusNameOf(c.Stage, env) }
 
 func (a *app) summary(env *stages.Env, results []*stages.Result, err error) *report.Summary {
 	s := &report.Summary{

@@ -214,9 +214,9 @@ type IntegrationChildPipeline struct {
 	Image string   `yaml:"image"`
 	Tags  []string `yaml:"tags"`
 	Stage string   `yaml:"stage"`
-	// NeedsJob is the parent pipeline's job whose artifacts (the package
-	// repository) every child job fetches; the trigger job must pass
-	// PARENT_PIPELINE_ID: $CI_PIPELINE_ID.
+	// NeedsJob is the parent pipeline's job whose artifacts (the build
+	// output, report dir and dotenv) every child job fetches; default
+	// build. The trigger job must pass PARENT_PIPELINE_ID: $CI_PIPELINE_ID.
 	NeedsJob string `yaml:"needs_job"`
 }
 

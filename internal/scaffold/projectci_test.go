@@ -68,15 +68,20 @@ func TestProjectJenkinsfile(t *testing.T) {
 		"pipeline/stages/stage(test)/steps/sh(bash scripts/test.sh)",
 		`pipeline/stages/stage(build)/steps/sh($PIPELINE -C examples/appliance --report-dir "$REPORTS" build)`,
 		`pipeline/stages/stage(template)/steps/sh($PIPELINE -C examples/appliance --report-dir "$REPORTS" template)`,
-		`pipeline/stages/stage(integration)/parallel/stage(integration 2/2)/steps/catchError(buildResult,stageResult)/sh($PIPELINE -C examples/appliance --report-dir "$REPORTS/shard-2" integration --shard 2/2)`,
+		`pipeline/stages/stage(integration)/parallel/stage(integration 2/2)/agent`,
+		`pipeline/stages/stage(integration)/parallel/stage(integration 2/2)/steps/unstash(build)`,
+		`pipeline/stages/stage(integration)/parallel/stage(integration 2/2)/steps/catchError(buildResult,stageResult)/sh($PIPELINE -C examples/appliance --report-dir "$REPORTS" integration --shard 2/2)`,
 		`pipeline/stages/stage(promote)/steps/lock(promote)/sh($PIPELINE -C examples/appliance --report-dir "$REPORTS" promote)`,
-		`pipeline/stages/stage(release)/steps/lock(release)/script/input(message,ok)`,
-		`pipeline/stages/stage(release)/steps/lock(release)/sh($PIPELINE --report-dir "$REPORTS" release)`,
-		"pipeline/post/always/junit(allowEmptyResults,testResults)",
-		"pipeline/post/always/archiveArtifacts(allowEmptyArchive,artifacts)",
+		`pipeline/stages/stage(release)/steps/script/timeout(time,unit)/input(message,ok)`,
+		`pipeline/stages/stage(release)/steps/script/node/lock(release)/sh($PIPELINE --report-dir "$REPORTS" release)`,
 	} {
 		if !paths[want] {
 			t.Errorf("Jenkinsfile lacks %s", want)
+		}
+	}
+	for p := range paths {
+		if strings.Contains(p, "input(") && (strings.Contains(p, "/node") || strings.Contains(p, "lock(") || !strings.Contains(p, "timeout(")) {
+			t.Errorf("the release approval must wait outside any node and lock, with a timeout: %s", p)
 		}
 	}
 }

@@ -224,28 +224,47 @@ func TestGeneratedJenkinsfile(t *testing.T) {
 	checkDeclarative(t, paths)
 	for _, want := range []string{
 		"pipeline/stages/stage(build)/steps/sh(pipeline build)",
+		"pipeline/stages/stage(build)/steps/stash(includes,name)",
+		"pipeline/stages/stage(template)/steps/unstash(build)",
 		"pipeline/stages/stage(template)/steps/sh(pipeline template)",
-		"pipeline/stages/stage(integration)/parallel/stage(integration 3/3)/steps/catchError(buildResult,stageResult)/sh(pipeline integration --shard 3/3 --report-dir .pipeline/reports/shard-3)",
+		"pipeline/stages/stage(integration)/parallel/stage(integration 3/3)/agent",
+		"pipeline/stages/stage(integration)/parallel/stage(integration 3/3)/steps/unstash(build)",
+		"pipeline/stages/stage(integration)/parallel/stage(integration 3/3)/steps/catchError(buildResult,stageResult)/sh(pipeline integration --shard 3/3)",
+		"pipeline/stages/stage(integration)/parallel/stage(integration 3/3)/post/always/archiveArtifacts(allowEmptyArchive,artifacts)",
 		"pipeline/stages/stage(promote)/when/allOf/branch(staging)",
 		"pipeline/stages/stage(promote)/steps/lock(promote)/sh(pipeline promote)",
 		"pipeline/stages/stage(release)/when/allOf/branch(master)",
 		"pipeline/stages/stage(release)/when/allOf/anyOf/triggeredBy(TimerTrigger)",
-		"pipeline/stages/stage(release)/steps/lock(release)/script/sh(pipeline release --dry-run)",
-		"pipeline/stages/stage(release)/steps/lock(release)/script/input(message,ok)",
-		"pipeline/stages/stage(release)/steps/lock(release)/sh(pipeline release)",
+		"pipeline/stages/stage(release)/steps/script/node/sh(pipeline release --dry-run)",
+		"pipeline/stages/stage(release)/steps/script/timeout(time,unit)/input(message,ok)",
+		"pipeline/stages/stage(release)/steps/script/node/lock(release)/sh(pipeline release)",
 		"pipeline/triggers/cron()", // off the master branch; on it: the weekly spec
-		"pipeline/post/always/junit(allowEmptyResults,testResults)",
-		"pipeline/post/always/archiveArtifacts(allowEmptyArchive,artifacts)",
 	} {
 		if !paths[want] {
 			t.Errorf("Jenkinsfile lacks %s", want)
 		}
 	}
+	// Each stage takes its own executor and workspace (no shared workspace
+	// between the parallel shards), and the release approval waits holding
+	// neither an executor nor a lock.
+	for p := range paths {
+		if strings.Contains(p, "input(") && (strings.Contains(p, "/node") || strings.Contains(p, "lock(") || !strings.Contains(p, "timeout(")) {
+			t.Errorf("the release approval must wait outside any node and lock, with a timeout: %s", p)
+		}
+		if strings.Contains(p, "/post/always/sh(") && !strings.Contains(p, "stage(integration ") {
+			t.Errorf("unexpected shell step in a post block: %s", p)
+		}
+	}
 	text := render(t, sampleData())["Jenkinsfile"]
-	for _, want := range []string{"cron(env.BRANCH_NAME == 'master' ? 'H 6 * * 1' : '')", "junit testResults: '.pipeline/reports/**/junit-*.xml'"} {
+	for _, want := range []string{"pipeline {\n    agent none\n", "cron(env.BRANCH_NAME == 'master' ? 'H 6 * * 1' : '')",
+		"cp -a .pipeline/reports .pipeline/shard-3"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("Jenkinsfile lacks %q", want)
 		}
+	}
+	release := text[strings.Index(text, "stage('release')"):]
+	if !strings.Contains(release[:200], "agent none") {
+		t.Errorf("the release stage must take no agent (its approval holds none):\n%s", release[:200])
 	}
 }
 

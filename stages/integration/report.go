@@ -2,6 +2,7 @@ package integration
 
 import (
 	"fmt"
+	"path"
 	"sort"
 	"strings"
 	"text/template"
@@ -217,11 +218,18 @@ func mdEscape(s string) string {
 
 // ChildPipelineInput configures the generated GitLab child pipeline.
 type ChildPipelineInput struct {
-	Targets   []string
-	Stage     string
-	Image     string
-	Tags      []string
-	NeedsJob  string
+	Targets []string
+	Stage   string
+	Image   string
+	Tags    []string
+	// NeedsJob is the parent's job whose artifacts (build output, report
+	// dir and dotenv) every child job downloads; "" downloads none.
+	NeedsJob string
+	// Dir is the directory of pipeline.yaml relative to the repository's
+	// top (the job's CI_PROJECT_DIR): the jobs run `pipeline -C Dir`.
+	Dir string
+	// ReportDir is the report directory relative to the repository's top;
+	// empty means Dir's default, Dir/.pipeline/reports.
 	ReportDir string
 }
 
@@ -237,8 +245,18 @@ func ChildPipeline(in ChildPipelineInput) (string, error) {
 	if in.Stage == "" {
 		in.Stage = "integration"
 	}
+	if in.Dir == "" {
+		in.Dir = "."
+	}
+	defaultReports := path.Join(in.Dir, ".pipeline/reports")
+	var args []string // pipeline's global flags of every job
+	if in.Dir != "." {
+		args = append(args, "-C", runners.Quote(in.Dir))
+	}
 	if in.ReportDir == "" {
-		in.ReportDir = ".pipeline/reports"
+		in.ReportDir = defaultReports
+	} else if in.ReportDir != defaultReports {
+		args = append(args, "--report-dir", `"$CI_PROJECT_DIR"/`+runners.Quote(in.ReportDir))
 	}
 	type job struct{ JobName, Target string }
 	var jobs []job
@@ -249,6 +267,6 @@ func ChildPipeline(in ChildPipelineInput) (string, error) {
 	}
 	return templates.Render(t, map[string]any{
 		"Stage": in.Stage, "Image": in.Image, "Tags": in.Tags, "NeedsJob": in.NeedsJob,
-		"ReportDir": in.ReportDir, "Jobs": jobs,
+		"ReportDir": in.ReportDir, "Jobs": jobs, "Args": strings.Join(args, " "),
 	})
 }

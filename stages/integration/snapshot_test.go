@@ -237,4 +237,12 @@ func TestChildPipelineGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden(t, "child-pipeline.yml", y)
+
+	// pipeline.yaml below the repository's top, reports elsewhere: the jobs
+	// say where, and keep the report dir they write as artifacts.
+	y, err = ChildPipeline(ChildPipelineInput{Targets: []string{"chroot"}, NeedsJob: "build", Dir: "examples/appliance", ReportDir: "out/reports"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "child-pipeline-dir.yml", y)
 }

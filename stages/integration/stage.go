@@ -57,6 +57,36 @@ type Stage struct {
 
 func (s *Stage) Name() string { return "integration" }
 
+// shard is this run's shard i of n: --shard, else GitLab's parallel job
+// (CI_NODE_INDEX/CI_NODE_TOTAL); 0, 0 when the run is not sharded.
+func (s *Stage) shard(env *stages.Env) (int, int) {
+	shard, shards := s.Opts.Shard, s.Opts.Shards
+	if shards == 0 && env.CI.NodeTotal > 1 {
+		shard, shards = env.CI.NodeIndex, env.CI.NodeTotal
+	}
+	if shards <= 1 {
+		return 0, 0
+	}
+	return shard, shards
+}
+
+// StatusName gives each job of a split integration its own commit status
+// ("integration 1/2", "integration chroot"), so that every shard's verdict
+// stays on the commit whatever order the jobs finish in.
+func (s *Stage) StatusName(env *stages.Env) string {
+	name := "integration"
+	if s.Opts.EmitChildPipeline != "" {
+		return name + " child-pipeline"
+	}
+	if len(s.Opts.Targets) > 0 {
+		name += " " + strings.Join(s.Opts.Targets, ",")
+	}
+	if shard, shards := s.shard(env); shards > 1 {
+		name += fmt.Sprintf(" %d/%d", shard, shards)
+	}
+	return name
+}
+
 // ParseShard reads "i/n" (1-based).
 func ParseShard(v string) (int, int, error) {
 	var i, n int
@@ -275,10 +305,7 @@ func (s *Stage) Run(ctx context.Context, env *stages.Env) (*stages.Result, error
 	if !cfg.Configured() {
 		return &stages.Result{Outcome: stages.Skipped, Summary: "no integration targets configured (integration.targets)"}, nil
 	}
-	shard, shards := s.Opts.Shard, s.Opts.Shards
-	if shards == 0 && env.CI.NodeTotal > 1 {
-		shard, shards = env.CI.NodeIndex, env.CI.NodeTotal
-	}
+	shard, shards := s.shard(env)
 	shardName := ""
 	if shards > 1 {
 		shardName = fmt.Sprintf("%d/%d", shard, shards)
@@ -523,13 +550,25 @@ func (s *Stage) emitChild(env *stages.Env, targets []config.IntegrationTarget) (
 	for _, t := range targets {
 		names = append(names, t.Name)
 	}
-	reportDir := ".pipeline/reports"
+	// The child's jobs run at the top of a fresh checkout (CI_PROJECT_DIR):
+	// say where pipeline.yaml and the report dir are from there.
+	top := repoTop(env.Repo)
+	dir := "."
+	if rel, err := filepath.Rel(top, env.Repo); err == nil && !strings.HasPrefix(rel, "..") {
+		dir = filepath.ToSlash(rel)
+	}
+	reportDir := ""
 	if env.Report != nil && env.Report.Path != "" {
-		if rel, err := filepath.Rel(env.Repo, env.Report.Path); err == nil && !strings.HasPrefix(rel, "..") {
+		if rel, err := filepath.Rel(top, env.Report.Path); err == nil && !strings.HasPrefix(rel, "..") {
 			reportDir = filepath.ToSlash(rel)
 		}
 	}
-	text, err := ChildPipeline(ChildPipelineInput{Targets: names, Stage: cp.Stage, Image: cp.Image, Tags: cp.Tags, NeedsJob: cp.NeedsJob, ReportDir: reportDir})
+	needs := cp.NeedsJob
+	if needs == "" {
+		needs = "build" // the build job of `pipeline init`'s file and of the component
+	}
+	text, err := ChildPipeline(ChildPipelineInput{Targets: names, Stage: cp.Stage, Image: cp.Image, Tags: cp.Tags,
+		NeedsJob: needs, Dir: dir, ReportDir: reportDir})
 	if err != nil {
 		return nil, errs.Infraf("integration: %w", err)
 	}
@@ -543,6 +582,23 @@ func (s *Stage) emitChild(env *stages.Env, targets []config.IntegrationTarget) (
 	}
 	return &stages.Result{Outcome: stages.Passed, Summary: fmt.Sprintf("wrote %s: %d job(s), one per target", out, len(names)),
 		Data: map[string]any{"child_pipeline": out, "targets": names}}, nil
+}
+
+// repoTop is the top of the git work tree holding dir (dir itself when
+// none does).
+func repoTop(dir string) string {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return dir
+	}
+	for d := abs; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, ".git")); err == nil {
+			return d
+		}
+		if filepath.Dir(d) == d {
+			return abs
+		}
+	}
 }
 
 func writeAtomic(path string, data []byte) error {
