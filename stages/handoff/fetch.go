@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -64,7 +63,9 @@ func Download(ctx context.Context, st artifacts.Store, m artifacts.Manifest, pre
 		}
 		old := filepath.Join(dest, filepath.FromSlash(rel))
 		if sum, size, err := artifacts.HashFile(old); err == nil && sum == o.SHA256 && size == o.Size {
-			if err := copyFile(old, local); err == nil {
+			// Kept as it is: a hard link (the work dir sits beside dest),
+			// since the old dir is swapped out whole and never written into.
+			if err := os.Link(old, local); err == nil {
 				kept++
 				continue
 			}
@@ -112,20 +113,6 @@ func getVerified(ctx context.Context, st artifacts.Store, o artifacts.Object, lo
 type countWriter struct{ n int64 }
 
 func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
-
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.Create(dst)
-	if err != nil {
-		return err
-	}
-	_, err = io.Copy(out, in)
-	return errors.Join(err, out.Close())
-}
 
 func under(rel string, subs []string) bool {
 	for _, s := range subs {
