@@ -22,5 +22,5 @@ fi
 if [ "$("$prefix/node_modules/.bin/gitlab-ci-local" --version 2>/dev/null)" != "$GCL_VERSION" ]; then
   echo "deps/e2e: npm install gitlab-ci-local@$GCL_VERSION into $prefix"
   mkdir -p "$prefix"
-  npm install --silent --no-audit --no-fund --prefix "$prefix" "gitlab-ci-local@$GCL_VERSION" >/dev/null
+  npm install --loglevel=error --no-audit --no-fund --prefix "$prefix" "gitlab-ci-local@$GCL_VERSION" >/dev/null
 fi
