@@ -7,7 +7,7 @@
 set -euo pipefail
 version=v0.0.0-20260212201848-7aac2a2c5b7c
 bin="$(go env GOPATH)/bin/minio"
-have=$(go version -m "$bin" 2>/dev/null | awk '$1 == "mod" && $2 == "github.com/minio/minio" {print $3}')
+have=$(go version -m "$bin" 2>/dev/null | awk '$1 == "mod" && $2 == "github.com/minio/minio" {print $3}' || true)
 if [ "$have" != "$version" ]; then
   echo "deps/minio: go install github.com/minio/minio@$version (first time: ~8 minutes)"
   GOFLAGS=-mod=mod go install "github.com/minio/minio@$version"
