@@ -37,9 +37,11 @@ func NewGitHub(opts Options) (*GitHub, error) {
 	r.logf = opts.Logf
 	hc := opts.HTTPClient
 	if hc == nil {
+		// Our own client gets Retry.Timeout; a caller's client keeps the
+		// timeout (and everything else) it was given.
 		hc = cleanhttp.DefaultPooledClient()
+		hc.Timeout = r.Timeout
 	}
-	hc.Timeout = r.Timeout
 	rc := retryablehttp.NewClient()
 	rc.HTTPClient = hc
 	rc.CheckRetry = r.checkRetry

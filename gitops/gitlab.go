@@ -29,9 +29,11 @@ func NewGitLab(opts Options) (*GitLab, error) {
 	r.logf = opts.Logf
 	hc := opts.HTTPClient
 	if hc == nil {
+		// Our own client gets Retry.Timeout; a caller's client keeps the
+		// timeout (and everything else) it was given.
 		hc = cleanhttp.DefaultPooledClient()
+		hc.Timeout = r.Timeout
 	}
-	hc.Timeout = r.Timeout
 	clientOpts := []gitlab.ClientOptionFunc{
 		gitlab.WithBaseURL(opts.BaseURL),
 		gitlab.WithHTTPClient(hc),

@@ -2,6 +2,8 @@ package gitops
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"math"
@@ -211,6 +213,9 @@ func transientNet(err error) (bool, time.Duration) {
 	if errors.Is(err, context.Canceled) {
 		return false, 0
 	}
+	if permanentNet(err) {
+		return false, 0
+	}
 	var ue *url.Error
 	var ne net.Error
 	var oe *net.OpError
@@ -220,9 +225,39 @@ func transientNet(err error) (bool, time.Duration) {
 	case errors.As(err, &oe):
 		return true, 0
 	case errors.As(err, &ue):
+		// The connection broke (closed, reset) before an answer came.
 		return true, 0
 	}
 	return false, 0
+}
+
+// permanentNet: errors that the same request meets again every time, so
+// that retrying only delays the message: the URL cannot be parsed or has
+// a scheme other than http(s), the server's certificate is not trusted or
+// not for this host, a TLS client talks to a plain HTTP server, or the host
+// name does not exist.
+func permanentNet(err error) bool {
+	var (
+		ue        *url.Error
+		unknownCA x509.UnknownAuthorityError
+		hostname  x509.HostnameError
+		invalid   x509.CertificateInvalidError
+		verify    *tls.CertificateVerificationError
+		record    tls.RecordHeaderError
+		dns       *net.DNSError
+	)
+	switch {
+	case errors.As(err, &unknownCA), errors.As(err, &hostname), errors.As(err, &invalid),
+		errors.As(err, &verify), errors.As(err, &record):
+		return true
+	case errors.As(err, &dns) && dns.IsNotFound:
+		return true
+	case errors.As(err, &ue):
+		// net/url's parse errors, and net/http's "unsupported protocol
+		// scheme" (a plain string error, no type to match).
+		return ue.Op == "parse" || strings.Contains(ue.Err.Error(), "unsupported protocol scheme")
+	}
+	return false
 }
 
 func firstLine(s string) string {
