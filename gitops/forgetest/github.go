@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // GitHub is the fake GitHub REST API (v3, under /api/v3/ as on GitHub
@@ -477,6 +478,12 @@ func (g *GitHub) postStatus(w http.ResponseWriter, req *http.Request, r *GHRepo)
 	ctxName := q.Get("context")
 	if ctxName == "" {
 		ctxName = "default"
+	}
+	// GitHub counts the description's characters, not its bytes.
+	if utf8.RuneCountInString(q.Get("description")) > 140 {
+		ghErr(w, http.StatusUnprocessableEntity, "Validation Failed", map[string]any{"resource": "Status", "field": "description", "code": "custom",
+			"message": "description is too long (maximum is 140 characters)"})
+		return
 	}
 	now := g.s.now().UTC()
 	st := GHStatus{ID: g.s.id(), State: state, Context: ctxName, CreatedAt: now, UpdatedAt: now, Creator: ghBot, SHA: req.PathValue("sha")}
