@@ -527,7 +527,7 @@ func TestJobTokenScope(t *testing.T) {
 		},
 		"comment":   func() error { return f.UpsertComment(ctx, CommentTarget{MergeRequest: 1}, "x", "y") },
 		"milestone": func() error { _, err := f.CreateMilestone(ctx, MilestoneInput{Title: "m"}); return err },
-		"find MR": func() error { _, err := f.FindMergeRequest(ctx, "a", "b"); return err },
+		"find MR":   func() error { _, err := f.FindMergeRequest(ctx, "a", "b"); return err },
 	}
 	for name, call := range calls {
 		err := call()
