@@ -41,9 +41,9 @@ type fixture struct {
 	tagAt func(name string) string
 }
 
-// fastRetry keeps fault tests quick: the server's Retry-After is honoured
-// up to MaxWait, which tests cap.
-var fastRetry = Retry{Attempts: 6, Min: 5 * time.Millisecond, Max: 40 * time.Millisecond, MaxWait: 30 * time.Millisecond, Timeout: 400 * time.Millisecond}
+// fastRetry keeps fault tests quick: every wait (backoff, the server's
+// Retry-After) is decided as in production but not slept.
+var fastRetry = Retry{Attempts: 6, Min: 5 * time.Millisecond, Max: 40 * time.Millisecond, Timeout: 400 * time.Millisecond, Sleep: func(time.Duration) {}}
 
 type syncBuf struct {
 	mu sync.Mutex

@@ -86,22 +86,39 @@ func (g *GitHub) api(ctx context.Context, what string, f func(ctx context.Contex
 		return noToken("github")
 	}
 	err := g.retry.call(ctx, "github: "+what, ghTransient, f)
+	if rl, ok := ghRateLimit(err); ok {
+		return g.retry.limitErr(err, rl)
+	}
 	return refused(err, ghStatus(err), g.opts.TokenSource, "github", g.owner+"/"+g.repo)
 }
 
-// ghTransient classifies go-github errors for the method-level retry.
-func ghTransient(err error) (bool, time.Duration) {
+// ghRateLimit reads a rate-limit refusal out of a go-github error: the
+// HTTP layer already waited what it could (see Retry).
+func ghRateLimit(err error) (rateLimit, bool) {
 	var rl *github.RateLimitError
 	var ab *github.AbuseRateLimitError
 	var er *github.ErrorResponse
 	switch {
 	case errors.As(err, &rl):
-		return true, time.Until(rl.Rate.Reset.Time)
+		return rateLimit{wait: time.Until(rl.Rate.Reset.Time), until: rl.Rate.Reset.Time}, true
 	case errors.As(err, &ab):
-		if ab.RetryAfter != nil {
-			return true, *ab.RetryAfter
+		if l, ok := rateLimitOf(ab.Response, 0); ok && !l.secondary {
+			return l, true
 		}
-		return true, 0
+		return rateLimit{wait: secondaryWait, secondary: true}, true
+	case errors.As(err, &er):
+		return rateLimitOf(er.Response, 0)
+	}
+	return rateLimit{}, false
+}
+
+// ghTransient classifies go-github errors for the method-level retry.
+// Rate limits are not retried here: the HTTP layer already waited as long
+// as the policy allows (see Retry), and go-github refuses to send more
+// requests until the limit resets.
+func ghTransient(err error) (bool, time.Duration) {
+	var er *github.ErrorResponse
+	switch {
 	case errors.As(err, &er) && er.Response != nil && er.Response.Request != nil:
 		// 429s and 5xx of safe methods were already retried by the HTTP
 		// client; a 5xx on POST was not, because the server may have acted.

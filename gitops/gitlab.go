@@ -77,6 +77,12 @@ func (g *GitLab) api(ctx context.Context, what string, needsAPIToken bool, f fun
 		return jobTokenScope(what)
 	}
 	err := g.retry.call(ctx, "gitlab: "+what, glTransient, func(ctx context.Context) error { return f(ctx, gitlab.WithContext(ctx)) })
+	var er *gitlab.ErrorResponse
+	if errors.As(err, &er) {
+		if rl, ok := rateLimitOf(er.Response, 0); ok {
+			return g.retry.limitErr(err, rl)
+		}
+	}
 	return refused(err, glStatus(err), g.opts.TokenSource, "gitlab", g.pid)
 }
 
