@@ -81,10 +81,11 @@ type GHMilestone struct {
 
 // GHBranchRef is the head/base of a pull request.
 type GHBranchRef struct {
-	Label string `json:"label"`
-	Ref   string `json:"ref"`
-	SHA   string `json:"sha"`
-	User  GHUser `json:"user"`
+	Label string         `json:"label"`
+	Ref   string         `json:"ref"`
+	SHA   string         `json:"sha"`
+	User  GHUser         `json:"user"`
+	Repo  map[string]any `json:"repo"` // the repository object (set by the fake)
 }
 
 // GHPull is a pull request.
@@ -381,6 +382,16 @@ func (r *GHRepo) addPull(s *Server, p GHPull) *GHPull {
 		p.Head.SHA = fakeSHA("pr" + strconv.FormatInt(p.Number, 10) + p.Head.Ref)
 	}
 	p.Head.Label, p.Base.Label = owner+":"+p.Head.Ref, owner+":"+p.Base.Ref
+	if p.Head.User.Login == "" {
+		p.Head.User = p.User
+	}
+	if p.Base.User.Login == "" {
+		p.Base.User = p.User
+	}
+	if p.Base.SHA == "" {
+		p.Base.SHA = fakeSHA("base" + p.Base.Ref)
+	}
+	p.Head.Repo, p.Base.Repo = r.repoJSON(), r.repoJSON()
 	if p.MergedAt != nil && p.MergeCommitSHA == nil {
 		sha := fakeSHA("merge" + p.Head.SHA)
 		p.MergeCommitSHA = &sha

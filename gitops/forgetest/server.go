@@ -44,6 +44,9 @@ type Request struct {
 	Status int    // status answered; 0 when the connection was dropped (or no answer yet)
 	Fault  string // the fault injected, if any
 	Auth   string // "token", "job-token", "none" or "bad"
+	// Response is the body answered (nil when dropped), for checking the
+	// answers against the forges' API descriptions (Conformance).
+	Response []byte
 }
 
 // New starts a server on 127.0.0.1 that is closed when the test ends. It
@@ -254,6 +257,11 @@ func (s *Server) handler(mux *http.ServeMux) http.Handler {
 			s.requests[i].Status = status
 			s.mu.Unlock()
 		}
+		withBody := func(body []byte) {
+			s.mu.Lock()
+			s.requests[i].Response = append([]byte(nil), body...)
+			s.mu.Unlock()
+		}
 		if f != nil {
 			switch f.Kind {
 			case RateLimited:
@@ -331,6 +339,7 @@ func (s *Server) handler(mux *http.ServeMux) http.Handler {
 			h.Set("X-RateLimit-Resource", "core")
 		}
 		answered(bw.status)
+		withBody(bw.body.Bytes())
 		w.WriteHeader(bw.status)
 		_, _ = w.Write(bw.body.Bytes())
 	})
