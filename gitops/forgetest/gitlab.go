@@ -238,6 +238,9 @@ type GLProject struct {
 	// branch's history.
 	EmptySHA  map[string]bool
 	Pipelines []*GLPipeline
+	// StatusPosts is every status post GitLab accepted, as it stood after
+	// it (Statuses holds the statuses, each in its latest state).
+	StatusPosts []GLStatus
 }
 
 func newGitLab(s *Server) *GitLab { return &GitLab{s: s, projects: map[string]*GLProject{}} }
@@ -277,6 +280,14 @@ func (g *GitLab) MergeRequests(project string) []GLMergeRequest {
 func (g *GitLab) Statuses(project string) []GLStatus {
 	var out []GLStatus
 	g.Do(project, func(p *GLProject) { out = append(out, p.Statuses...) })
+	return out
+}
+
+// StatusPosts returns every accepted status post in order, each as the
+// status stood after it: the states a status went through.
+func (g *GitLab) StatusPosts(project string) []GLStatus {
+	var out []GLStatus
+	g.Do(project, func(p *GLProject) { out = append(out, p.StatusPosts...) })
 	return out
 }
 
@@ -585,6 +596,7 @@ func (g *GitLab) postStatus(w http.ResponseWriter, r *http.Request, p *GLProject
 	if fresh {
 		p.Statuses = append(p.Statuses, *st)
 	}
+	p.StatusPosts = append(p.StatusPosts, *st)
 	writeJSON(w, http.StatusCreated, st)
 }
 
