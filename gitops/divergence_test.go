@@ -98,6 +98,23 @@ func TestGitLabStatusJoinsTheMergeRequestPipeline(t *testing.T) {
 	if pls := gl.Pipelines("42"); len(pls) != 2 || pls[1].Source != "external" || pls[1].Ref != "main" {
 		t.Fatalf("pipelines %+v, want an external one on main for the other commit", pls)
 	}
+
+	// A branch pipeline: pipeline_id alone, GitLab takes the pipeline's ref.
+	bsha := gl.AddCommit("42", "staging", "fix: more")
+	bid := gl.AddPipeline("42", bsha, "staging", "push")
+	benv := ci.MapEnv{"GITLAB_CI": "true", "CI_API_V4_URL": srv.GitLabURL(), "CI_PROJECT_ID": "42", "CI_COMMIT_SHA": bsha,
+		"CI_COMMIT_REF_NAME": "staging", "CI_COMMIT_BRANCH": "staging", "CI_PIPELINE_ID": itoa(bid), "PIPELINE_TOKEN": apiToken}
+	bf, err := OpenForge(config.Forge{}, ci.Detect(benv), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bf.SetStatus(context.Background(), Status{SHA: bsha, Ref: "some-other-ref", Name: "pipeline/build", State: "success"}); err != nil {
+		t.Fatal(err)
+	}
+	all := gl.Statuses("42")
+	if last := all[len(all)-1]; last.PipelineID != bid || last.Ref != "staging" || len(gl.Pipelines("42")) != 3 {
+		t.Fatalf("status %+v, pipelines %+v; want it in the branch pipeline %d", last, gl.Pipelines("42"), bid)
+	}
 }
 
 // GitLab's cherry-pick 400 says why in error_code: "empty" (the branch has

@@ -48,9 +48,9 @@ func StatusSHA(c ci.Context) string {
 type Pipeline struct {
 	ID  int    // CI_PIPELINE_ID
 	SHA string // CI_COMMIT_SHA: the commit the pipeline runs on
-	// Ref is the pipeline's ref when it is not the branch: in a merge
-	// request pipeline CI_MERGE_REQUEST_REF_PATH
-	// (refs/merge-requests/IID/head).
+	// Ref is the pipeline's ref: in a merge request pipeline
+	// CI_MERGE_REQUEST_REF_PATH (refs/merge-requests/IID/head), else
+	// CI_COMMIT_REF_NAME (the branch or tag).
 	Ref string
 }
 
@@ -68,8 +68,9 @@ func PipelineOf(c ci.Context) Pipeline {
 	if p.SHA == "" {
 		p.SHA = ci.Get(env, "CI_COMMIT_SHA")
 	}
-	if ci.Get(env, "CI_MERGE_REQUEST_IID") != "" {
-		p.Ref = ci.Get(env, "CI_MERGE_REQUEST_REF_PATH")
+	p.Ref = ci.Get(env, "CI_COMMIT_REF_NAME")
+	if mr := ci.Get(env, "CI_MERGE_REQUEST_REF_PATH"); mr != "" && ci.Get(env, "CI_MERGE_REQUEST_IID") != "" {
+		p.Ref = mr
 	}
 	return p
 }
@@ -79,6 +80,8 @@ func PipelineOf(c ci.Context) Pipeline {
 // pipeline by sha, ref and pipeline_id, and opens a new "external"
 // pipeline when none matches: in a merge request pipeline the source
 // branch does not match (the pipeline's ref is refs/merge-requests/IID/head).
+// With pipeline_id, GitLab answers 404 when the ref sent is not the
+// pipeline's: the pipeline's ref is sent.
 func (p Pipeline) apply(s Status) Status {
 	if p.ID == 0 || s.PipelineID != 0 || s.SHA != p.SHA {
 		return s

@@ -561,6 +561,10 @@ func (g *GitLab) postStatus(w http.ResponseWriter, r *http.Request, p *GLProject
 		return
 	}
 	pl := p.pipelineFor(g.s, sha, q.Get("ref"), q.Get("pipeline_id"))
+	if pl == nil {
+		glErr(w, http.StatusNotFound, "404 Pipeline for pipeline_id, sha and ref Not Found")
+		return
+	}
 	now := g.s.now().UTC()
 	var st *GLStatus
 	for i := len(p.Statuses) - 1; i >= 0; i-- {
@@ -616,15 +620,19 @@ func glTransition(from, to string) (string, bool) {
 	return to, slices.Contains(allowed[to], from)
 }
 
-// pipelineFor is the pipeline a status joins: the newest on sha whose ref
-// and id match the ones given, else a new external pipeline (on ref, or
-// the default branch).
+// pipelineFor is the pipeline a status joins (app/services/ci/
+// create_commit_status_service.rb): the newest on sha whose ref and id
+// match the ones given; none with a pipeline_id given is nil (GitLab's
+// 404); else a new external pipeline (on ref, or the default branch).
 func (p *GLProject) pipelineFor(s *Server, sha, ref, id string) *GLPipeline {
 	for i := len(p.Pipelines) - 1; i >= 0; i-- {
 		c := p.Pipelines[i]
 		if c.SHA == sha && (ref == "" || c.Ref == ref) && (id == "" || strconv.FormatInt(c.ID, 10) == id) {
 			return c
 		}
+	}
+	if id != "" {
+		return nil
 	}
 	if ref == "" {
 		ref = "main"
@@ -654,11 +662,17 @@ func (g *GitLab) Pipelines(project string) []GLPipeline {
 	return out
 }
 
+// listStatuses: without ref, GitLab lists the default branch's statuses
+// (docs: "if not given, the default branch").
 func (g *GitLab) listStatuses(w http.ResponseWriter, r *http.Request, p *GLProject) {
 	q := r.URL.Query()
+	ref := q.Get("ref")
+	if ref == "" {
+		ref = "main"
+	}
 	out := []GLStatus{}
 	for _, st := range p.Statuses {
-		if st.SHA != r.PathValue("sha") || q.Get("name") != "" && st.Name != q.Get("name") || q.Get("ref") != "" && st.Ref != q.Get("ref") {
+		if st.SHA != r.PathValue("sha") || q.Get("name") != "" && st.Name != q.Get("name") || st.Ref != ref {
 			continue
 		}
 		out = append(out, st)
