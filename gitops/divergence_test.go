@@ -186,3 +186,14 @@ func TestStatusTextLimitsCountCharacters(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// GitLab refuses a pipeline_id that does not match the sha and ref (404).
+func TestGitLabStatusPipelineMismatchIsRefused(t *testing.T) {
+	fx := gitlabFixture(t, fastRetry)
+	gl := fx.srv.GitLab()
+	pid := gl.AddPipeline("42", fx.sha, "main", "push")
+	err := fx.forge.SetStatus(context.Background(), Status{SHA: fx.sha2, Ref: "main", Name: "x", State: "running", PipelineID: int(pid)})
+	if err == nil || !strings.Contains(err.Error(), "404") {
+		t.Fatalf("err = %v, want GitLab's 404 for a pipeline on another commit", err)
+	}
+}

@@ -54,7 +54,8 @@
 //
 // GitLab's refusals are modelled where clients must handle them: commit
 // statuses live in pipelines (AddPipeline; a status matching none opens an
-// external pipeline, as GitLab does) and move through GitLab's state
+// external pipeline, as GitLab does; a pipeline_id the fake was never told
+// about is taken as the CI run's own, one that does not match is a 404) and move through GitLab's state
 // machine (400 "Cannot transition status" for running → pending and the
 // like); cherry-pick answers 400 with error_code "empty" (GLProject.EmptySHA,
 // or a commit already on the branch) or "conflict" (ConflictingSHA).

@@ -622,8 +622,9 @@ func glTransition(from, to string) (string, bool) {
 
 // pipelineFor is the pipeline a status joins (app/services/ci/
 // create_commit_status_service.rb): the newest on sha whose ref and id
-// match the ones given; none with a pipeline_id given is nil (GitLab's
-// 404); else a new external pipeline (on ref, or the default branch).
+// match the ones given; a known pipeline_id that does not match is nil
+// (GitLab's 404), an unknown one is taken as the CI run's own pipeline;
+// else a new external pipeline (on ref, or the default branch).
 func (p *GLProject) pipelineFor(s *Server, sha, ref, id string) *GLPipeline {
 	for i := len(p.Pipelines) - 1; i >= 0; i-- {
 		c := p.Pipelines[i]
@@ -632,7 +633,18 @@ func (p *GLProject) pipelineFor(s *Server, sha, ref, id string) *GLPipeline {
 		}
 	}
 	if id != "" {
-		return nil
+		if slices.ContainsFunc(p.Pipelines, func(c *GLPipeline) bool { return strconv.FormatInt(c.ID, 10) == id }) {
+			return nil // a known pipeline, on another sha or ref
+		}
+		// A pipeline the fake was never told about is the CI run's own
+		// (gitlab-ci-local's CI_PIPELINE_ID): on GitLab it exists.
+		n, _ := strconv.ParseInt(id, 10, 64)
+		if ref == "" {
+			ref = "main"
+		}
+		pl := &GLPipeline{ID: n, SHA: sha, Ref: ref, Source: "push"}
+		p.Pipelines = append(p.Pipelines, pl)
+		return pl
 	}
 	if ref == "" {
 		ref = "main"
