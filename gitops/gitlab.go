@@ -156,10 +156,10 @@ func glPages[T any](ctx context.Context, g *GitLab, what string, needsAPIToken b
 // status as posted.
 //
 // In a GitLab CI pipeline (Options.Pipeline), a status on the pipeline's
-// own commit goes to that pipeline: pipeline_id, and in a merge request
-// pipeline its ref (refs/merge-requests/IID/head). Sent with the source
-// branch instead, GitLab would open a separate external pipeline beside
-// the MR's.
+// own commit goes to that pipeline: its pipeline_id and its ref
+// (refs/merge-requests/IID/head in a merge request pipeline, else the
+// branch or tag). Sent with the source branch instead, GitLab would open a
+// separate external pipeline beside the MR's.
 func (g *GitLab) SetStatus(ctx context.Context, s Status) error {
 	state, err := glState(s.State)
 	if err != nil {
