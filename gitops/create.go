@@ -5,7 +5,6 @@ package gitops
 
 import (
 	"context"
-	"fmt"
 )
 
 // releaseReader is what createRelease needs of a forge besides the create
@@ -45,45 +44,6 @@ func createRelease(ctx context.Context, f releaseReader, in ReleaseInput,
 		return f.UpdateRelease(ctx, in)
 	}
 	return f.GetRelease(ctx, in.Tag)
-}
-
-// tagReader is what createTag needs of a forge besides the create call.
-type tagReader interface {
-	GetTag(ctx context.Context, name string) (*Tag, error)
-}
-
-// createTag is CreateTag for every forge. In one retried call (retried) it
-// looks the tag up (get) and, when it is absent, creates it (create, which
-// says whether the forge refused because the tag already exists: a lost
-// answer to an earlier try of ours) and reads it back. A tag that points
-// elsewhere than sha is an ErrTagExists error.
-func createTag(ctx context.Context, get tagReader, name, sha string,
-	retried func(try func(ctx context.Context) error) error,
-	create func(ctx context.Context) (alreadyExists bool, err error)) (*Tag, error) {
-	var out *Tag
-	err := retried(func(ctx context.Context) error {
-		t, err := get.GetTag(ctx, name)
-		if err != nil {
-			return err
-		}
-		if t == nil {
-			if dup, err := create(ctx); err != nil && !dup {
-				return err
-			}
-			if t, err = get.GetTag(ctx, name); err != nil {
-				return err
-			}
-			if t == nil {
-				return fmt.Errorf("tag %s was created but cannot be read back", name)
-			}
-		}
-		if t.SHA != sha {
-			return fmt.Errorf("tag %s exists at %s, not at %s: %w", name, short(t.SHA), short(sha), ErrTagExists)
-		}
-		out = t
-		return nil
-	})
-	return out, err
 }
 
 // createMilestone is CreateMilestone for every forge. In one retried call

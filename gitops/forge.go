@@ -9,7 +9,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pipeline-ci/pipeline/internal/errs"
 )
@@ -23,7 +25,6 @@ type Forge interface {
 	Statuses
 	MergeRequests
 	Comments
-	Issues
 	Milestones
 	Releases
 }
@@ -62,11 +63,6 @@ type Comments interface {
 	UpsertComment(ctx context.Context, target CommentTarget, marker, body string) error
 }
 
-// Issues reads closed issues.
-type Issues interface {
-	ClosedIssues(ctx context.Context, since time.Time) ([]Issue, error)
-}
-
 // Milestones rotates milestones.
 type Milestones interface {
 	ListMilestones(ctx context.Context, state string) ([]Milestone, error)
@@ -78,14 +74,16 @@ type Milestones interface {
 	MilestoneItems(ctx context.Context, id int) ([]Issue, []MergeRequest, error)
 }
 
-// Releases manages tags and forge releases.
+// Releases manages forge releases. Tags are pushed with git (Git.Tag,
+// Git.Push); a release whose tag is missing makes it at ReleaseInput.Ref.
 type Releases interface {
-	// GetTag returns the tag or nil when it does not exist.
-	GetTag(ctx context.Context, name string) (*Tag, error)
-	CreateTag(ctx context.Context, name, sha, message string) (*Tag, error)
 	// GetRelease returns the release of a tag or nil when there is none.
 	GetRelease(ctx context.Context, tag string) (*Release, error)
+	// CreateRelease creates the release, or brings an existing one up to
+	// date with in (UpdateRelease): a retry never makes two.
 	CreateRelease(ctx context.Context, in ReleaseInput) (*Release, error)
+	// UpdateRelease sets the name and notes of an existing release and
+	// adds the links it lacks (by name).
 	UpdateRelease(ctx context.Context, in ReleaseInput) (*Release, error)
 }
 
@@ -102,7 +100,49 @@ var (
 	// ErrStaleSHA: an external status check was answered for a commit that
 	// is no longer the merge request's head (GitLab's 409).
 	ErrStaleSHA = errors.New("sha is no longer the merge request's head")
+	// ErrStatusKept: the forge refused to move a commit status to the state
+	// asked for and kept the one it had (GitLab's "Cannot transition
+	// status", e.g. running → pending); see *StatusKeptError.
+	ErrStatusKept = errors.New("the forge kept the status's previous state")
 )
+
+// StatusKeptError says which state a commit status kept when the forge
+// refused the one asked for.
+type StatusKeptError struct {
+	Name, SHA string
+	Wanted    string
+	Kept      string // "" when the forge shows no status of that name
+}
+
+func (e *StatusKeptError) Error() string {
+	kept := e.Kept
+	if kept == "" {
+		kept = "its previous state"
+	}
+	return fmt.Sprintf("status %s on %s stays %s: the forge refuses the move to %s", e.Name, short(e.SHA), kept, e.Wanted)
+}
+
+// Is makes errors.Is(err, ErrStatusKept) true.
+func (e *StatusKeptError) Is(target error) bool { return target == ErrStatusKept }
+
+// checkTargetURL refuses a status link that is not an absolute http(s)
+// URL with a host, or is longer than max characters (0: no limit): the
+// forges refuse such a status whole.
+func checkTargetURL(raw string, max int) error {
+	if raw == "" {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errs.New(errs.Usage, fmt.Errorf("status target URL %q is not an http(s) URL", RedactURL(raw)),
+			"give --target-url (or the CI job URL) as https://host/path")
+	}
+	if max > 0 && utf8.RuneCountInString(raw) > max {
+		return errs.New(errs.Usage, fmt.Errorf("status target URL is %d characters long; the forge takes at most %d", utf8.RuneCountInString(raw), max),
+			"give a shorter --target-url")
+	}
+	return nil
+}
 
 // ExternalCheckStates are the statuses an external status check takes.
 var ExternalCheckStates = []string{"passed", "failed", "pending"}
@@ -124,6 +164,9 @@ type Status struct {
 	State       string // pending, running, success, failed, canceled
 	Description string
 	TargetURL   string
+	// PipelineID is the GitLab pipeline the status belongs to (0: the one
+	// Options.Pipeline names when SHA is its commit, else GitLab's choice).
+	PipelineID int
 }
 
 // MergeRequest is a GitLab merge request or a GitHub pull request.
@@ -188,13 +231,6 @@ type MilestoneInput struct {
 	Description string
 	StartDate   time.Time
 	DueDate     time.Time
-}
-
-// Tag is a git tag as the forge sees it.
-type Tag struct {
-	Name    string
-	SHA     string // commit
-	Message string
 }
 
 // Release is a forge release attached to a tag.

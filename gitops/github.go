@@ -37,9 +37,11 @@ func NewGitHub(opts Options) (*GitHub, error) {
 	r.logf = opts.Logf
 	hc := opts.HTTPClient
 	if hc == nil {
+		// Our own client gets Retry.Timeout; a caller's client keeps the
+		// timeout (and everything else) it was given.
 		hc = cleanhttp.DefaultPooledClient()
+		hc.Timeout = r.Timeout
 	}
-	hc.Timeout = r.Timeout
 	rc := retryablehttp.NewClient()
 	rc.HTTPClient = hc
 	rc.CheckRetry = r.checkRetry
@@ -84,22 +86,39 @@ func (g *GitHub) api(ctx context.Context, what string, f func(ctx context.Contex
 		return noToken("github")
 	}
 	err := g.retry.call(ctx, "github: "+what, ghTransient, f)
+	if rl, ok := ghRateLimit(err); ok {
+		return g.retry.limitErr(err, rl)
+	}
 	return refused(err, ghStatus(err), g.opts.TokenSource, "github", g.owner+"/"+g.repo)
 }
 
-// ghTransient classifies go-github errors for the method-level retry.
-func ghTransient(err error) (bool, time.Duration) {
+// ghRateLimit reads a rate-limit refusal out of a go-github error: the
+// HTTP layer already waited what it could (see Retry).
+func ghRateLimit(err error) (rateLimit, bool) {
 	var rl *github.RateLimitError
 	var ab *github.AbuseRateLimitError
 	var er *github.ErrorResponse
 	switch {
 	case errors.As(err, &rl):
-		return true, time.Until(rl.Rate.Reset.Time)
+		return rateLimit{wait: time.Until(rl.Rate.Reset.Time), until: rl.Rate.Reset.Time}, true
 	case errors.As(err, &ab):
-		if ab.RetryAfter != nil {
-			return true, *ab.RetryAfter
+		if l, ok := rateLimitOf(ab.Response, 0); ok && !l.secondary {
+			return l, true
 		}
-		return true, 0
+		return rateLimit{wait: secondaryWait, secondary: true}, true
+	case errors.As(err, &er):
+		return rateLimitOf(er.Response, 0)
+	}
+	return rateLimit{}, false
+}
+
+// ghTransient classifies go-github errors for the method-level retry.
+// Rate limits are not retried here: the HTTP layer already waited as long
+// as the policy allows (see Retry), and go-github refuses to send more
+// requests until the limit resets.
+func ghTransient(err error) (bool, time.Duration) {
+	var er *github.ErrorResponse
+	switch {
 	case errors.As(err, &er) && er.Response != nil && er.Response.Request != nil:
 		// 429s and 5xx of safe methods were already retried by the HTTP
 		// client; a 5xx on POST was not, because the server may have acted.
@@ -143,9 +162,12 @@ func (g *GitHub) SetStatus(ctx context.Context, s Status) error {
 	if err != nil {
 		return err
 	}
+	if err := checkTargetURL(s.TargetURL, 0); err != nil {
+		return err
+	}
 	st := &github.RepoStatus{State: &state, Context: &s.Name}
 	if s.Description != "" {
-		st.Description = github.String(truncate(s.Description, 140))
+		st.Description = github.String(truncate(s.Description, ghDescriptionMax))
 	}
 	if s.TargetURL != "" {
 		st.TargetURL = &s.TargetURL
@@ -525,22 +547,6 @@ func (g *GitHub) listIssues(ctx context.Context, what string, opt *github.IssueL
 	})
 }
 
-// ClosedIssues lists issues (not PRs) closed since the given time.
-func (g *GitHub) ClosedIssues(ctx context.Context, since time.Time) ([]Issue, error) {
-	is, err := g.listIssues(ctx, "list closed issues", &github.IssueListByRepoOptions{State: "closed", Since: since})
-	if err != nil {
-		return nil, err
-	}
-	var out []Issue
-	for _, i := range is {
-		if i.IsPullRequest() || i.ClosedAt != nil && i.ClosedAt.Time.Before(since) {
-			continue
-		}
-		out = append(out, ghIssue(i))
-	}
-	return out, nil
-}
-
 func ghMilestone(m *github.Milestone) Milestone {
 	out := Milestone{ID: m.GetNumber(), Title: m.GetTitle(), State: m.GetState(), WebURL: m.GetHTMLURL()}
 	if m.DueOn != nil {
@@ -635,56 +641,6 @@ func (g *GitHub) MilestoneItems(ctx context.Context, id int) ([]Issue, []MergeRe
 }
 
 // --- tags and releases ------------------------------------------------------------------------
-
-// GetTag returns the tag (peeled to its commit) or nil.
-func (g *GitHub) GetTag(ctx context.Context, name string) (*Tag, error) {
-	var out *Tag
-	err := g.api(ctx, "get tag "+name, func(ctx context.Context) error {
-		out = nil
-		ref, _, err := g.c.Git.GetRef(ctx, g.owner, g.repo, "tags/"+name)
-		if ghStatus(err) == http.StatusNotFound {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		t := &Tag{Name: name, SHA: ref.GetObject().GetSHA()}
-		if ref.GetObject().GetType() == "tag" {
-			obj, _, err := g.c.Git.GetTag(ctx, g.owner, g.repo, t.SHA)
-			if err != nil {
-				return err
-			}
-			t.SHA, t.Message = obj.GetObject().GetSHA(), obj.GetMessage()
-		}
-		out = t
-		return nil
-	})
-	return out, err
-}
-
-// CreateTag creates the tag at sha (annotated when message is set), or
-// returns it when it already points there; elsewhere is ErrTagExists.
-func (g *GitHub) CreateTag(ctx context.Context, name, sha, message string) (*Tag, error) {
-	retried := func(try func(ctx context.Context) error) error {
-		return g.api(ctx, "create tag "+name, try)
-	}
-	return createTag(ctx, g, name, sha, retried, func(ctx context.Context) (bool, error) {
-		target := sha
-		if message != "" {
-			// A tag object is unreachable until the ref exists, so
-			// making it again on a retry leaves nothing behind.
-			obj, _, err := g.c.Git.CreateTag(ctx, g.owner, g.repo, &github.Tag{
-				Tag: &name, Message: &message, Object: &github.GitObject{Type: github.String("commit"), SHA: &sha},
-			})
-			if err != nil {
-				return false, err
-			}
-			target = obj.GetSHA()
-		}
-		_, _, err := g.c.Git.CreateRef(ctx, g.owner, g.repo, &github.Reference{Ref: github.String("refs/tags/" + name), Object: &github.GitObject{SHA: &target}})
-		return ghExists(err), err
-	})
-}
 
 // GitHub releases have uploaded assets but no link assets: links are kept
 // in a section of the notes after this marker, and read back from it.

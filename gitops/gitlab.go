@@ -2,11 +2,13 @@ package gitops
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hashicorp/go-cleanhttp"
 	"github.com/hashicorp/go-retryablehttp"
@@ -29,9 +31,11 @@ func NewGitLab(opts Options) (*GitLab, error) {
 	r.logf = opts.Logf
 	hc := opts.HTTPClient
 	if hc == nil {
+		// Our own client gets Retry.Timeout; a caller's client keeps the
+		// timeout (and everything else) it was given.
 		hc = cleanhttp.DefaultPooledClient()
+		hc.Timeout = r.Timeout
 	}
-	hc.Timeout = r.Timeout
 	clientOpts := []gitlab.ClientOptionFunc{
 		gitlab.WithBaseURL(opts.BaseURL),
 		gitlab.WithHTTPClient(hc),
@@ -73,6 +77,12 @@ func (g *GitLab) api(ctx context.Context, what string, needsAPIToken bool, f fun
 		return jobTokenScope(what)
 	}
 	err := g.retry.call(ctx, "gitlab: "+what, glTransient, func(ctx context.Context) error { return f(ctx, gitlab.WithContext(ctx)) })
+	var er *gitlab.ErrorResponse
+	if errors.As(err, &er) {
+		if rl, ok := rateLimitOf(er.Response, 0); ok {
+			return g.retry.limitErr(err, rl)
+		}
+	}
 	return refused(err, glStatus(err), g.opts.TokenSource, "gitlab", g.pid)
 }
 
@@ -133,40 +143,71 @@ func glPages[T any](ctx context.Context, g *GitLab, what string, needsAPIToken b
 
 // --- statuses ------------------------------------------------------------------------
 
-// SetStatus posts a commit status. Posting the state the status already has
-// is not an error (GitLab refuses the "transition" with a 400; a retry of a
-// post that went through does the same).
+// SetStatus posts a commit status.
+//
+// GitLab keeps one pending or running status per name, ref and pipeline and
+// moves it through its states; a status that has finished is left alone and
+// a new one is made. A move GitLab's state machine refuses (running →
+// pending, running or pending → skipped, pending → pending) answers 400
+// "Cannot transition status". Then SetStatus reads the status back: when it
+// already has the state asked for, nothing was lost and it returns nil;
+// otherwise GitLab kept another state, and it returns a *StatusKeptError
+// (errors.Is ErrStatusKept) naming it, so that no caller reports the
+// status as posted.
+//
+// In a GitLab CI pipeline (Options.Pipeline), a status on the pipeline's
+// own commit goes to that pipeline: its pipeline_id and its ref
+// (refs/merge-requests/IID/head in a merge request pipeline, else the
+// branch or tag). Sent with the source branch instead, GitLab would open a
+// separate external pipeline beside the MR's.
 func (g *GitLab) SetStatus(ctx context.Context, s Status) error {
 	state, err := glState(s.State)
 	if err != nil {
 		return err
 	}
+	if err := checkTargetURL(s.TargetURL, glTargetURLMax); err != nil {
+		return err
+	}
+	s = g.opts.Pipeline.apply(s)
 	opt := &gitlab.SetCommitStatusOptions{State: state, Name: &s.Name}
 	if s.Ref != "" {
 		opt.Ref = &s.Ref
 	}
-	desc := truncate(s.Description, 255)
+	if s.PipelineID > 0 {
+		opt.PipelineID = gitlab.Ptr(int64(s.PipelineID))
+	}
+	desc := truncate(s.Description, glDescriptionMax)
 	if desc != "" {
 		opt.Description = &desc
 	}
 	if s.TargetURL != "" {
 		opt.TargetURL = &s.TargetURL
 	}
+	latest := func(o gitlab.RequestOptionFunc) (*gitlab.CommitStatus, error) {
+		lo := &gitlab.GetCommitStatusesOptions{Name: &s.Name, All: gitlab.Ptr(true), ListOptions: gitlab.ListOptions{PerPage: 100}}
+		if s.Ref != "" {
+			lo.Ref = &s.Ref
+		}
+		have, _, err := g.c.Commits.GetCommitStatuses(g.pid, s.SHA, lo, o)
+		if err != nil {
+			return nil, err
+		}
+		var last *gitlab.CommitStatus
+		for _, h := range have {
+			if last == nil || h.ID > last.ID {
+				last = h
+			}
+		}
+		return last, nil
+	}
 	retried := false
 	return g.api(ctx, "set status "+s.Name+" on "+short(s.SHA), true, func(ctx context.Context, o gitlab.RequestOptionFunc) error {
 		// A finished status posted again is a second entry: after a lost
 		// answer, look before posting.
 		if retried {
-			have, _, err := g.c.Commits.GetCommitStatuses(g.pid, s.SHA, &gitlab.GetCommitStatusesOptions{Name: &s.Name, All: gitlab.Ptr(true),
-				ListOptions: gitlab.ListOptions{PerPage: 100}}, o)
+			last, err := latest(o)
 			if err != nil {
 				return err
-			}
-			var last *gitlab.CommitStatus
-			for _, h := range have {
-				if last == nil || h.ID > last.ID {
-					last = h
-				}
 			}
 			if last != nil && last.Status == s.State && last.Description == desc && last.TargetURL == s.TargetURL {
 				return nil
@@ -175,11 +216,29 @@ func (g *GitLab) SetStatus(ctx context.Context, s Status) error {
 		retried = true
 		_, _, err := g.c.Commits.SetCommitStatus(g.pid, s.SHA, opt, o)
 		if glStatus(err) == http.StatusBadRequest && strings.Contains(glMessage(err), "Cannot transition status") {
-			return nil
+			last, lerr := latest(o)
+			if lerr != nil {
+				return lerr
+			}
+			if last != nil && last.Status == s.State {
+				return nil // already in that state: nothing to change
+			}
+			kept := ""
+			if last != nil {
+				kept = last.Status
+			}
+			return &StatusKeptError{Name: s.Name, SHA: s.SHA, Wanted: s.State, Kept: kept}
 		}
 		return err
 	})
 }
+
+// Status text limits, in characters (runes), as the forges count them.
+const (
+	glDescriptionMax = 255 // GitLab: description
+	glTargetURLMax   = 255 // GitLab: target_url (a longer one is refused)
+	ghDescriptionMax = 140 // GitHub: description
+)
 
 func glState(s string) (gitlab.BuildStateValue, error) {
 	switch s {
@@ -414,11 +473,25 @@ func (g *GitLab) IssuesClosedBy(ctx context.Context, mr int) ([]Issue, error) {
 	return out, err
 }
 
+// glErrorCode is the error_code of a GitLab error answer ("" when none).
+func glErrorCode(err error) string {
+	var er *gitlab.ErrorResponse
+	if !errors.As(err, &er) {
+		return ""
+	}
+	var body struct {
+		ErrorCode string `json:"error_code"`
+	}
+	_ = json.Unmarshal(er.Body, &body)
+	return body.ErrorCode
+}
+
 // CherryPick picks sha onto branch with GitLab's cherry-pick API. Before
 // picking it looks at branch's recent commits for a "(cherry picked from
 // commit SHA)" line, so a retry returns the earlier pick instead of making a
 // second one; a custom message therefore always gets that line. A conflict
-// returns a *ConflictError.
+// returns a *ConflictError; a pick that would change nothing (the branch
+// already has the changes) returns an error wrapping ErrEmptyPick.
 func (g *GitLab) CherryPick(ctx context.Context, sha, branch, message string, dryRun bool) (string, error) {
 	line := "(cherry picked from commit " + sha + ")"
 	if message != "" && !strings.Contains(message, line) {
@@ -447,7 +520,14 @@ func (g *GitLab) CherryPick(ctx context.Context, sha, branch, message string, dr
 		}
 		c, _, err := g.c.Commits.CherryPickCommit(g.pid, sha, opt, o)
 		if glStatus(err) == http.StatusBadRequest {
-			return &ConflictError{SHA: sha, Files: []string{"(reported by GitLab: " + strings.TrimSpace(glMessage(err)) + ")"}}
+			// GitLab says why in error_code: "empty" (the branch already
+			// has these changes) or "conflict".
+			switch glErrorCode(err) {
+			case "empty":
+				return fmt.Errorf("gitlab: cherry-pick %s onto %s: %w", short(sha), branch, ErrEmptyPick)
+			case "conflict":
+				return &ConflictError{SHA: sha, Files: []string{"(reported by GitLab: " + strings.TrimSpace(glMessage(err)) + ")"}}
+			}
 		}
 		if err != nil {
 			return err
@@ -550,29 +630,6 @@ func (g *GitLab) upsertCommitNote(ctx context.Context, sha, marker, full string)
 
 // --- issues and milestones --------------------------------------------------------------------
 
-// ClosedIssues lists issues closed since the given time (zero: all).
-func (g *GitLab) ClosedIssues(ctx context.Context, since time.Time) ([]Issue, error) {
-	opt := &gitlab.ListProjectIssuesOptions{State: gitlab.Ptr("closed")}
-	if !since.IsZero() {
-		opt.UpdatedAfter = &since
-	}
-	issues, err := glPages(ctx, g, "list closed issues", true, func(lo gitlab.ListOptions, o gitlab.RequestOptionFunc) ([]*gitlab.Issue, *gitlab.Response, error) {
-		opt.ListOptions = lo
-		return g.c.Issues.ListProjectIssues(g.pid, opt, o)
-	})
-	if err != nil {
-		return nil, err
-	}
-	var out []Issue
-	for _, i := range issues {
-		if i.ClosedAt != nil && i.ClosedAt.Before(since) {
-			continue
-		}
-		out = append(out, glIssue(i))
-	}
-	return out, nil
-}
-
 func glMilestone(m *gitlab.Milestone) Milestone {
 	out := Milestone{ID: int(m.ID), Title: m.Title, State: m.State, WebURL: m.WebURL}
 	if m.StartDate != nil {
@@ -673,43 +730,6 @@ func (g *GitLab) MilestoneItems(ctx context.Context, id int) ([]Issue, []MergeRe
 
 // --- tags and releases ------------------------------------------------------------------------
 
-// GetTag returns the tag or nil.
-func (g *GitLab) GetTag(ctx context.Context, name string) (*Tag, error) {
-	var out *Tag
-	err := g.api(ctx, "get tag "+name, true, func(ctx context.Context, o gitlab.RequestOptionFunc) error {
-		t, _, err := g.c.Tags.GetTag(g.pid, name, o)
-		if glStatus(err) == http.StatusNotFound {
-			out = nil
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		out = &Tag{Name: t.Name, Message: t.Message}
-		if t.Commit != nil {
-			out.SHA = t.Commit.ID
-		}
-		return nil
-	})
-	return out, err
-}
-
-// CreateTag creates the tag at sha, or returns it when it already points
-// there; at another commit it is an ErrTagExists error.
-func (g *GitLab) CreateTag(ctx context.Context, name, sha, message string) (*Tag, error) {
-	retried := func(try func(ctx context.Context) error) error {
-		return g.api(ctx, "create tag "+name, true, func(ctx context.Context, _ gitlab.RequestOptionFunc) error { return try(ctx) })
-	}
-	return createTag(ctx, g, name, sha, retried, func(ctx context.Context) (bool, error) {
-		opt := &gitlab.CreateTagOptions{TagName: &name, Ref: &sha}
-		if message != "" {
-			opt.Message = &message
-		}
-		_, _, err := g.c.Tags.CreateTag(g.pid, opt, gitlab.WithContext(ctx))
-		return err != nil && glStatus(err) == http.StatusBadRequest && strings.Contains(glMessage(err), "already exists"), err
-	})
-}
-
 func glRelease(r *gitlab.Release) *Release {
 	out := &Release{Tag: r.TagName, Name: r.Name, Notes: r.Description, WebURL: r.Links.Self}
 	for _, l := range r.Assets.Links {
@@ -800,11 +820,14 @@ func (g *GitLab) UpdateRelease(ctx context.Context, in ReleaseInput) (*Release, 
 	return g.GetRelease(ctx, in.Tag)
 }
 
+// truncate cuts s to at most n characters (runes, never inside a UTF-8
+// sequence), ending it with "…" when it was cut.
 func truncate(s string, n int) string {
-	if len(s) <= n {
+	if utf8.RuneCountInString(s) <= n {
 		return s
 	}
-	return s[:n-1] + "…"
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
 }
 
 var _ Forge = (*GitLab)(nil)

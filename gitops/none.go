@@ -12,7 +12,7 @@ import (
 // that names the action ("create tag v1.2.0: no forge configured"), so that
 // callers list it as skipped:
 //
-//	if err := env.Forge.CreateTag(ctx, ...); errors.Is(err, gitops.ErrNoForge) {
+//	if _, err := env.Forge.CreateRelease(ctx, in); errors.Is(err, gitops.ErrNoForge) {
 //		skipped = append(skipped, err.Error())
 //	}
 type None struct{}
@@ -64,7 +64,6 @@ func (None) UpsertComment(_ context.Context, t CommentTarget, marker, _ string) 
 	}
 	return skip("comment %s on commit %s", marker, short(t.Commit))
 }
-func (None) ClosedIssues(context.Context, time.Time) ([]Issue, error)    { return nil, nil }
 func (None) ListMilestones(context.Context, string) ([]Milestone, error) { return nil, nil }
 func (None) CreateMilestone(_ context.Context, in MilestoneInput) (*Milestone, error) {
 	return nil, skip("create milestone %s", in.Title)
@@ -72,10 +71,6 @@ func (None) CreateMilestone(_ context.Context, in MilestoneInput) (*Milestone, e
 func (None) CloseMilestone(_ context.Context, id int) error { return skip("close milestone %d", id) }
 func (None) MilestoneItems(context.Context, int) ([]Issue, []MergeRequest, error) {
 	return nil, nil, nil
-}
-func (None) GetTag(context.Context, string) (*Tag, error) { return nil, nil }
-func (None) CreateTag(_ context.Context, name, sha, _ string) (*Tag, error) {
-	return nil, skip("create tag %s at %s on the forge", name, short(sha))
 }
 func (None) GetRelease(context.Context, string) (*Release, error) { return nil, nil }
 func (None) CreateRelease(_ context.Context, in ReleaseInput) (*Release, error) {

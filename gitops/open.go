@@ -32,6 +32,9 @@ type Options struct {
 	HTTPClient *http.Client
 	// Logf, when set, is told about every retry (never with a token in it).
 	Logf func(format string, args ...any)
+	// Pipeline is the GitLab CI pipeline of this run (OpenForge reads it
+	// from the CI context): statuses on its commit are posted into it.
+	Pipeline Pipeline
 }
 
 // Default API roots.
@@ -66,6 +69,9 @@ func OpenForge(cfg config.Forge, c ci.Context, logf func(format string, args ...
 		return nil, errs.Usagef("forge.type %q: want gitlab, github or none", cfg.Type)
 	}
 	opts := Options{BaseURL: cfg.URL, Project: cfg.Project, Logf: logf}
+	if kind == "gitlab" {
+		opts.Pipeline = PipelineOf(c)
+	}
 	sameCI := (kind == "gitlab" && c.Provider == ci.GitLab) || (kind == "github" && c.Provider == ci.GitHub)
 	if sameCI {
 		if opts.BaseURL == "" {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -99,11 +100,19 @@ for the commit in the artifact store (pending when there is none yet).`,
 				res.Skipped = "dry run"
 				env.Log.Infof("dry run: would post status %s=%s on %s to %s", st.Name, st.State, statusShort(st.SHA), env.Forge.Kind())
 			default:
-				if err := env.Forge.SetStatus(cmd.Context(), st); err != nil {
+				err := env.Forge.SetStatus(cmd.Context(), st)
+				switch {
+				case errors.Is(err, gitops.ErrStatusKept):
+					// The forge refused the move (GitLab: running → pending)
+					// and kept its state: not posted, and not a failure.
+					res.Skipped = err.Error()
+					env.Log.Warnf("status %s=%s not posted: %v", st.Name, st.State, err)
+				case err != nil:
 					return err
+				default:
+					res.Posted = true
+					env.Log.Infof("posted status %s=%s on %s", st.Name, st.State, statusShort(st.SHA))
 				}
-				res.Posted = true
-				env.Log.Infof("posted status %s=%s on %s", st.Name, st.State, statusShort(st.SHA))
 			}
 			if a.emitData(res) {
 				return nil

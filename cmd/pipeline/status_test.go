@@ -153,3 +153,30 @@ func TestStatusWithoutForge(t *testing.T) {
 		t.Fatalf("exit %d: %s %s", code, out.String(), errb.String())
 	}
 }
+
+// GitLab refuses running → pending and keeps running: the command says the
+// status was not posted and which state GitLab kept, and exits 0.
+func TestStatusKeptByGitLabIsNotPosted(t *testing.T) {
+	srv := forgetest.New(t, statusToken)
+	srv.GitLab().AddProject(7, "g/p")
+	env := gitlabEnv(srv)
+	if code, out, errOut := runStatus(t, env, "status", "--name", "bvt", "--state", "running"); code != 0 {
+		t.Fatalf("exit %d: %s%s", code, out, errOut)
+	}
+	code, out, errOut := runStatus(t, env, "--json", "status", "--name", "bvt", "--state", "pending")
+	if code != 0 {
+		t.Fatalf("exit %d: %s%s", code, out, errOut)
+	}
+	var doc struct {
+		Data statusResult `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if doc.Data.Posted || !strings.Contains(doc.Data.Skipped, "stays running") {
+		t.Fatalf("posted %v, skipped %q; want not posted, naming the state GitLab kept", doc.Data.Posted, doc.Data.Skipped)
+	}
+	if st := srv.GitLab().Statuses("7"); len(st) != 1 || st[0].Status != "running" {
+		t.Fatalf("statuses %+v", st)
+	}
+}

@@ -45,12 +45,23 @@
 //	srv.Inject(forgetest.Fault{Kind: forgetest.RateLimited, EachRequest: true})
 //
 // Kinds: RateLimited (429 + Retry-After, RateLimit-Reset, X-RateLimit-Reset),
+// SecondaryRateLimited and PrimaryRateLimited (GitHub's 403s: no
+// Retry-After; X-RateLimit-Remaining 0 and a reset RetryAfter away),
 // ServerError (500, nothing done), ServerErrorAfter (done, then 500), Slow
 // (done, answer after Delay), Drop (connection closed, nothing done),
-// DropAfter (done, connection closed). Server.Requests and Server.Count
-// tell what reached the server.
+// DropAfter (done, connection closed). Server.Requests (with each answer's
+// body) and Server.Count tell what reached the server.
 //
-// The payloads are checked against examples from the API documentation in
-// testdata/ (fidelity_test.go): every documented field is present with the
-// documented JSON type.
+// GitLab's refusals are modelled where clients must handle them: commit
+// statuses live in pipelines (AddPipeline; a status matching none opens an
+// external pipeline, as GitLab does; a pipeline_id the fake was never told
+// about is taken as the CI run's own, one that does not match is a 404) and move through GitLab's state
+// machine (400 "Cannot transition status" for running → pending and the
+// like); cherry-pick answers 400 with error_code "empty" (GLProject.EmptySHA,
+// or a commit already on the branch) or "conflict" (ConflictingSHA).
+//
+// The answers are checked against the forges' API descriptions in
+// testdata/openapi (Description, Server.Conformance; the test is
+// gitops.TestFakeConformsToTheAPIDescriptions), and the payloads against
+// examples from the API documentation in testdata/ (fidelity_test.go).
 package forgetest

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // GitHub is the fake GitHub REST API (v3, under /api/v3/ as on GitHub
@@ -80,10 +81,11 @@ type GHMilestone struct {
 
 // GHBranchRef is the head/base of a pull request.
 type GHBranchRef struct {
-	Label string `json:"label"`
-	Ref   string `json:"ref"`
-	SHA   string `json:"sha"`
-	User  GHUser `json:"user"`
+	Label string         `json:"label"`
+	Ref   string         `json:"ref"`
+	SHA   string         `json:"sha"`
+	User  GHUser         `json:"user"`
+	Repo  map[string]any `json:"repo"` // the repository object (set by the fake)
 }
 
 // GHPull is a pull request.
@@ -380,6 +382,16 @@ func (r *GHRepo) addPull(s *Server, p GHPull) *GHPull {
 		p.Head.SHA = fakeSHA("pr" + strconv.FormatInt(p.Number, 10) + p.Head.Ref)
 	}
 	p.Head.Label, p.Base.Label = owner+":"+p.Head.Ref, owner+":"+p.Base.Ref
+	if p.Head.User.Login == "" {
+		p.Head.User = p.User
+	}
+	if p.Base.User.Login == "" {
+		p.Base.User = p.User
+	}
+	if p.Base.SHA == "" {
+		p.Base.SHA = fakeSHA("base" + p.Base.Ref)
+	}
+	p.Head.Repo, p.Base.Repo = r.repoJSON(), r.repoJSON()
 	if p.MergedAt != nil && p.MergeCommitSHA == nil {
 		sha := fakeSHA("merge" + p.Head.SHA)
 		p.MergeCommitSHA = &sha
@@ -477,6 +489,12 @@ func (g *GitHub) postStatus(w http.ResponseWriter, req *http.Request, r *GHRepo)
 	ctxName := q.Get("context")
 	if ctxName == "" {
 		ctxName = "default"
+	}
+	// GitHub counts the description's characters, not its bytes.
+	if utf8.RuneCountInString(q.Get("description")) > 140 {
+		ghErr(w, http.StatusUnprocessableEntity, "Validation Failed", map[string]any{"resource": "Status", "field": "description", "code": "custom",
+			"message": "description is too long (maximum is 140 characters)"})
+		return
 	}
 	now := g.s.now().UTC()
 	st := GHStatus{ID: g.s.id(), State: state, Context: ctxName, CreatedAt: now, UpdatedAt: now, Creator: ghBot, SHA: req.PathValue("sha")}

@@ -3,11 +3,13 @@ package forgetest
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // GitLab is the fake GitLab v4 API: projects with commit statuses, merge
@@ -47,7 +49,16 @@ type GLStatus struct {
 	FinishedAt   *time.Time `json:"finished_at"`
 	AllowFailure bool       `json:"allow_failure"`
 	Coverage     *float64   `json:"coverage"`
+	PipelineID   int64      `json:"pipeline_id"`
 	Author       GLUser     `json:"author"`
+}
+
+// GLPipeline is a CI pipeline that statuses belong to.
+type GLPipeline struct {
+	ID     int64
+	SHA    string
+	Ref    string
+	Source string // push, merge_request_event, external, ...
 }
 
 // GLMilestone is a project milestone.
@@ -222,6 +233,14 @@ type GLProject struct {
 	Branches       map[string]string // name → head sha
 	Commits        map[string]*GLCommit
 	ConflictingSHA map[string]bool // cherry-picks of these shas conflict
+	// EmptySHA: cherry-picks of these shas change nothing (the branch has
+	// the changes already); so does a pick of a commit already in the
+	// branch's history.
+	EmptySHA  map[string]bool
+	Pipelines []*GLPipeline
+	// StatusPosts is every status post GitLab accepted, as it stood after
+	// it (Statuses holds the statuses, each in its latest state).
+	StatusPosts []GLStatus
 }
 
 func newGitLab(s *Server) *GitLab { return &GitLab{s: s, projects: map[string]*GLProject{}} }
@@ -233,7 +252,7 @@ func (g *GitLab) AddProject(id int64, path string) *GLProject {
 	defer g.mu.Unlock()
 	p := &GLProject{ID: id, Path: path, WebURL: "https://gitlab.example.com/" + path,
 		Notes: map[string][]*GLNote{}, Branches: map[string]string{}, Commits: map[string]*GLCommit{},
-		ConflictingSHA: map[string]bool{}}
+		ConflictingSHA: map[string]bool{}, EmptySHA: map[string]bool{}}
 	g.projects[strconv.FormatInt(id, 10)] = p
 	g.projects[path] = p
 	return p
@@ -261,6 +280,14 @@ func (g *GitLab) MergeRequests(project string) []GLMergeRequest {
 func (g *GitLab) Statuses(project string) []GLStatus {
 	var out []GLStatus
 	g.Do(project, func(p *GLProject) { out = append(out, p.Statuses...) })
+	return out
+}
+
+// StatusPosts returns every accepted status post in order, each as the
+// status stood after it: the states a status went through.
+func (g *GitLab) StatusPosts(project string) []GLStatus {
+	var out []GLStatus
+	g.Do(project, func(p *GLProject) { out = append(out, p.StatusPosts...) })
 	return out
 }
 
@@ -490,6 +517,16 @@ func pathInt(r *http.Request, name string) int64 {
 	return n
 }
 
+// postStatus is POST /projects/:id/statuses/:sha as GitLab answers it
+// (lib/api/commit_statuses.rb, docs: api/commits.md "Set the pipeline
+// status of a commit"). The status belongs to a pipeline: the newest on
+// sha that matches ref and pipeline_id when given, else a new "external"
+// pipeline. A pending or running status of the same name in that pipeline
+// is moved to the new state, through GitLab's state machine: a move it
+// does not allow (running → pending, pending → pending, running or
+// pending → skipped, running → running) answers 400 "Cannot transition
+// status" and changes nothing. A finished status is left alone and a new
+// one made.
 func (g *GitLab) postStatus(w http.ResponseWriter, r *http.Request, p *GLProject) {
 	q, _ := params(r)
 	state := q.Get("state")
@@ -506,46 +543,148 @@ func (g *GitLab) postStatus(w http.ResponseWriter, r *http.Request, p *GLProject
 		name = "default"
 	}
 	sha := r.PathValue("sha")
-	// GitLab reuses a pending or running status of the same name and
-	// refuses a "transition" to the state it already has; a finished one is
-	// left alone and a new status is made.
+	invalid := map[string][]string{}
+	target, desc := q.Get("target_url"), q.Get("description")
+	if target != "" {
+		if u, err := url.Parse(target); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			invalid["target_url"] = append(invalid["target_url"], "is blocked: Only allowed schemes are http, https")
+		}
+		if utf8.RuneCountInString(target) > 255 {
+			invalid["target_url"] = append(invalid["target_url"], "is too long (maximum is 255 characters)")
+		}
+	}
+	if utf8.RuneCountInString(desc) > 255 {
+		invalid["description"] = []string{"is too long (maximum is 255 characters)"}
+	}
+	if len(invalid) > 0 {
+		glErr(w, http.StatusBadRequest, invalid)
+		return
+	}
+	pl := p.pipelineFor(g.s, sha, q.Get("ref"), q.Get("pipeline_id"))
+	if pl == nil {
+		glErr(w, http.StatusNotFound, "404 Pipeline for pipeline_id, sha and ref Not Found")
+		return
+	}
+	now := g.s.now().UTC()
+	var st *GLStatus
 	for i := len(p.Statuses) - 1; i >= 0; i-- {
-		st := p.Statuses[i]
-		if st.SHA == sha && st.Name == name {
-			if st.Status == state && (state == "pending" || state == "running") {
-				glErr(w, http.StatusBadRequest, "Cannot transition status via :"+transitionVerb(state)+" from :"+state+" (Reason(s): Status cannot transition via \""+transitionVerb(state)+"\")")
-				return
-			}
+		c := &p.Statuses[i]
+		if c.SHA == sha && c.Name == name && c.PipelineID == pl.ID && (c.Status == "pending" || c.Status == "running") {
+			st = c
 			break
 		}
 	}
+	fresh := st == nil
+	if fresh {
+		st = &GLStatus{ID: g.s.id(), SHA: sha, Ref: pl.Ref, Status: "created", Name: name, CreatedAt: now, Author: glBot, PipelineID: pl.ID}
+	}
+	to, ok := glTransition(st.Status, state)
+	if !ok {
+		verb := transitionVerb(state)
+		glErr(w, http.StatusBadRequest, "Cannot transition status via :"+verb+" from :"+st.Status+" (Reason(s): Status cannot transition via \""+verb+"\")")
+		return
+	}
+	st.Status = to
+	if target != "" {
+		st.TargetURL = &target
+	}
+	if desc != "" {
+		st.Description = &desc
+	}
+	if to != "pending" && st.StartedAt == nil {
+		st.StartedAt = &now
+	}
+	if to == "success" || to == "failed" || to == "canceled" {
+		st.FinishedAt = &now
+	}
+	if fresh {
+		p.Statuses = append(p.Statuses, *st)
+	}
+	p.StatusPosts = append(p.StatusPosts, *st)
+	writeJSON(w, http.StatusCreated, st)
+}
+
+// glTransition is GitLab's commit status state machine for the API's
+// events: pending is "enqueue", running is "enqueue" then "run", success,
+// failed ("drop"), canceled, skipped ("skip"). A new status starts as
+// "created".
+func glTransition(from, to string) (string, bool) {
+	allowed := map[string][]string{
+		"pending":  {"created"},
+		"running":  {"created", "pending"},
+		"success":  {"created", "pending", "running"},
+		"failed":   {"created", "pending", "running"},
+		"canceled": {"created", "pending", "running"},
+		"skipped":  {"created"},
+	}
+	return to, slices.Contains(allowed[to], from)
+}
+
+// pipelineFor is the pipeline a status joins (app/services/ci/
+// create_commit_status_service.rb): the newest on sha whose ref and id
+// match the ones given; a known pipeline_id that does not match is nil
+// (GitLab's 404), an unknown one is taken as the CI run's own pipeline;
+// else a new external pipeline (on ref, or the default branch).
+func (p *GLProject) pipelineFor(s *Server, sha, ref, id string) *GLPipeline {
+	for i := len(p.Pipelines) - 1; i >= 0; i-- {
+		c := p.Pipelines[i]
+		if c.SHA == sha && (ref == "" || c.Ref == ref) && (id == "" || strconv.FormatInt(c.ID, 10) == id) {
+			return c
+		}
+	}
+	if id != "" {
+		if slices.ContainsFunc(p.Pipelines, func(c *GLPipeline) bool { return strconv.FormatInt(c.ID, 10) == id }) {
+			return nil // a known pipeline, on another sha or ref
+		}
+		// A pipeline the fake was never told about is the CI run's own
+		// (gitlab-ci-local's CI_PIPELINE_ID): on GitLab it exists.
+		n, _ := strconv.ParseInt(id, 10, 64)
+		if ref == "" {
+			ref = "main"
+		}
+		pl := &GLPipeline{ID: n, SHA: sha, Ref: ref, Source: "push"}
+		p.Pipelines = append(p.Pipelines, pl)
+		return pl
+	}
+	if ref == "" {
+		ref = "main"
+	}
+	pl := &GLPipeline{ID: s.id(), SHA: sha, Ref: ref, Source: "external"}
+	p.Pipelines = append(p.Pipelines, pl)
+	return pl
+}
+
+// AddPipeline records a CI pipeline on sha and ref ("main", or
+// "refs/merge-requests/1/head" for a merge request pipeline) made by
+// source (push, merge_request_event) and returns its id.
+func (g *GitLab) AddPipeline(project, sha, ref, source string) int64 {
+	var id int64
+	g.Do(project, func(p *GLProject) {
+		id = g.s.id()
+		p.Pipelines = append(p.Pipelines, &GLPipeline{ID: id, SHA: sha, Ref: ref, Source: source})
+	})
+	return id
+}
+
+// Pipelines returns the project's pipelines, the ones tests added and the
+// external ones statuses opened.
+func (g *GitLab) Pipelines(project string) []GLPipeline {
+	var out []GLPipeline
+	g.Do(project, func(p *GLProject) { out = copies(p.Pipelines) })
+	return out
+}
+
+// listStatuses: without ref, GitLab lists the default branch's statuses
+// (docs: "if not given, the default branch").
+func (g *GitLab) listStatuses(w http.ResponseWriter, r *http.Request, p *GLProject) {
+	q := r.URL.Query()
 	ref := q.Get("ref")
 	if ref == "" {
 		ref = "main"
 	}
-	now := g.s.now().UTC()
-	st := GLStatus{ID: g.s.id(), SHA: sha, Ref: ref, Status: state, Name: name, CreatedAt: now, Author: glBot}
-	if v := q.Get("target_url"); v != "" {
-		st.TargetURL = &v
-	}
-	if v := q.Get("description"); v != "" {
-		st.Description = &v
-	}
-	if state != "pending" {
-		st.StartedAt = &now
-	}
-	if state == "success" || state == "failed" || state == "canceled" {
-		st.FinishedAt = &now
-	}
-	p.Statuses = append(p.Statuses, st)
-	writeJSON(w, http.StatusCreated, st)
-}
-
-func (g *GitLab) listStatuses(w http.ResponseWriter, r *http.Request, p *GLProject) {
-	q := r.URL.Query()
 	out := []GLStatus{}
 	for _, st := range p.Statuses {
-		if st.SHA != r.PathValue("sha") || q.Get("name") != "" && st.Name != q.Get("name") || q.Get("ref") != "" && st.Ref != q.Get("ref") {
+		if st.SHA != r.PathValue("sha") || q.Get("name") != "" && st.Name != q.Get("name") || st.Ref != ref {
 			continue
 		}
 		out = append(out, st)
@@ -869,11 +1008,16 @@ func (g *GitLab) cherryPick(w http.ResponseWriter, r *http.Request, p *GLProject
 		glErr(w, http.StatusNotFound, "404 Branch Not Found")
 		return
 	}
+	// GitLab's answer names the reason in error_code (docs: api/commits.md
+	// "Cherry-pick a commit"): "empty" when the branch already has the
+	// changes, "conflict" when they do not apply.
+	const cannot = "Sorry, we cannot cherry-pick this commit automatically. This commit may already have been cherry-picked, or a more recent commit may have updated some of its content."
+	if p.EmptySHA[sha] || p.inHistory(branch, sha) {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"message": cannot, "error_code": "empty"})
+		return
+	}
 	if p.ConflictingSHA[sha] {
-		writeJSON(w, http.StatusBadRequest, map[string]any{
-			"message":    "Sorry, we cannot cherry-pick this commit automatically. This commit may already have been cherry-picked, or a more recent commit may have updated some of its content.",
-			"error_code": "conflict",
-		})
+		writeJSON(w, http.StatusBadRequest, map[string]any{"message": cannot, "error_code": "conflict"})
 		return
 	}
 	if q.Get("dry_run") == "true" {
@@ -886,6 +1030,21 @@ func (g *GitLab) cherryPick(w http.ResponseWriter, r *http.Request, p *GLProject
 	}
 	nsha := p.addCommit(g.s, branch, msg)
 	writeJSON(w, http.StatusCreated, p.Commits[nsha])
+}
+
+// inHistory: sha is branch's head or one of its first-parent ancestors.
+func (p *GLProject) inHistory(branch, sha string) bool {
+	for c := p.Branches[branch]; c != ""; {
+		if c == sha {
+			return true
+		}
+		commit := p.Commits[c]
+		if commit == nil || len(commit.ParentIDs) == 0 {
+			return false
+		}
+		c = commit.ParentIDs[0]
+	}
+	return false
 }
 
 func (g *GitLab) listMilestones(w http.ResponseWriter, r *http.Request, p *GLProject) {

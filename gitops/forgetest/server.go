@@ -44,6 +44,9 @@ type Request struct {
 	Status int    // status answered; 0 when the connection was dropped (or no answer yet)
 	Fault  string // the fault injected, if any
 	Auth   string // "token", "job-token", "none" or "bad"
+	// Response is the body answered (nil when dropped), for checking the
+	// answers against the forges' API descriptions (Conformance).
+	Response []byte
 }
 
 // New starts a server on 127.0.0.1 that is closed when the test ends. It
@@ -145,10 +148,19 @@ const (
 	// DropAfter handles the request, then closes the connection without an
 	// answer: the write is applied, the response lost.
 	DropAfter
+	// SecondaryRateLimited answers as GitHub does for its secondary rate
+	// limit: 403, a message naming it, no Retry-After, and the primary
+	// window's headers (X-RateLimit-Remaining not 0). Clients must wait at
+	// least a minute.
+	SecondaryRateLimited
+	// PrimaryRateLimited answers as GitHub does when the primary rate limit
+	// is used up: 403 with X-RateLimit-Remaining: 0 and X-RateLimit-Reset
+	// RetryAfter from now.
+	PrimaryRateLimited
 )
 
 func (k FaultKind) String() string {
-	return [...]string{"", "429", "500", "500-after", "slow", "drop", "drop-after"}[k]
+	return [...]string{"", "429", "500", "500-after", "slow", "drop", "drop-after", "403-secondary", "403-primary"}[k]
 }
 
 // Fault injects trouble into matching requests.
@@ -164,7 +176,7 @@ type Fault struct {
 	// client makes fails Times times before it goes through.
 	Times       int
 	EachRequest bool
-	RetryAfter  time.Duration // for RateLimited; default 1s
+	RetryAfter  time.Duration // for RateLimited and PrimaryRateLimited; default 1s
 	Delay       time.Duration // for Slow
 }
 
@@ -245,6 +257,11 @@ func (s *Server) handler(mux *http.ServeMux) http.Handler {
 			s.requests[i].Status = status
 			s.mu.Unlock()
 		}
+		withBody := func(body []byte) {
+			s.mu.Lock()
+			s.requests[i].Response = append([]byte(nil), body...)
+			s.mu.Unlock()
+		}
 		if f != nil {
 			switch f.Kind {
 			case RateLimited:
@@ -259,6 +276,24 @@ func (s *Server) handler(mux *http.ServeMux) http.Handler {
 				w.Header().Set("X-RateLimit-Remaining", "0")
 				answered(http.StatusTooManyRequests)
 				writeJSON(w, http.StatusTooManyRequests, map[string]any{"message": "429 Too Many Requests"})
+				return
+			case SecondaryRateLimited, PrimaryRateLimited:
+				// docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api
+				h := w.Header()
+				h.Set("X-RateLimit-Limit", "5000")
+				h.Set("X-RateLimit-Resource", "core")
+				reset, remaining := s.now().Add(time.Hour), "4000"
+				msg := "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
+				doc := "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"
+				if f.Kind == PrimaryRateLimited {
+					reset, remaining = s.now().Add(f.RetryAfter), "0"
+					msg = "API rate limit exceeded for user ID 1."
+					doc = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-the-primary-rate-limit"
+				}
+				h.Set("X-RateLimit-Remaining", remaining)
+				h.Set("X-RateLimit-Reset", strconv.FormatInt(reset.Unix(), 10))
+				answered(http.StatusForbidden)
+				writeJSON(w, http.StatusForbidden, map[string]any{"message": msg, "documentation_url": doc})
 				return
 			case ServerError:
 				answered(http.StatusInternalServerError)
@@ -304,6 +339,7 @@ func (s *Server) handler(mux *http.ServeMux) http.Handler {
 			h.Set("X-RateLimit-Resource", "core")
 		}
 		answered(bw.status)
+		withBody(bw.body.Bytes())
 		w.WriteHeader(bw.status)
 		_, _ = w.Write(bw.body.Bytes())
 	})

@@ -574,6 +574,12 @@ func (r *run) landByAPI(ctx context.Context, st Step, l *Landing) error {
 			return errs.Infraf("promote: %w", err)
 		}
 		sha, err := r.env.Forge.CherryPick(ctx, r.cands[i].SHA, cfg.To, msg, false)
+		if errors.Is(err, gitops.ErrEmptyPick) {
+			// GitLab's "empty": cfg.To has this change already; the tree
+			// check below still compares the result with the tested tree.
+			r.env.Log.Infof("promote: %s is already on %s (GitLab: empty cherry-pick)", short(r.cands[i].SHA), cfg.To)
+			continue
+		}
 		if err != nil {
 			return errs.New(errs.Infra, fmt.Errorf("promote: cherry-pick %s onto %s with the forge API: %w", short(r.cands[i].SHA), cfg.To, err),
 				"promote.mode gitlab-api needs a GitLab forge and a token with the api scope; or use promote.mode: push")

@@ -86,7 +86,8 @@ const (
 type Action struct {
 	Step   string `json:"step"`
 	Action string `json:"action"`
-	// Status is done, exists (already there: a re-run), skipped (with the
+	// Status is done, exists (already there: a re-run), updated (was
+	// there, brought up to date: the forge release), skipped (with the
 	// reason in Detail), or would (dry run).
 	Status string `json:"status"`
 	Detail string `json:"detail,omitempty"`

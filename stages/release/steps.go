@@ -502,14 +502,22 @@ func (r *run) stepForgeRelease(ctx context.Context) error {
 	if err != nil {
 		return forgeError("look up release "+r.plan.Tag, err)
 	}
-	if rel != nil {
-		a.Status, a.URL = "exists", rel.WebURL
-		r.act(a)
-		return nil
-	}
 	in := gitops.ReleaseInput{Tag: r.plan.Tag, Name: r.plan.Version, Notes: r.texts.notes, Ref: r.state.target}
 	for _, l := range r.notes.Artifacts {
 		in.Links = append(in.Links, gitops.Link{Name: l.Name, URL: l.URL})
+	}
+	if rel != nil {
+		// A release made earlier (by hand, or by a run with other notes)
+		// is brought up to date, not left as it was.
+		a.Status, a.URL = "exists", rel.WebURL
+		if releaseDiffers(rel, in) {
+			if rel, err = r.forge.UpdateRelease(ctx, in); err != nil {
+				return forgeError("update release "+r.plan.Tag, err)
+			}
+			a.Status, a.URL = "updated", rel.WebURL
+		}
+		r.act(a)
+		return nil
 	}
 	if rel, err = r.forge.CreateRelease(ctx, in); err != nil {
 		return forgeError("create release "+r.plan.Tag, err)
@@ -517,6 +525,24 @@ func (r *run) stepForgeRelease(ctx context.Context) error {
 	a.URL = rel.WebURL
 	r.act(a)
 	return nil
+}
+
+// releaseDiffers: the forge release's name or notes are not what this run
+// wrote, or it lacks one of the links (UpdateRelease adds links by name).
+func releaseDiffers(rel *gitops.Release, in gitops.ReleaseInput) bool {
+	if rel.Name != in.Name || strings.TrimSpace(rel.Notes) != strings.TrimSpace(in.Notes) {
+		return true
+	}
+	have := map[string]bool{}
+	for _, l := range rel.Links {
+		have[l.Name] = true
+	}
+	for _, l := range in.Links {
+		if !have[l.Name] {
+			return true
+		}
+	}
+	return false
 }
 
 func forgeError(what string, err error) error {
