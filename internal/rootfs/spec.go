@@ -134,3 +134,15 @@ func ToolVersion(ctx context.Context, name string, args ...string) string {
 	line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
 	return strings.TrimSpace(line)
 }
+
+// Estimate is how long a bootstrap of s takes, as measured on a 2-core
+// machine (docs/template.md): a base with a kernel installs several
+// hundred MB of modules and builds an initramfs.
+func (s Spec) Estimate() string {
+	for _, p := range s.Packages {
+		if strings.HasPrefix(p, "linux-image-") {
+			return "about 6 minutes on an idle 2-core machine, up to 25 when it is busy: a kernel's modules and its initramfs"
+		}
+	}
+	return "about 2 minutes on an idle 2-core machine, up to 6 when it is busy"
+}
