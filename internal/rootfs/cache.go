@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -231,6 +232,7 @@ func (c Cache) bootstrap(ctx context.Context, b Base, out string) error {
 	args := append([]string{"--verbose"}, c.aptCacheArgs(filepath.Dir(out))...)
 	args = append(args, b.Spec.Args(out)...)
 	cmd := proc.Command(ctx, prog, args...)
+	cmd.Env = append(os.Environ(), "PATH="+SystemFirstPath(os.Getenv("PATH")))
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	full, err := os.Create(filepath.Join(filepath.Dir(out), "mmdebstrap.log"))
@@ -314,6 +316,23 @@ func (c Cache) bootstrap(ctx context.Context, b Base, out string) error {
 	c.log("base %s: bootstrapped in %s (%d packages; %s downloaded, %s from the apt cache)", short(b.Key), time.Since(start).Round(time.Second),
 		done.Packages, mb(done.Fetched), mb(done.Cached))
 	return nil
+}
+
+// SystemFirstPath is path with the system's program folders first.
+// mmdebstrap runs Python helpers through `/usr/bin/env python3` (with a
+// documentation filter, mmtarfilter once per essential package): where a
+// version manager's shims come first in PATH (pyenv, asdf), each call
+// starts a shell script chain, and on a busy 2-core machine that made
+// the extraction of 69 packages take 148 s instead of 13.
+func SystemFirstPath(path string) string {
+	first := []string{"/usr/sbin", "/usr/bin", "/sbin", "/bin"}
+	out := append([]string(nil), first...)
+	for _, d := range filepath.SplitList(path) {
+		if d != "" && !slices.Contains(first, d) {
+			out = append(out, d)
+		}
+	}
+	return strings.Join(out, string(os.PathListSeparator))
 }
 
 // lock takes the build lock of key, waiting (and saying so) while another

@@ -28,6 +28,7 @@ type Progress struct {
 var (
 	newlyRe = regexp.MustCompile(`^\d+ upgraded, (\d+) newly installed`)
 	needRe  = regexp.MustCompile(`^Need to get ([0-9.,]+) ([kMG]?B)(?:/([0-9.,]+) ([kMG]?B))? of archives`)
+	indexRe = regexp.MustCompile(` (InRelease|Release|Release\.gpg|Packages|Sources|Translation-\w+)(\.\w+)? \[`)
 	getRe   = regexp.MustCompile(`^Get:\d+ .* \[([0-9.,]+) ([kMG]?B)\]$`)
 )
 
@@ -41,7 +42,9 @@ func (p *Progress) Line(line string) {
 		p.Unpacked++
 	case strings.HasPrefix(line, "Setting up "):
 		p.SetUp++
-	case strings.HasPrefix(line, "Get:"):
+	case strings.HasPrefix(line, "Get:") && p.Packages > 0 && !indexRe.MatchString(line):
+		// A package (apt-get update's index files come before apt says
+		// how many packages it installs).
 		p.Downloaded++
 		if m := getRe.FindStringSubmatch(line); m != nil {
 			p.Fetched += aptSize(m[1], m[2])
