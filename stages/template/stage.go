@@ -144,14 +144,29 @@ func (s Stage) Run(ctx context.Context, env *stages.Env) (*stages.Result, error)
 	// build, and on a cache hit (dry run or not).
 	if env.Out != nil && (!env.DryRun || out.CacheHit) {
 		fmt.Fprintf(env.Out, "template key %s\n", out.Key)
-		if out.Catalog != "" {
-			fmt.Fprintf(env.Out, "vagrant box add %s\n", out.Catalog)
-		}
-		if out.Image != "" {
-			fmt.Fprintf(env.Out, "qcow2 image  %s\n", out.Image)
+		for _, l := range out.ForDevelopers() {
+			fmt.Fprintln(env.Out, l)
 		}
 	}
 	return res, nil
+}
+
+// ForDevelopers is what a developer needs to use the image: the
+// `vagrant box add` command of each box provider (with several providers
+// in the catalog, vagrant would otherwise ask which), and the qcow2 image.
+func (o *Output) ForDevelopers() []string {
+	var lines []string
+	if o.Catalog != "" {
+		for _, f := range o.Files {
+			if f.Format == "libvirt" || f.Format == "virtualbox" {
+				lines = append(lines, fmt.Sprintf("vagrant box add --provider %s %s", f.Format, o.Catalog))
+			}
+		}
+	}
+	if o.Image != "" {
+		lines = append(lines, "qcow2 image  "+o.Image)
+	}
+	return lines
 }
 
 func firstLine(s string) string { l, _, _ := strings.Cut(s, "\n"); return l }
