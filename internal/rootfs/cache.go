@@ -268,7 +268,7 @@ func (c Cache) bootstrap(ctx context.Context, b Base, out string) error {
 			mu.Unlock()
 			// mmdebstrap announces each stage with "I: ...".
 			if msg, ok := strings.CutPrefix(line, "I: "); ok {
-				c.log("base %s: mmdebstrap: %s (%s)", short(b.Key), msg, time.Since(start).Round(time.Second))
+				c.log("base %s: mmdebstrap: %s (%s)", short(b.Key), ShortPhase(msg), time.Since(start).Round(time.Second))
 			}
 		}
 		io.Copy(io.Discard, pr)

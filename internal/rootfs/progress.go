@@ -78,7 +78,7 @@ func aptSize(num, unit string) int64 {
 // String is the progress in one line for the log:
 // "installing remaining packages: 120/212 packages unpacked, 40 set up; 212 downloaded (160 MB)".
 func (p Progress) String() string {
-	phase := strings.TrimSuffix(p.Phase, "...")
+	phase := strings.TrimSuffix(ShortPhase(p.Phase), "...")
 	if phase == "" {
 		phase = "starting"
 	}
@@ -96,3 +96,17 @@ func (p Progress) String() string {
 }
 
 func mb(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/1e6) }
+
+// ShortPhase is one of mmdebstrap's "I:" messages without the hook's
+// shell command, which can be hundreds of characters; the hook that makes
+// the initramfs is named as such.
+func ShortPhase(msg string) string {
+	head, cmd, ok := strings.Cut(msg, " in shell: ")
+	if !ok {
+		return msg
+	}
+	if strings.Contains(cmd, "update-initramfs -c") {
+		return head + ": making the initramfs"
+	}
+	return head
+}

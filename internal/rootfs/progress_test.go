@@ -111,3 +111,15 @@ echo tar > "$out"
 		t.Errorf("mmdebstrap.log: %q", log)
 	}
 }
+
+func TestShortPhase(t *testing.T) {
+	for in, want := range map[string]string{
+		`running --customize-hook in shell: sh -c 'rm -f "$1"/usr/sbin/update-initramfs && chroot "$1" update-initramfs -c -k all' exec /tmp/x`: "running --customize-hook: making the initramfs",
+		`running --setup-hook in shell: sh -c 'mkdir -p "$1"/var/cache/apt/archives/' exec /tmp/x`:                                              "running --setup-hook",
+		"installing remaining packages inside the chroot...":                                                                                    "installing remaining packages inside the chroot...",
+	} {
+		if got := ShortPhase(in); got != want {
+			t.Errorf("ShortPhase(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
