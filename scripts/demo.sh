@@ -35,8 +35,8 @@ without KVM once the Debian packages are installed and the two Debian bases
 are cached (template ~3 min with a smoke boot under qemu, promote ~4 min: 8
 test runs, each a build plus integration). The first time on a machine adds
 the Debian packages and the two bases: the integration base ~2 min, the
-template's (a kernel, its modules and initramfs) ~6 min on an idle machine
-and up to 25 on a busy one; docs/template.md says why. Their progress
+template's (a kernel, its modules and initramfs) a few minutes on an idle
+machine and 20 on a busy one; docs/template.md says why. Their progress
 (packages unpacked of those to install, MB downloaded) is logged every minute.
 Every step logs its progress; the summary at the end says where things are.
 EOF

@@ -160,12 +160,13 @@ func ToolVersion(ctx context.Context, name string, args ...string) string {
 	return strings.TrimSpace(line)
 }
 
-// Estimate is how long a bootstrap of s takes, as measured on a 2-core
-// machine (docs/template.md): a base with a kernel installs several
-// hundred MB of modules and builds an initramfs.
+// Estimate is how long a bootstrap of s takes, as measured on a shared
+// 2-core CI machine (docs/template.md): a base with a kernel installs
+// several hundred MB of modules and makes an initramfs, which most of the
+// time goes to.
 func (s Spec) Estimate() string {
 	if s.HasKernel() {
-		return "about 6 minutes on an idle 2-core machine, up to 25 when it is busy: a kernel's modules and its initramfs"
+		return "20 minutes measured on a busy 2-core machine, a few on an idle one: mostly the kernel's modules and its initramfs"
 	}
-	return "about 2 minutes on an idle 2-core machine, up to 6 when it is busy"
+	return "about 2 minutes on a busy 2-core machine"
 }
