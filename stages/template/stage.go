@@ -2,13 +2,17 @@
 // developers' VM template from the recipe in pipeline.yaml, and only when
 // its inputs changed.
 //
-// The stage is an ordered list of steps, each in its own log section:
+// The stage is an ordered list of steps, each in its own log section
+// (the build steps are one slice, buildSteps in steps.go):
 //
 //	key      hash every input (recipe, dist.lock, files, scripts, tools, mirror state);
 //	         an image for that key already in the store ends the stage here
-//	base     the base root filesystem: mmdebstrap, cached per machine
-//	rootfs   unpack it, install the pinned meta-package, copy files, create
-//	         users, run the provisioning commands (bubblewrap, no host mounts)
+//	         (also under --dry-run: outcome no-change)
+//	base     the base root filesystem: mmdebstrap, cached per machine (internal/rootfs)
+//	rootfs   unpack it, install the pinned meta-package, copy files, write the
+//	         files every image gets (checked), create users, run the
+//	         provisioning commands (bubblewrap, no host mounts)
+//	kernel   the kernel and initrd copied out, for direct kernel boots
 //	disk     a GPT disk: EFI partition (systemd-boot, kernel, initrd) + ext4 root,
 //	         made with mkfs.vfat/mtools, mkfs.ext4 -d and sfdisk, no loop devices
 //	formats  qcow2, compressed qcow2, streamOptimized VMDK (qemu-img)
