@@ -31,10 +31,13 @@ die() { echo "demo: $*" >&2; exit 1; }
 cat <<'EOF'
 pipeline demo: build → template → integration → promote → release of the
 example appliance, for real. It takes about 8 minutes on a 2-core machine
-without KVM once the Debian packages are installed (template ~3 min with a
-smoke boot under qemu, promote ~4 min: 8 test runs, each a build plus
-integration). The first time on a machine adds the Debian packages and two
-Debian bootstraps from the network: about 10-20 minutes more.
+without KVM once the Debian packages are installed and the two Debian bases
+are cached (template ~3 min with a smoke boot under qemu, promote ~4 min: 8
+test runs, each a build plus integration). The first time on a machine adds
+the Debian packages and the two bases: the integration base ~2 min, the
+template's (a kernel, its modules and initramfs) a few minutes on an idle
+machine and 20 on a busy one; docs/template.md says why. Their progress
+(packages unpacked of those to install, MB downloaded) is logged every minute.
 Every step logs its progress; the summary at the end says where things are.
 EOF
 
@@ -126,34 +129,4 @@ pipeline -C "$app" run release
 cp "$app/.pipeline/reports/pipeline.json" "$work/release-tag.json"
 
 say "done in $(( $(date +%s) - start ))s"
-python3 - "$work" "$app" <<'EOF' || true
-import json, sys, os
-work, app = sys.argv[1], sys.argv[2]
-run = json.load(open(os.path.join(work, "run.json")))
-rel = json.load(open(os.path.join(work, "release.json")))
-tag = json.load(open(os.path.join(work, "release-tag.json")))
-print("\nwall time per stage:")
-for r in run["results"] + rel["results"] + tag["results"]:
-    print(f"  {r['stage']:<12} {r['seconds']:7.1f}s  {r.get('outcome','')}: {r.get('summary','')}")
-EOF
-cat <<EOF
-
-Where everything is:
-  repository          $repo  (origin: $work/origin.git)
-  packages and lock   $app/.pipeline/build/  (dist.lock, *.deb, *.rpm, apt/, yum/)
-  artifact store      $app/.pipeline/artifacts/
-  image and box       $app/.pipeline/artifacts/  (template: qcow2, vmdk, Vagrant boxes and catalog)
-  JUnit reports       $app/.pipeline/reports/junit-*.xml
-  run summaries       $work/run.json, $work/release.json, $work/release-tag.json
-EOF
-echo "  master since v1.0.0 (promoted commits, then the release commit):"
-git -C "$repo" log --format='    %h %s' v1.0.0..origin/master
-culprit=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"]; print(next((x.get("dotenv",{}).get("PIPELINE_PROMOTE_CULPRIT","") for x in r if x["stage"]=="promote"),""))' "$work/run.json" 2>/dev/null || true)
-echo "  culprit (not promoted, still on staging):"
-git -C "$repo" log -1 --format='    %h %s' "${culprit:-HEAD}" 2>/dev/null || echo "    none"
-echo "  promote's JUnit report  $app/.pipeline/reports/junit-promote.xml; each probe's log under $app/.pipeline/reports/promote/"
-git -C "$repo" fetch -q --tags origin
-tag=$(git -C "$repo" describe --tags --abbrev=0 origin/master 2>/dev/null || true)
-echo "  new version, tag    ${tag:-none}"
-echo "  changelog entry     $repo/CHANGELOG.md:"
-sed -n '1,25p' "$repo/CHANGELOG.md" 2>/dev/null | sed 's/^/    /'
+bash "$src/scripts/demo-summary.sh" "$work" "$app" "$repo"

@@ -83,6 +83,20 @@ func TestArgs(t *testing.T) {
 	if strings.Contains(got, "--include") || !strings.Contains(got, "--dpkgopt=path-exclude=/usr/share/doc/*") {
 		t.Fatalf("args without packages and docs: %s", got)
 	}
+	if strings.Contains(got, "update-initramfs") {
+		t.Fatalf("a base without a kernel diverts update-initramfs: %s", got)
+	}
+	// With a kernel: the initramfs is made once, at the end.
+	s.Packages = []string{"linux-image-cloud-amd64"}
+	got = strings.Join(s.Args("/c/base.tar"), "\n")
+	for _, want := range []string{
+		`--essential-hook=chroot "$1" dpkg-divert --quiet --local --rename --add /usr/sbin/update-initramfs && printf '#!/bin/sh\nexit 0\n' > "$1"/usr/sbin/update-initramfs && chmod 755 "$1"/usr/sbin/update-initramfs`,
+		`--customize-hook=rm -f "$1"/usr/sbin/update-initramfs && chroot "$1" dpkg-divert --quiet --local --rename --remove /usr/sbin/update-initramfs && chroot "$1" update-initramfs -c -k all`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("args with a kernel lack\n%s\nin\n%s", want, got)
+		}
+	}
 }
 
 func TestParseSource(t *testing.T) {

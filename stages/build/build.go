@@ -256,140 +256,17 @@ func BuildWith(ctx context.Context, env *stages.Env, o Options) (*Output, error)
 	if env.CI.Env == nil { // a caller that built the Env by hand
 		env.CI.Env = ci.MapEnv{}
 	}
-	out := &Output{Metapackage: s.name, Dir: s.outDir}
-
-	// revision: commit, SOURCE_DATE_EPOCH and the meta-package version
-	end := env.Log.Step("revision")
-	out.Revision, err = resolveRevision(ctx, env.Repo, env.CI.Env, env.CI.Tag, s.cfg.Metapackage.Version, s.prefix, !env.DryRun, env.Log.Warnf)
-	if err == nil {
-		kind := "snapshot"
-		if out.Revision.Release {
-			kind = "release"
-		}
-		env.Log.Infof("%s %s (%s) of commit %.12s, SOURCE_DATE_EPOCH=%d", s.name, out.Revision.Version, kind, out.Revision.Commit, out.Revision.Time.Unix())
-	}
-	if err == nil && out.Revision.Commit != "" {
-		err = checkDirty(ctx, env, s, o, out)
-	}
-	end()
-	if err != nil {
-		return out, err
-	}
-	prefix := handoff.BuildPrefix(out.Revision.BuildID())
-
-	if env.DryRun {
-		if err := dryRun(ctx, env, s, out, prefix); err != nil {
-			return out, err
-		}
-		// Later stages of this dry run see what would be built (no local
-		// dir: nothing is there to fetch or use); nothing is written.
-		out.Handoff = Handoff(out, "", s.prefix)
-		return out, env.HandOn(ctx, nil, out.Handoff)
-	}
-
-	// The signing key and the store are checked before anything is built:
-	// a bad key or refused credentials should not cost a full build.
-	signer, err := signerFor(env, s)
-	if err != nil {
-		return out, err
-	}
-	store := o.Store
-	if store == nil {
-		store, err = artifacts.Open(ctx, env.Config.Artifacts.URL, artifacts.Settings{Base: env.Repo, S3: env.Config.Artifacts.S3, Env: env.CI.Env})
+	r := &run{env: env, s: s, o: o, rebuild: rebuild, rebuildAll: rebuildAll, out: &Output{Metapackage: s.name, Dir: s.outDir}}
+	defer r.cleanup()
+	for _, st := range r.steps() {
+		end := env.Log.Step(st.name)
+		err := st.run(ctx)
+		end()
 		if err != nil {
-			return out, err
+			return r.out, err
 		}
 	}
-
-	// Everything is built in a fresh directory that replaces the output
-	// directory only when complete, so no half-written repository is left.
-	work, err := os.MkdirTemp(filepath.Dir(s.outDir), "."+filepath.Base(s.outDir)+".new-")
-	if err != nil {
-		if mkErr := os.MkdirAll(filepath.Dir(s.outDir), 0o755); mkErr == nil {
-			work, err = os.MkdirTemp(filepath.Dir(s.outDir), "."+filepath.Base(s.outDir)+".new-")
-		}
-		if err != nil {
-			return out, errs.Infraf("build output: %w", err)
-		}
-	}
-	defer os.RemoveAll(work)
-
-	// components: inputs, key and time of each; from the cache or built
-	end = env.Log.Step("components")
-	plan := &componentPlan{cache: store, rebuild: rebuild, rebuildAll: rebuildAll, dirty: out.Dirty.files(), config: "pipeline.yaml"}
-	if rel, ok := insideRepo(env.Repo, env.Config.Path); ok {
-		plan.config = rel
-	}
-	plan.inputs, err = componentInputs(ctx, env, out.Revision)
-	if err == nil {
-		order := Order(s.cfg.Components)
-		env.Log.Infof("building %d component(s), %d at a time: %s", len(order), s.parallel, strings.Join(order, ", "))
-		out.Components, err = buildComponents(ctx, env, s.cfg.Components, s.parallel, plan)
-	}
-	end()
-	if err != nil {
-		return out, err
-	}
-
-	// lock: read every package, refuse two versions, check dependencies
-	end = env.Log.Step("lock")
-	inspected, err := lockStep(env, s, out, work)
-	end()
-	if err != nil {
-		return out, err
-	}
-
-	// metapackage: the pinned meta-package (deb/rpm, reproducible)
-	end = env.Log.Step("metapackage")
-	metaFiles, err := metapackageStep(env, s, out, work)
-	end()
-	if err != nil {
-		return out, err
-	}
-	inspected = append(inspected, metaFiles...)
-	var pkgs []dist.Package
-	for _, in := range inspected {
-		pkgs = append(pkgs, in.Package)
-	}
-
-	// archive: refuse a package already published with other bytes
-	end = env.Log.Step("archive")
-	err = archiveStep(ctx, env, store, pkgs)
-	end()
-	if err != nil {
-		return out, err
-	}
-
-	// repositories: APT (pool/, dists/, signed Release) and YUM (createrepo_c)
-	end = env.Log.Step("repositories")
-	err = repositoriesStep(ctx, env, s, out, work, inspected, signer)
-	end()
-	if err != nil {
-		return out, err
-	}
-
-	// Swap the finished build in, readable by apt's _apt user and a web
-	// server whatever the umask.
-	if err := makeReadable(work); err != nil {
-		return out, errs.Infraf("build output: %w", err)
-	}
-	if err := replaceDir(work, s.outDir); err != nil {
-		return out, errs.Infraf("build output %s: %w", s.outDir, err)
-	}
-	relocate(out, work, s.outDir)
-
-	// publish: upload to the artifact store, verified, with a manifest
-	end = env.Log.Step("publish")
-	err = publishStep(ctx, env, store, s, out, prefix, pkgs)
-	if err == nil {
-		// The hand-off last: once it is in the store, the build is complete.
-		out.Handoff = Handoff(out, repoRel(env.Repo, s.outDir), s.prefix)
-		if err = env.HandOn(ctx, store, out.Handoff); err == nil {
-			env.Log.Infof("hand-off for later jobs published: %s", store.URL(handoff.CommitKey(out.Revision.Commit, "build")))
-		}
-	}
-	end()
-	return out, err
+	return r.out, nil
 }
 
 // makeReadable adds read permission for everyone (and search, on

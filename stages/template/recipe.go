@@ -97,7 +97,8 @@ func (r Recipe) Wants(format string) bool {
 	return false
 }
 
-// FileBase is the base name of the image files ("appliance-dev").
+// FileBase is the base name of the image files: the box name's last part,
+// "dev" for appliance/dev (dev.qcow2, dev-libvirt.box, ...).
 func (r Recipe) FileBase() string { return r.Name[strings.LastIndex(r.Name, "/")+1:] }
 
 func or(v, d string) string {

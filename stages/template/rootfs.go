@@ -165,6 +165,15 @@ func (p *Provisioner) WriteFile(path string, content []byte, mode os.FileMode) e
 	return os.WriteFile(dest, content, mode)
 }
 
+// MkdirAll makes a directory at an image path.
+func (p *Provisioner) MkdirAll(path string) error {
+	dest, err := p.inRoot(path)
+	if err != nil {
+		return err
+	}
+	return os.MkdirAll(dest, 0o755)
+}
+
 // UserScript is the shell that creates a user with keys and sudo.
 func UserScript(u config.TemplateUser, keys []string) string {
 	shell := u.Shell
