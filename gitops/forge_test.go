@@ -43,7 +43,7 @@ type fixture struct {
 
 // fastRetry keeps fault tests quick: every wait (backoff, the server's
 // Retry-After) is decided as in production but not slept.
-var fastRetry = Retry{Attempts: 6, Min: 5 * time.Millisecond, Max: 40 * time.Millisecond, Timeout: 400 * time.Millisecond, Sleep: func(time.Duration) {}}
+var fastRetry = Retry{Attempts: 6, Min: 5 * time.Millisecond, Max: 40 * time.Millisecond, Timeout: 5 * time.Second, Sleep: func(time.Duration) {}}
 
 type syncBuf struct {
 	mu sync.Mutex

@@ -82,3 +82,12 @@ type Func struct {
 
 func (f Func) Name() string                                       { return f.StageName }
 func (f Func) Run(ctx context.Context, env *Env) (*Result, error) { return f.Fn(ctx, env) }
+
+// Lookup reads one of the job's environment variables; none when the Env
+// was built without one (tests, library callers).
+func (e *Env) Lookup(name string) (string, bool) {
+	if e.CI.Env == nil {
+		return "", false
+	}
+	return e.CI.Env.Lookup(name)
+}

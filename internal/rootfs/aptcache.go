@@ -21,9 +21,10 @@ import (
 // foreign file is never installed, only fetched again.
 
 // SharedAPTCache is the machine's shared apt archive cache:
-// $PIPELINE_APT_CACHE, else /var/tmp/pipeline-cache/apt.
-func SharedAPTCache() string {
-	if d := os.Getenv("PIPELINE_APT_CACHE"); d != "" {
+// $PIPELINE_APT_CACHE (looked up with lookup, a ci.Env's Lookup), else
+// /var/tmp/pipeline-cache/apt.
+func SharedAPTCache(lookup func(string) (string, bool)) string {
+	if d, ok := lookup("PIPELINE_APT_CACHE"); ok && d != "" {
 		return d
 	}
 	return "/var/tmp/pipeline-cache/apt"

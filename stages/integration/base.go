@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pipeline-ci/pipeline/internal/ci"
 	"github.com/pipeline-ci/pipeline/internal/config"
 	"github.com/pipeline-ci/pipeline/internal/errs"
 	"github.com/pipeline-ci/pipeline/internal/rootfs"
@@ -62,11 +61,8 @@ func prepareBase(ctx context.Context, env *stages.Env, targets []config.Integrat
 	end := env.Log.Section("integration_base", "integration: base root filesystem of "+strings.Join(users, ", "))
 	defer end()
 	boot := env.Config.Integration.Bootstrap
-	lookup := ci.MapEnv{}.Lookup // a caller that built the Env by hand: no variables
-	if env.CI.Env != nil {
-		lookup = env.CI.Env.Lookup
-	}
-	cache := rootfs.Cache{Dir: BootstrapCacheDir(boot, env.Repo, lookup), Log: func(m string) { env.Log.Info(m) }}
+	cache := rootfs.Cache{Dir: BootstrapCacheDir(boot, env.Repo, env.Lookup), Log: func(m string) { env.Log.Info(m) },
+		APTCache: rootfs.SharedAPTCache(env.Lookup)}
 	spec := BootstrapSpec(boot)
 	spec.Mmdebstrap = rootfs.MmdebstrapVersion(ctx)
 	state, err := rootfs.MirrorState(ctx, spec.Source())

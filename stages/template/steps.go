@@ -156,7 +156,7 @@ func (b *builder) stepBase(ctx context.Context) error {
 	r := b.recipe
 	spec := BaseSpecOf(r, b.in.Mirrors[r.Mirror+" "+r.Suite], rootfs.MmdebstrapVersion(ctx))
 	cache := rootfs.Cache{Dir: b.baseCacheDir(), Log: func(m string) { b.env.Log.Info(m) }, Every: time.Minute,
-		APTCache: rootfs.SharedAPTCache()}
+		APTCache: rootfs.SharedAPTCache(b.env.Lookup)}
 	got, err := cache.Get(ctx, spec, false)
 	if err != nil {
 		return errs.New(errs.Infra, fmt.Errorf("bootstrap %s %s from %s: %w", spec.Distribution, spec.Suite, spec.Mirror, err),
