@@ -388,7 +388,13 @@ type CommentData struct {
 
 func commentData(env *stages.Env, rep *Report, i int) CommentData {
 	c := rep.Candidates[i]
-	d := CommentData{Culprit: c, From: rep.From, To: rep.To, Test: rep.Test, ExitCode: c.ExitCode, Tail: c.OutputTail,
+	// The test's output may print anything (its environment, tokens
+	// included): masked here, and again by the masked forge.
+	tail := c.OutputTail
+	if env.Log != nil {
+		tail = env.Log.Masker().Mask(tail)
+	}
+	d := CommentData{Culprit: c, From: rep.From, To: rep.To, Test: rep.Test, ExitCode: c.ExitCode, Tail: tail,
 		JobURL: env.CI.JobURL, MasterBefore: rep.MasterBefore, MasterAfter: rep.MasterAfter, DryRun: rep.DryRun,
 		CandidatesInRun: len(rep.Candidates), ProbesInRun: len(rep.Probes), RoundsInRun: rep.Rounds, BatchesInRun: rep.Batches}
 	if c.State == Suspect {
