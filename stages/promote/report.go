@@ -302,9 +302,13 @@ func (r *Report) forge(env *stages.Env, action, target, state string, do func() 
 			a.Result = "skipped (no forge)"
 		default:
 			a.Result, a.Error = "failed", err.Error()
-			env.Log.Warnf("%s on %s: %v", action, short(target), err)
+			what := fmt.Sprintf("%s on %s: ", action, short(target))
+			if gitops.NamesCall(err) {
+				what = "" // the forge's error names the call: once is enough
+			}
+			env.Log.Warnf("%s%v", what, err)
 			if r.forgeErr == nil {
-				r.forgeErr = fmt.Errorf("promote: %s on %s: %w", action, short(target), err)
+				r.forgeErr = fmt.Errorf("promote: %s%w", what, err)
 			}
 		}
 	}

@@ -528,10 +528,21 @@ func (r *run) stepForgeRelease(ctx context.Context) error {
 }
 
 func forgeError(what string, err error) error {
-	if errors.Is(err, gitops.ErrJobTokenScope) {
-		return errs.New(errs.Usage, fmt.Errorf("release: %s: %w", what, err), "give the job an API token in PIPELINE_TOKEN (CI_JOB_TOKEN can only create releases)")
+	if gitops.NamesCall(err) {
+		what = "" // the forge's error names the call: once is enough
 	}
-	return errs.Infraf("release: %s: %w", what, err)
+	if errors.Is(err, gitops.ErrJobTokenScope) {
+		return errs.New(errs.Usage, fmt.Errorf("release: %s%w", prefix(what), err), "give the job an API token in PIPELINE_TOKEN (CI_JOB_TOKEN can only create releases)")
+	}
+	return errs.Infraf("release: %s%w", prefix(what), err)
+}
+
+// prefix is "what: ", or "" for no what.
+func prefix(what string) string {
+	if what == "" {
+		return ""
+	}
+	return what + ": "
 }
 
 func pushError(err error) error {
