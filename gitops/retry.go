@@ -356,7 +356,7 @@ func wrapForgeErr(what string, err error) error {
 	}
 	var e *errs.Error
 	if errors.As(err, &e) {
-		return fmt.Errorf("%s: %w", what, err)
+		return &callError{what: what, err: err}
 	}
-	return errs.New(errs.Infra, fmt.Errorf("%s: %w", what, err), "")
+	return errs.New(errs.Infra, &callError{what: what, err: err}, "")
 }

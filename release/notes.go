@@ -178,7 +178,7 @@ func (t Templates) render(name, override string, n *Notes) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return tidy(out), nil
+	return tidy(StripControl(out)), nil
 }
 
 func (t Templates) funcs() template.FuncMap {

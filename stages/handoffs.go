@@ -2,6 +2,7 @@ package stages
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -156,6 +157,7 @@ func (e *Env) HandOn(ctx context.Context, st artifacts.Store, v handoff.Value) e
 	if e.DryRun {
 		return nil
 	}
+	e.mask(v)
 	if e.Report != nil {
 		if _, err := handoff.Save(e.Report.Path, v); err != nil {
 			return err
@@ -167,4 +169,20 @@ func (e *Env) HandOn(ctx context.Context, st artifacts.Store, v handoff.Value) e
 		}
 	}
 	return nil
+}
+
+// mask replaces every known secret in v's text (a summary quoting an
+// error that quotes a command line) before v is written anywhere: a JSON
+// round trip, as the masker knows the JSON-escaped form of each secret.
+func (e *Env) mask(v handoff.Value) {
+	if e.Log == nil || e.Log.Masker().Len() == 0 {
+		return
+	}
+	data, err := json.Marshal(v)
+	if err != nil {
+		return
+	}
+	if masked := e.Log.Masker().Mask(string(data)); masked != string(data) {
+		_ = json.Unmarshal([]byte(masked), v)
+	}
 }

@@ -317,7 +317,8 @@ func (a *app) setup(ctx context.Context) (*stages.Env, error) {
 		CI:     cictx,
 		Log:    log,
 		Report: &report.Dir{Path: reportDir, Mask: a.mask},
-		Forge:  forge,
+		// Everything posted to the forge is masked, whichever stage posts it.
+		Forge:  gitops.Masked(forge, a.mask),
 		DryRun: a.g.dryRun,
 	}
 	if !a.g.json {

@@ -44,6 +44,7 @@ type Request struct {
 	Status int    // status answered; 0 when the connection was dropped (or no answer yet)
 	Fault  string // the fault injected, if any
 	Auth   string // "token", "job-token", "none" or "bad"
+	Body   string // the request body as sent (what a test searches for leaks)
 	// Response is the body answered (nil when dropped), for checking the
 	// answers against the forges' API descriptions (Conformance).
 	Response []byte
@@ -243,6 +244,11 @@ func (s *Server) handler(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f := s.pickFault(r)
 		rec := Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Auth: s.authOf(r)}
+		if r.Body != nil {
+			body, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			rec.Body = string(body)
+		}
 		if f != nil {
 			rec.Fault = f.Kind.String()
 		}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -147,8 +148,20 @@ func (r Release) Validate() []FieldError {
 	if _, err := template.New("t").Parse(r.Milestone.Title); err != nil || strings.TrimSpace(r.Milestone.Title) == "" {
 		errs = append(errs, FieldError{Path: "milestone.title", Msg: "must be a Go template such as {{ .Due.Format \"2006-01-02\" }}"})
 	}
+	if msg := RepoPathProblem(r.Changelog); msg != "" {
+		errs = append(errs, FieldError{Path: "changelog", Msg: msg})
+	}
+	for _, t := range []struct{ key, path string }{{"templates.notes", r.Templates.Notes},
+		{"templates.changelog", r.Templates.Changelog}, {"templates.merge_request", r.Templates.MergeRequest}} {
+		if filepath.IsAbs(t.path) {
+			errs = append(errs, FieldError{Path: t.key, Msg: "must be a path relative to pipeline.yaml, inside the repository, not an absolute path"})
+		}
+	}
 	for i, vf := range r.VersionFiles {
 		p := "version_files[" + strconv.Itoa(i) + "]"
+		if msg := RepoPathProblem(vf.Path); msg != "" {
+			errs = append(errs, FieldError{Path: p + ".path", Msg: msg})
+		}
 		switch vf.Kind {
 		case "", "plain":
 		case "regex":
@@ -166,4 +179,28 @@ func (r Release) Validate() []FieldError {
 		}
 	}
 	return errs
+}
+
+// RepoPathProblem says what is wrong with p as the path of a file the
+// release writes and commits, relative to the repository root: an
+// absolute path, one that climbs out (..), or one inside .git. "" when it
+// is fine (the stage also resolves symbolic links before it writes).
+func RepoPathProblem(p string) string {
+	if p == "" {
+		return ""
+	}
+	if filepath.IsAbs(p) {
+		return "must be a path relative to the repository root, not an absolute path"
+	}
+	c := filepath.Clean(p)
+	if c == ".." || strings.HasPrefix(c, ".."+string(filepath.Separator)) {
+		return "must stay inside the repository (it climbs out with ..)"
+	}
+	if c == "." {
+		return "must name a file, not the repository root"
+	}
+	if first, _, _ := strings.Cut(filepath.ToSlash(c), "/"); first == ".git" {
+		return "must not be inside .git"
+	}
+	return ""
 }

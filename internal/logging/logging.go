@@ -313,6 +313,16 @@ func (m *Masker) Len() int {
 	return len(m.secrets)
 }
 
+// Longest is the length of the longest secret form known (0: none): a
+// writer that cuts text keeps back Longest()-1 bytes so that no secret is
+// cut in two before it is masked.
+func (m *Masker) Longest() int {
+	if m == nil {
+		return 0
+	}
+	return m.longest()
+}
+
 func (m *Masker) longest() int {
 	m.mu.RLock()
 	defer m.mu.RUnlock()

@@ -10,8 +10,10 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pipeline-ci/pipeline/internal/errs"
+	"github.com/pipeline-ci/pipeline/internal/logging"
 	"github.com/pipeline-ci/pipeline/internal/proc"
 )
 
@@ -55,9 +57,10 @@ func (pc probeCommand) run(ctx context.Context, dir string, extraEnv ...string) 
 	if pc.Stream != nil {
 		w = io.MultiWriter(out, pc.Stream)
 	}
-	cmd.Stdout, cmd.Stderr = w, w
 	start := time.Now()
-	err := cmd.Run()
+	// Judged by the exit of the test's own shell: what it left running in
+	// the background is stopped then, whatever the verdict.
+	err := proc.RunGroup(cmd, w)
 	res := probeRun{Seconds: time.Since(start).Seconds(), Output: out.Bytes(), ExitCode: cmd.ProcessState.ExitCode()}
 	switch stop := proc.Stopped(ctx); {
 	case errors.Is(stop, proc.ErrTimedOut):
@@ -86,8 +89,9 @@ func (pc probeCommand) run(ctx context.Context, dir string, extraEnv ...string) 
 	return res, nil
 }
 
-// tailBuffer keeps the last max bytes written to it; safe for concurrent
-// writers (stdout and stderr of one process).
+// tailBuffer keeps the last max bytes written to it, in at most 2×max
+// bytes of memory however long the output or its lines; safe for
+// concurrent writers (stdout and stderr of one process).
 type tailBuffer struct {
 	mu      sync.Mutex
 	buf     []byte
@@ -98,24 +102,43 @@ type tailBuffer struct {
 func (t *tailBuffer) Write(p []byte) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	if len(t.buf) > t.max {
-		t.buf = append([]byte(nil), t.buf[len(t.buf)-t.max:]...)
+	n := len(p)
+	if len(p) >= t.max {
+		t.dropped = t.dropped || len(t.buf) > 0 || len(p) > t.max
+		t.buf = append(t.buf[:0], p[len(p)-t.max:]...)
+		return n, nil
+	}
+	if len(t.buf)+len(p) > 2*t.max {
+		// Drop all but the last max-len(p) bytes: with p they make max.
+		keep := t.max - len(p)
+		t.buf = t.buf[:copy(t.buf, t.buf[len(t.buf)-keep:])]
 		t.dropped = true
 	}
-	return len(p), nil
+	t.buf = append(t.buf, p...)
+	return n, nil
 }
 
 func (t *tailBuffer) Bytes() []byte {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.dropped {
-		return append([]byte("[… earlier output dropped …]\n"), t.buf...)
+	b := t.buf
+	dropped := t.dropped
+	if len(b) > t.max {
+		b, dropped = b[len(b)-t.max:], true
 	}
-	return append([]byte(nil), t.buf...)
+	if dropped {
+		return append([]byte("[… earlier output dropped …]\n"), b...)
+	}
+	return append([]byte(nil), b...)
 }
 
-// tailLines returns the last n lines of out.
+// maxTail bounds the output tail quoted in a report or a comment, in
+// bytes, whatever promote.output_tail says in lines: one line may be
+// megabytes long.
+const maxTail = 16 << 10
+
+// tailLines returns the last n lines of out, at most maxTail bytes of them
+// (cut at the start of a character, after "…").
 func tailLines(out []byte, n int) string {
 	s := strings.TrimRight(string(out), "\n")
 	if n <= 0 || s == "" {
@@ -125,35 +148,92 @@ func tailLines(out []byte, n int) string {
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
 	}
-	return strings.Join(lines, "\n")
+	tail := strings.Join(lines, "\n")
+	if len(tail) > maxTail {
+		cut := len(tail) - maxTail
+		for cut < len(tail) && !utf8.RuneStart(tail[cut]) {
+			cut++
+		}
+		tail = "…" + tail[cut:]
+	}
+	return tail
 }
 
 // lineWriter passes whole lines, each with a prefix, to w: the output of
 // probes running side by side stays readable in one job log ("probe 3 │
-// …"), and a BVT of an hour shows its progress as it goes.
+// …"), and a BVT of an hour shows its progress as it goes. A line longer
+// than maxLine is passed in pieces of about maxLine bytes (the later ones
+// marked "… "), masked before it is cut so that no secret is cut in two:
+// memory stays bounded whatever the test prints on one line.
 type lineWriter struct {
 	mu     sync.Mutex
 	w      io.Writer
 	prefix string
+	mask   *logging.Masker // may be nil: nothing to mask
 	buf    []byte
+	cont   bool // buf continues a line already partly written
 }
+
+// maxLine is the longest piece of a line lineWriter keeps back.
+const maxLine = 64 << 10
 
 func (l *lineWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.buf = append(l.buf, p...)
-	for {
-		i := bytes.IndexByte(l.buf, '\n')
-		if i < 0 {
-			break
+	n := len(p)
+	for len(p) > 0 {
+		// Take at most what fills buf to maxLine, so that a huge write
+		// is never held whole.
+		room := max(maxLine-len(l.buf), 1)
+		chunk := p[:min(room, len(p))]
+		p = p[len(chunk):]
+		l.buf = append(l.buf, chunk...)
+		for {
+			i := bytes.IndexByte(l.buf, '\n')
+			if i < 0 {
+				break
+			}
+			if err := l.emit(l.buf[:i+1]); err != nil {
+				return 0, err
+			}
+			l.buf = l.buf[:copy(l.buf, l.buf[i+1:])]
+			l.cont = false
 		}
-		line := append([]byte(l.prefix), l.buf[:i+1]...)
-		l.buf = l.buf[i+1:]
-		if _, err := l.w.Write(line); err != nil {
-			return 0, err
+		if len(l.buf) >= maxLine {
+			if err := l.cut(); err != nil {
+				return 0, err
+			}
 		}
 	}
-	return len(p), nil
+	return n, nil
+}
+
+// cut writes out all of an unfinished long line but the bytes that could
+// be the start of a secret, masked, and keeps those.
+func (l *lineWriter) cut() error {
+	text := string(l.buf)
+	if l.mask != nil {
+		text = l.mask.Mask(text)
+	}
+	keep := max(l.mask.Longest()-1, 0)
+	if keep >= len(text) {
+		keep = 0
+	}
+	if err := l.emit([]byte(text[:len(text)-keep] + "\n")); err != nil {
+		return err
+	}
+	l.buf = append(l.buf[:0], text[len(text)-keep:]...)
+	l.cont = true
+	return nil
+}
+
+func (l *lineWriter) emit(line []byte) error {
+	prefix := l.prefix
+	if l.cont {
+		prefix += "… "
+	}
+	_, err := l.w.Write(append([]byte(prefix), line...))
+	return err
 }
 
 // Close writes out an unfinished last line.
@@ -163,7 +243,7 @@ func (l *lineWriter) Close() error {
 	if len(l.buf) == 0 {
 		return nil
 	}
-	_, err := l.w.Write(append(append([]byte(l.prefix), l.buf...), '\n'))
-	l.buf = nil
+	err := l.emit(append(l.buf, '\n'))
+	l.buf, l.cont = nil, false
 	return err
 }

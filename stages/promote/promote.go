@@ -424,7 +424,7 @@ func (r *run) probeRound(ctx context.Context, st Step) error {
 				"PIPELINE_PROMOTE_TREE=" + pr.Tree,
 				fmt.Sprintf("PIPELINE_PROMOTE_PREFIX=%d", pr.Prefix),
 			}}
-			stream := &lineWriter{w: log.Writer(), prefix: fmt.Sprintf("probe %d │ ", pr.N)}
+			stream := &lineWriter{w: log.Writer(), prefix: fmt.Sprintf("probe %d │ ", pr.N), mask: log.Masker()}
 			pc.Stream = stream
 			res, err := pc.run(ctx, filepath.Join(g.Dir, r.sub))
 			_ = stream.Close()

@@ -302,9 +302,13 @@ func (r *Report) forge(env *stages.Env, action, target, state string, do func() 
 			a.Result = "skipped (no forge)"
 		default:
 			a.Result, a.Error = "failed", err.Error()
-			env.Log.Warnf("%s on %s: %v", action, short(target), err)
+			what := fmt.Sprintf("%s on %s: ", action, short(target))
+			if gitops.NamesCall(err) {
+				what = "" // the forge's error names the call: once is enough
+			}
+			env.Log.Warnf("%s%v", what, err)
 			if r.forgeErr == nil {
-				r.forgeErr = fmt.Errorf("promote: %s on %s: %w", action, short(target), err)
+				r.forgeErr = fmt.Errorf("promote: %s%w", what, err)
 			}
 		}
 	}
@@ -388,7 +392,13 @@ type CommentData struct {
 
 func commentData(env *stages.Env, rep *Report, i int) CommentData {
 	c := rep.Candidates[i]
-	d := CommentData{Culprit: c, From: rep.From, To: rep.To, Test: rep.Test, ExitCode: c.ExitCode, Tail: c.OutputTail,
+	// The test's output may print anything (its environment, tokens
+	// included): masked here, and again by the masked forge.
+	tail := c.OutputTail
+	if env.Log != nil {
+		tail = env.Log.Masker().Mask(tail)
+	}
+	d := CommentData{Culprit: c, From: rep.From, To: rep.To, Test: rep.Test, ExitCode: c.ExitCode, Tail: tail,
 		JobURL: env.CI.JobURL, MasterBefore: rep.MasterBefore, MasterAfter: rep.MasterAfter, DryRun: rep.DryRun,
 		CandidatesInRun: len(rep.Candidates), ProbesInRun: len(rep.Probes), RoundsInRun: rep.Rounds, BatchesInRun: rep.Batches}
 	if c.State == Suspect {

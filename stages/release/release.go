@@ -254,9 +254,9 @@ func (r *run) templates() (release.Templates, error) {
 		if f.path == "" {
 			continue
 		}
-		p := f.path
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(base, p)
+		p, err := r.inside(templateRoot(r.git.Dir, base), base, f.key, f.path)
+		if err != nil {
+			return t, err
 		}
 		b, err := os.ReadFile(p)
 		if err != nil {
@@ -265,6 +265,17 @@ func (r *run) templates() (release.Templates, error) {
 		*f.dst = string(b)
 	}
 	return t, nil
+}
+
+// templateRoot is where the template files must be: the repository, or
+// the directory of a pipeline.yaml kept outside it (--config).
+func templateRoot(repo, base string) string {
+	realRepo, err1 := filepath.EvalSymlinks(repo)
+	realBase, err2 := filepath.EvalSymlinks(base)
+	if err1 == nil && err2 == nil && !within(realRepo, realBase) {
+		return base
+	}
+	return repo
 }
 
 // linksFor gives the URL forms of a forge's web pages.

@@ -87,7 +87,10 @@ func (r *run) stepFiles(ctx context.Context) error {
 		return err
 	}
 	if r.cfg.Changelog != "" {
-		p := filepath.Join(g.Dir, r.cfg.Changelog)
+		p, err := r.committable(ctx, g, "release.changelog", r.cfg.Changelog)
+		if err != nil {
+			return err
+		}
 		old, err := os.ReadFile(p)
 		if err != nil && !os.IsNotExist(err) {
 			return errs.Infraf("release: read %s: %w", r.cfg.Changelog, err)
@@ -108,7 +111,10 @@ func (r *run) stepFiles(ctx context.Context) error {
 		r.act(a)
 	}
 	for i, vf := range r.cfg.VersionFiles {
-		p := filepath.Join(g.Dir, vf.Path)
+		p, err := r.committable(ctx, g, fmt.Sprintf("release.version_files[%d].path", i), vf.Path)
+		if err != nil {
+			return err
+		}
 		old, err := os.ReadFile(p)
 		if err != nil && !(os.IsNotExist(err) && (vf.Kind == "" || vf.Kind == "plain")) {
 			return errs.New(errs.Usage, fmt.Errorf("release.version_files[%d]: %w", i, err), "fix the path in pipeline.yaml (relative to the repository root)")
@@ -149,6 +155,8 @@ func (r *run) stepCommit(ctx context.Context) error {
 		a.Status, a.Detail = "exists", short(r.state.target)
 	case r.env.DryRun:
 		a.Status = "would"
+	case r.uncommittable(ctx) != nil:
+		return r.uncommittable(ctx)
 	case len(r.pending(ctx)) == 0:
 		// Nothing to write (no changelog configured, files already right):
 		// the release is HEAD itself.
@@ -546,10 +554,21 @@ func releaseDiffers(rel *gitops.Release, in gitops.ReleaseInput) bool {
 }
 
 func forgeError(what string, err error) error {
-	if errors.Is(err, gitops.ErrJobTokenScope) {
-		return errs.New(errs.Usage, fmt.Errorf("release: %s: %w", what, err), "give the job an API token in PIPELINE_TOKEN (CI_JOB_TOKEN can only create releases)")
+	if gitops.NamesCall(err) {
+		what = "" // the forge's error names the call: once is enough
 	}
-	return errs.Infraf("release: %s: %w", what, err)
+	if errors.Is(err, gitops.ErrJobTokenScope) {
+		return errs.New(errs.Usage, fmt.Errorf("release: %s%w", prefix(what), err), "give the job an API token in PIPELINE_TOKEN (CI_JOB_TOKEN can only create releases)")
+	}
+	return errs.Infraf("release: %s%w", prefix(what), err)
+}
+
+// prefix is "what: ", or "" for no what.
+func prefix(what string) string {
+	if what == "" {
+		return ""
+	}
+	return what + ": "
 }
 
 func pushError(err error) error {
