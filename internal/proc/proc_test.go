@@ -186,7 +186,7 @@ func TestMain(m *testing.M) {
 			os.Exit(3)
 		}
 		os.Stdout.WriteString(strconv.Itoa(cmd.Process.Pid) + "\n")
-		select {}
+		time.Sleep(time.Hour) // not select{}: with no goroutine left the runtime would exit (deadlock)
 	}
 	os.Exit(m.Run())
 }
