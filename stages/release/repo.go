@@ -21,10 +21,14 @@ import (
 // clones (deepening fetches) and for every layout gitops.Files does not
 // read (it then says ErrAskGit).
 
+// openFiles is gitops.OpenFiles; tests replace it to compare with git's
+// answers.
+var openFiles = gitops.OpenFiles
+
 // openRepo finds the top of the work tree, whether the clone is shallow,
 // and HEAD; files is nil when the repository must be read with git.
 func openRepo(ctx context.Context, dir string) (top string, shallow bool, head, branch string, files *gitops.Files, err error) {
-	if f, ferr := gitops.OpenFiles(dir); ferr == nil {
+	if f, ferr := openFiles(dir); ferr == nil {
 		if sha, b, herr := f.Head(); herr == nil {
 			return f.Top, f.IsShallow(), sha, b, f, nil
 		}
