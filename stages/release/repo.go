@@ -21,14 +21,15 @@ import (
 // clones (deepening fetches) and for every layout gitops.Files does not
 // read (it then says ErrAskGit).
 
-// openFiles is gitops.OpenFiles; tests replace it to compare with git's
-// answers.
-var openFiles = gitops.OpenFiles
+// readInProcess: read refs in process and fold the ancestry check into the
+// walk. Tests turn it off to compare with the all-git reading, one git
+// process per question, as the plan read before.
+var readInProcess = true
 
 // openRepo finds the top of the work tree, whether the clone is shallow,
 // and HEAD; files is nil when the repository must be read with git.
 func openRepo(ctx context.Context, dir string) (top string, shallow bool, head, branch string, files *gitops.Files, err error) {
-	if f, ferr := openFiles(dir); ferr == nil {
+	if f, ferr := gitops.OpenFiles(dir); ferr == nil && readInProcess {
 		if sha, b, herr := f.Head(); herr == nil {
 			return f.Top, f.IsShallow(), sha, b, f, nil
 		}
@@ -113,7 +114,7 @@ func (r *run) filesJournal(name string) (j release.Journal, ours, done bool) {
 // clone that must be deepened tag by tag, the tags are checked one by one
 // as before, then walked.
 func (r *run) releasesAndRange(ctx context.Context, cands []release.Tag, head string) (lastAny, lastStable *release.Tag, commits []release.Commit, err error) {
-	if !r.shallow {
+	if !r.shallow && readInProcess {
 		var ok bool
 		lastAny, lastStable, commits, ok, err = r.guessRange(ctx, cands, head)
 		if err != nil || ok {

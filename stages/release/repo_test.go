@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/pipeline-ci/pipeline/gitops"
 )
 
 // cloneNoLocal clones r's origin the way a CI job gets it: one pack,
@@ -55,8 +53,8 @@ func calls(t *testing.T, log string) []string {
 func planJSON(t *testing.T, c *repo, viaGit bool) string {
 	t.Helper()
 	if viaGit {
-		openFiles = func(string) (*gitops.Files, error) { return nil, gitops.ErrAskGit }
-		defer func() { openFiles = gitops.OpenFiles }()
+		readInProcess = false
+		defer func() { readInProcess = true }()
 	}
 	env := c.env(nil, nil)
 	env.DryRun = true
