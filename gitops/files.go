@@ -714,13 +714,8 @@ func TagTrailers(msg string) []Trailer {
 	if n := len(lines); n > 0 && lines[n-1] == "" {
 		lines = lines[:n-1]
 	}
-	// A "---" divider ends the message (what follows is a patch's notes).
-	for i, l := range lines {
-		if strings.HasPrefix(l, "---") && (len(l) == 3 || isSpace(l[3])) {
-			lines = lines[:i]
-			break
-		}
-	}
+	// No "---" divider here: git reads a tag's or commit's whole message
+	// (only `git interpret-trailers` stops at one).
 	// Trailing comments and blank lines are not part of it.
 	for len(lines) > 0 {
 		l := lines[len(lines)-1]
