@@ -161,3 +161,29 @@ func TestInProcessReadingPlansAsGitDoes(t *testing.T) {
 		})
 	}
 }
+
+// A shallow CI clone plans as before, deepening as far as the last tag.
+func TestShallowClonePlansAsGitDoes(t *testing.T) {
+	r := newRepo(t)
+	r.commit("chore: start")
+	r.bulk("chore: old", 120)
+	r.tag("v1.2.0")
+	r.bulk("fix: filler", 40)
+	r.commit("feat: new thing")
+	r.push()
+	shallow := func() *repo {
+		clone := filepath.Join(t.TempDir(), "clone")
+		r.git(filepath.Dir(clone), "clone", "--quiet", "--depth=5", "--no-single-branch", "file://"+r.remote, clone)
+		c := &repo{t: t, dir: clone, remote: r.remote, n: 100}
+		c.run("fetch", "--quiet", "--tags", "--depth=1", "origin")
+		return c
+	}
+	a, b := shallow(), shallow()
+	got, want := planJSON(t, a, false), planJSON(t, b, true)
+	if got != want {
+		t.Errorf("shallow clone, in-process reading:\n%s\nall git:\n%s", got, want)
+	}
+	if !strings.Contains(got, `"previous_tag": "v1.2.0"`) || a.run("rev-parse", "--is-shallow-repository") != "true" {
+		t.Errorf("not deepened just to v1.2.0: %.300s", got)
+	}
+}
