@@ -11,7 +11,7 @@ apt_pkgs=(
   mmdebstrap e2fsprogs fdisk dosfstools mtools qemu-utils qemu-system-x86 ovmf
   podman runc bubblewrap uidmap fuse-overlayfs slirp4netns
   openssh-server openssh-client
-  vagrant groovy hyperfine strace
+  vagrant groovy hyperfine strace time
   iproute2 procps
 )
 missing=()

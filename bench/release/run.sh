@@ -52,14 +52,15 @@ cd "$CLONE"
 PIPE_CMD=("$PIPELINE" --dry-run release)
 CLIFF_CMD=("$CLIFF" --unreleased --bump)
 
-# ms runs a command once with its output discarded and prints its wall time
-# in milliseconds.
+# ms runs a command once with its output discarded and prints its wall
+# time and its CPU time (user + system, children included) in milliseconds.
 ms() {
-	local t0 t1
+	local t0 t1 cpu
 	t0=$(date +%s%N)
-	"$@" >/dev/null 2>&1
+	/usr/bin/time -f "%U %S" -o "$OUT/.cpu" "$@" >/dev/null 2>&1
 	t1=$(date +%s%N)
-	echo $(((t1 - t0) / 1000000))
+	cpu=$(awk '{printf "%d", ($1 + $2) * 1000}' "$OUT/.cpu")
+	echo "$(((t1 - t0) / 1000000)) $cpu"
 }
 drop() { sync && echo 3 >/proc/sys/vm/drop_caches; }
 can_drop=1
@@ -68,20 +69,25 @@ if [ "$(id -u)" != 0 ] || ! drop 2>/dev/null; then
 	echo "WARNING: not root: the cold runs are SKIPPED (they need to drop the page cache)" >&2
 fi
 
-# best MODE prints "pipeline_min cliff_min" over RUNS_A interleaved runs.
+# best MODE prints "pipeline_wall cliff_wall pipeline_cpu cliff_cpu", each
+# the minimum over RUNS_A interleaved runs.
 best() {
-	local mode=$1 p c bp=999999 bc=999999 i
+	local mode=$1 p c pc cc bp=999999 bc=999999 bpc=999999 bcc=999999 i
 	for ((i = 0; i < RUNS_A; i++)); do
 		[ "$mode" = cold ] && drop
-		p=$(ms "${PIPE_CMD[@]}")
+		read -r p pc < <(ms "${PIPE_CMD[@]}")
 		[ "$mode" = cold ] && drop
-		c=$(ms "${CLIFF_CMD[@]}")
-		echo "  $mode run $((i + 1)): pipeline $p ms, git-cliff $c ms (load $(cut -d' ' -f1 /proc/loadavg))" >&2
+		read -r c cc < <(ms "${CLIFF_CMD[@]}")
+		echo "  $mode run $((i + 1)): pipeline $p ms (CPU $pc ms), git-cliff $c ms (CPU $cc ms), load $(cut -d' ' -f1 /proc/loadavg)" >&2
 		((p < bp)) && bp=$p
 		((c < bc)) && bc=$c
+		((pc < bpc)) && bpc=$pc
+		((cc < bcc)) && bcc=$cc
 	done
-	echo "$bp $bc"
+	echo "$bp $bc $bpc $bcc"
 }
+
+ratio() { awk "BEGIN{printf \"%.3f\", $1/$2}"; }
 
 # procs counts the processes a command starts (itself not counted).
 procs() {
@@ -98,11 +104,11 @@ procs() {
 
 "${PIPE_CMD[@]}" >/dev/null 2>&1 && "${CLIFF_CMD[@]}" >/dev/null 2>&1 # warm up
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
-read -r wp wc < <(best warm)
-cold="| cold (page cache dropped before each run) | skipped: not root | | |"
+read -r wp wc wpc wcc < <(best warm)
+cold="| cold (page cache dropped before each run) | skipped: not root | | | | |"
 if [ "$can_drop" = 1 ]; then
-	read -r cp cc < <(best cold)
-	cold="| cold (page cache dropped before each run) | **$cp ms** | $cc ms | **$(awk "BEGIN{printf \"%.3f\", $cp/$cc}")×** |"
+	read -r cp cc cpc ccc < <(best cold)
+	cold="| cold (page cache dropped before each run) | **$cp ms** | $cc ms | **$(ratio "$cp" "$cc")×** | $cpc ms vs $ccc ms | $(ratio "$cpc" "$ccc")× |"
 fi
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
 pp=$(procs "${PIPE_CMD[@]}")
@@ -110,11 +116,11 @@ cp_=$(procs "${CLIFF_CMD[@]}")
 {
 	echo "(a) plan + notes of the 2,000 unreleased commits, best of $RUNS_A, interleaved; load average $load0 before, $load1 after ($(nproc) CPUs)"
 	echo
-	echo "| cache | pipeline --dry-run release | git-cliff --unreleased --bump | ratio |"
-	echo "|---|---|---|---|"
-	echo "| warm | **$wp ms** | $wc ms | **$(awk "BEGIN{printf \"%.3f\", $wp/$wc}")×** |"
+	echo "| cache | pipeline --dry-run release | git-cliff --unreleased --bump | ratio (wall) | CPU (user + sys) | ratio (CPU) |"
+	echo "|---|---|---|---|---|---|"
+	echo "| warm | **$wp ms** | $wc ms | **$(ratio "$wp" "$wc")×** | $wpc ms vs $wcc ms | $(ratio "$wpc" "$wcc")× |"
 	echo "$cold"
-	echo "| processes started per run | $pp | $cp_ | |"
+	echo "| processes started per run | $pp | $cp_ | | | |"
 } | tee "$OUT/release-a.md"
 
 if [ "$BENCH_B" = 1 ]; then
