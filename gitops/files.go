@@ -332,18 +332,23 @@ func (f *Files) peel(sha string) (string, error) {
 	return "", ErrAskGit
 }
 
-// TagMessage returns the message of the annotated tag name (without its
-// signature), and ok false for a lightweight tag.
+// TagMessage returns the message of what tag name names, as `git
+// for-each-ref --format=%(contents)` reads it: an annotated tag's message
+// without its signature, or the message of the commit a lightweight tag
+// points at; ok is false for a tag of anything else.
 func (f *Files) TagMessage(name string) (msg string, ok bool, err error) {
 	sha, err := f.Resolve("refs/tags/" + name)
 	if err != nil {
 		return "", false, err
 	}
 	typ, data, err := f.ReadObject(sha)
-	if err != nil || typ != "tag" {
+	if err != nil || (typ != "tag" && typ != "commit") {
 		return "", false, err
 	}
 	_, body, _ := bytes.Cut(data, []byte("\n\n"))
+	if typ == "commit" {
+		return string(body), true, nil // a commit's signature is a header
+	}
 	return stripSignature(string(body)), true, nil
 }
 

@@ -83,11 +83,11 @@ func (r *run) filesJournal(name string) (j release.Journal, ours, done bool) {
 	if r.files == nil {
 		return j, false, false
 	}
-	msg, annotated, err := r.files.TagMessage(name)
+	msg, hasMsg, err := r.files.TagMessage(name)
 	if err != nil {
 		return j, false, false
 	}
-	if !annotated {
+	if !hasMsg {
 		return j, false, true
 	}
 	for _, t := range gitops.TagTrailers(msg) {

@@ -142,6 +142,10 @@ func TestInProcessReadingPlansAsGitDoes(t *testing.T) {
 			r.commit("feat: c")
 			r.run("tag", "not-a-version")
 		},
+		"lightweight tag of a release commit, not pushed": func(r *repo) {
+			r.commit("feat: a")
+			r.commit("chore(release): 1.1.0\n\nRelease-Version: 1.1.0\nRelease-Milestone: W48")
+		},
 		"release tag of ours": func(r *repo) {
 			r.commit("feat: a")
 			r.run("tag", "-a", "-m", "Release 1.0.0\n\nRelease-Version: 1.0.0\nRelease-Milestone: W47", "v1.0.0")
@@ -155,6 +159,9 @@ func TestInProcessReadingPlansAsGitDoes(t *testing.T) {
 			c := cloneNoLocal(t, r)
 			// A tag made in the clone is loose (ref and object).
 			c.run("tag", "-a", "-m", "local", "local-tag")
+			if name == "lightweight tag of a release commit, not pushed" {
+				c.run("tag", "v1.1.0")
+			}
 			if got, want := planJSON(t, c, false), planJSON(t, c, true); got != want {
 				t.Errorf("in-process reading:\n%s\nall git:\n%s", got, want)
 			}
