@@ -176,7 +176,12 @@ func newRun(ctx context.Context, opts Options, env *stages.Env) (*run, error) {
 	r.git = gitops.Open(top).WithForgeAuth(env.Config.Forge, env.CI)
 	r.shallow, r.head, r.files = shallow, head, files
 
-	r.branch = firstNonEmpty(opts.Branch, env.CI.Branch, checkedOut)
+	r.branch = firstNonEmpty(opts.Branch, env.CI.Branch)
+	if r.branch == "" {
+		if r.branch, err = r.currentBranch(ctx, checkedOut); err != nil {
+			return nil, err
+		}
+	}
 	if r.branch == "" {
 		return nil, errs.New(errs.Usage, errors.New("release: HEAD is detached and the CI context names no branch"),
 			"check out the branch to release, or run from a branch pipeline (CI_COMMIT_BRANCH)")

@@ -27,7 +27,8 @@ import (
 var readInProcess = true
 
 // openRepo finds the top of the work tree, whether the clone is shallow,
-// and HEAD; files is nil when the repository must be read with git.
+// HEAD and the checked-out branch; files is nil when the repository must be
+// read with git (branch is then "": see currentBranch).
 func openRepo(ctx context.Context, dir string) (top string, shallow bool, head, branch string, files *gitops.Files, err error) {
 	if f, ferr := gitops.OpenFiles(dir); ferr == nil && readInProcess {
 		if sha, b, herr := f.Head(); herr == nil {
@@ -44,11 +45,20 @@ func openRepo(ctx context.Context, dir string) (top string, shallow bool, head, 
 		}
 		return "", false, "", "", nil, errs.New(errs.Usage, fmt.Errorf("release: %s is not a git work tree: %w", dir, err), "run pipeline release inside the repository, or give --repo")
 	}
-	b, err := gitops.Open(lines[0]).CurrentBranch(ctx)
-	if err != nil {
-		return "", false, "", "", nil, errs.Infraf("release: read the current branch: %w", err)
+	return lines[0], lines[1] == "true", lines[2], "", nil, nil
+}
+
+// currentBranch is the checked-out branch ("" when detached), asked of git
+// when the files were not read.
+func (r *run) currentBranch(ctx context.Context, fromFiles string) (string, error) {
+	if r.files != nil {
+		return fromFiles, nil
 	}
-	return lines[0], lines[1] == "true", lines[2], b, nil, nil
+	b, err := r.git.CurrentBranch(ctx)
+	if err != nil {
+		return "", errs.Infraf("release: read the current branch: %w", err)
+	}
+	return b, nil
 }
 
 // hasRemote reports whether the remote is configured: from the
