@@ -121,7 +121,7 @@ func (f *Files) check() error {
 		return ErrAskGit
 	}
 	for _, e := range cfg {
-		if e.section == "extensions" || (e.section == "core" && (e.key == "worktree" || e.key == "bare" && e.value == "true")) {
+		if e.section == "extensions" || (e.section == "core" && (e.key == "worktree" || e.key == "bare" && isTrue(e.value))) {
 			return ErrAskGit
 		}
 	}
@@ -396,7 +396,8 @@ type configEntry struct{ section, sub, key, value string }
 
 // readConfig reads the parts of git's config syntax that repositories
 // written by git use: [section], [section "sub"], key = value, comments.
-// An include makes it give up (ErrAskGit).
+// Included files are not followed: what it finds is there, what it does not
+// find may still be (RemoteConfigured's callers then ask git).
 func readConfig(path string) ([]configEntry, error) {
 	file, err := os.Open(path)
 	if err != nil {
@@ -428,25 +429,29 @@ func readConfig(path string) ([]configEntry, error) {
 			} else if n, s, ok := strings.Cut(name, "."); ok {
 				section, sub = strings.ToLower(n), strings.ToLower(s) // [section.sub], the old form
 			}
-			if section == "include" || section == "includeif" {
-				return nil, ErrAskGit
-			}
 			line = strings.TrimSpace(line[end+1:])
 			if line == "" || line[0] == '#' || line[0] == ';' {
 				continue
 			}
 		}
 		key, value, _ := strings.Cut(line, "=")
+		// Quoting, escapes and trailing comments are kept as written: the
+		// values read here are only compared with plain words.
 		value = strings.TrimSpace(value)
-		if strings.ContainsAny(value, `"\#;`) {
-			return nil, ErrAskGit // quoting, escapes or a trailing comment
-		}
 		out = append(out, configEntry{section: section, sub: sub, key: strings.ToLower(strings.TrimSpace(key)), value: value})
 	}
 	if err := sc.Err(); err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+func isTrue(v string) bool {
+	switch strings.ToLower(strings.Trim(v, `"`)) {
+	case "", "true", "yes", "on", "1":
+		return true
+	}
+	return false
 }
 
 func isHex(s string) bool {

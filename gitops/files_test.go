@@ -82,6 +82,17 @@ func TestFilesReadTagsAndHeadAsGit(t *testing.T) {
 	if !f.RemoteConfigured("origin") || f.RemoteConfigured("upstream") {
 		t.Error("RemoteConfigured: origin not found, or upstream found")
 	}
+	// Includes and quoted values (as CI runners write) do not stop it.
+	must(t, g, "config", "include.path", "extra.cfg")
+	must(t, g, "config", "http.https://example.invalid/.extraHeader", "X-Note: \"quoted\" # not a comment")
+	if f2, err := OpenFiles(g.Dir); err != nil || !f2.RemoteConfigured("origin") {
+		t.Errorf("with an include and quoted values: %v", err)
+	}
+	// A repository with extensions is left to git.
+	must(t, g, "config", "extensions.worktreeConfig", "true")
+	if _, err := OpenFiles(g.Dir); err != ErrAskGit {
+		t.Errorf("with extensions: %v, want ErrAskGit", err)
+	}
 	// A shallow clone reads as shallow.
 	c := cloneOf(t, "file://"+g.Dir, "--depth=2")
 	if fc, err := OpenFiles(c.Dir); err != nil || !fc.IsShallow() {
