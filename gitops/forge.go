@@ -1,6 +1,8 @@
 // Package gitops is the project's contact with version control: the git CLI
-// on real repositories (git.go) and the forges that host them, GitLab and
-// GitHub, behind one Forge interface, plus a "none" forge for local use.
+// on real repositories (git.go), an in-process reader of the refs, tags and
+// objects that are cheap to read without it (files.go), and the forges that
+// host them, GitLab and GitHub, behind one Forge interface, plus a "none"
+// forge for local use.
 // gitops/forgetest is a fake forge server that the real client libraries
 // talk to over HTTP in tests.
 package gitops

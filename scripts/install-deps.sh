@@ -52,7 +52,7 @@ apt_pkgs=(
   mmdebstrap e2fsprogs fdisk dosfstools mtools qemu-utils qemu-system-x86 ovmf
   podman runc bubblewrap uidmap fuse-overlayfs slirp4netns
   openssh-server openssh-client
-  vagrant groovy hyperfine
+  vagrant groovy hyperfine strace time
 )
 missing=()
 for p in "${apt_pkgs[@]}"; do

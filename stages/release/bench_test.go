@@ -13,7 +13,7 @@ import (
 )
 
 // benchEnv is a dry-run Env on the generated benchmark repository (100,000
-// commits, 500 tags, 2,000 unreleased), made once and cached under
+// commits, 490 tags, 2,000 unreleased), made once and cached under
 // /var/tmp/pipeline-bench (PIPELINE_BENCH_DIR overrides).
 func benchEnv(b *testing.B) *stages.Env {
 	b.Helper()
@@ -44,7 +44,7 @@ func BenchmarkPlanUnreleased(b *testing.B) {
 	}
 }
 
-// BenchmarkFullChangelog is (b): the whole CHANGELOG.md over all 500 tags,
+// BenchmarkFullChangelog is (b): the whole CHANGELOG.md over all 490 tags,
 // as `pipeline release changelog` does.
 func BenchmarkFullChangelog(b *testing.B) {
 	env := benchEnv(b)

@@ -66,7 +66,7 @@ func (r *run) makePlan(ctx context.Context) error {
 	if len(ignored) > 0 {
 		r.env.Log.Infof("ignored %d tag(s) that are not %q + a semantic version: %s", len(ignored), prefix, listSome(ignored, 5))
 	}
-	lastAny, lastStable, err := r.lastReleases(ctx, cands, head)
+	lastAny, lastStable, commits, err := r.releasesAndRange(ctx, cands, head)
 	if err != nil {
 		return err
 	}
@@ -83,15 +83,6 @@ func (r *run) makePlan(ctx context.Context) error {
 		}
 	}
 
-	// The history since the last stable release: all the plan needs.
-	since := ""
-	if lastStable != nil {
-		since = lastStable.SHA
-	}
-	commits, err := r.walk(ctx, head, since)
-	if err != nil {
-		return err
-	}
 	r.env.Log.Infof("%d commit(s) since %s", len(commits), tagName(lastStable, "the first commit"))
 
 	initial, err := semver.StrictNewVersion(r.cfg.InitialVersion)
@@ -239,6 +230,9 @@ func (r *run) complete(ctx context.Context, t *release.Tag) (bool, string, error
 
 // tagRefs lists every tag with the commit it points at.
 func (r *run) tagRefs(ctx context.Context) ([]release.TagRef, error) {
+	if refs, ok := r.filesTags(); ok {
+		return refs, nil
+	}
 	out, err := r.git.Run(ctx, "for-each-ref", "--format=%(refname:strip=2)%00%(objectname)%00%(*objectname)", "refs/tags")
 	if err != nil {
 		return nil, errs.Infraf("release: list tags: %w", err)
@@ -262,6 +256,9 @@ func (r *run) tagRefs(ctx context.Context) ([]release.TagRef, error) {
 // that is not ours (lightweight, or annotated without them). Only the last
 // release's tag is read: reading them all costs more than the whole plan.
 func (r *run) journal(ctx context.Context, name string) (release.Journal, bool, error) {
+	if j, ours, ok := r.filesJournal(name); ok {
+		return j, ours, nil
+	}
 	// Trailers joined by US on one line (git 2.39 ignores key= here, so
 	// they are picked out below).
 	out, err := r.git.Run(ctx, "for-each-ref", "--format=%(contents:trailers:only,unfold,separator=%x1f)", "refs/tags/"+name)

@@ -131,6 +131,7 @@ type run struct {
 	env     *stages.Env
 	cfg     config.Release
 	git     *gitops.Git
+	files   *gitops.Files // reads refs and tags in process; nil: ask git
 	forge   gitops.Forge
 	now     time.Time
 	branch  string
@@ -167,28 +168,20 @@ func newRun(ctx context.Context, opts Options, env *stages.Env) (*run, error) {
 	}
 	// Paths in the config (changelog, version files) are relative to the
 	// top of the work tree, wherever --repo points inside it.
-	// One git call for three facts: the top, whether the clone is shallow,
-	// and HEAD.
-	out, err := gitops.Open(env.Repo).Run(ctx, "rev-parse", "--show-toplevel", "--is-shallow-repository", "HEAD")
-	lines := strings.Split(out, "\n")
-	if err != nil || len(lines) != 3 {
-		if top, terr := gitops.Open(env.Repo).Run(ctx, "rev-parse", "--show-toplevel"); terr == nil && top != "" {
-			return nil, errs.New(errs.Usage, fmt.Errorf("release: %s has no commit yet", top), "commit something to release first")
-		}
-		return nil, errs.New(errs.Usage, fmt.Errorf("release: %s is not a git work tree: %w", env.Repo, err), "run pipeline release inside the repository, or give --repo")
+	top, shallow, head, checkedOut, files, err := openRepo(ctx, env.Repo)
+	if err != nil {
+		return nil, err
 	}
 	// Under CI the checkout's credentials (GitLab's job token) cannot push:
 	// fetch and push with the forge's API token, never written anywhere.
-	r.git = gitops.Open(lines[0]).WithForgeAuth(env.Config.Forge, env.CI)
-	r.shallow, r.head = lines[1] == "true", lines[2]
+	r.git = gitops.Open(top).WithForgeAuth(env.Config.Forge, env.CI)
+	r.shallow, r.head, r.files = shallow, head, files
 
 	r.branch = firstNonEmpty(opts.Branch, env.CI.Branch)
 	if r.branch == "" {
-		b, err := r.git.CurrentBranch(ctx)
-		if err != nil {
-			return nil, errs.Infraf("release: read the current branch: %w", err)
+		if r.branch, err = r.currentBranch(ctx, checkedOut); err != nil {
+			return nil, err
 		}
-		r.branch = b
 	}
 	if r.branch == "" {
 		return nil, errs.New(errs.Usage, errors.New("release: HEAD is detached and the CI context names no branch"),
@@ -207,7 +200,7 @@ func newRun(ctx context.Context, opts Options, env *stages.Env) (*run, error) {
 		}
 	}
 	if r.cfg.Remote != "" {
-		if _, err := r.git.Run(ctx, "remote", "get-url", r.cfg.Remote); err == nil {
+		if r.hasRemote(ctx, r.cfg.Remote) {
 			r.remote = r.cfg.Remote
 		}
 	}

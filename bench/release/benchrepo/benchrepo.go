@@ -23,7 +23,7 @@ type Shape struct {
 }
 
 // Default is the shape the issue asks for.
-var Default = Shape{Commits: 100_000, Tags: 500, Unreleased: 2_000}
+var Default = Shape{Commits: 100_000, Tags: 490, Unreleased: 2_000}
 
 // Dir is where a repository of shape s is cached.
 func Dir(base string, s Shape) string {
