@@ -65,7 +65,7 @@ type Killer struct {
 	t    testing.TB
 	real string // the real git
 	bin  string // holds the stand-in git
-	dir string // counters and log of the current run
+	dir  string // counters and log of the current run
 }
 
 // New writes the stand-in git into a temp dir and the hook into the
