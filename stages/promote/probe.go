@@ -57,7 +57,7 @@ func (pc probeCommand) run(ctx context.Context, dir string, extraEnv ...string) 
 	}
 	cmd.Stdout, cmd.Stderr = w, w
 	start := time.Now()
-	err := cmd.Run()
+	err := proc.Run(cmd) // its group dies with pipeline, however pipeline dies
 	res := probeRun{Seconds: time.Since(start).Seconds(), Output: out.Bytes(), ExitCode: cmd.ProcessState.ExitCode()}
 	switch stop := proc.Stopped(ctx); {
 	case errors.Is(stop, proc.ErrTimedOut):

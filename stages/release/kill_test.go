@@ -83,7 +83,7 @@ func TestKilledInsideGit(t *testing.T) {
 				return count, releaseOutcome(t, f, mode)
 			}
 			count, want := run(t, gitkill.Point{})
-			points := gitkill.Points(count)
+			points := gitkill.Kinds(count, gitkill.Points(count))
 			t.Logf("%d git calls, %d reference transactions: %d kill points", len(count.Calls), count.Refs, len(points))
 			for _, p := range points {
 				t.Run(strings.ReplaceAll(p.String(), " ", "_"), func(t *testing.T) {

@@ -134,8 +134,8 @@ func (k *Killer) Run(child *exec.Cmd, p Point) (Count, bool) {
 			killed = true
 		}
 	}
-	if !killed && err != nil {
-		k.t.Logf("run (%s) ended with %v:\n%s", p, err, out)
+	if !killed && p != (Point{}) {
+		k.t.Logf("run (%s) was not killed: %v:\n%s", p, err, out)
 	}
 	// The killed git's group: gone before anyone looks at the clone.
 	if b, err := os.ReadFile(filepath.Join(k.dir, "killed")); err == nil {
@@ -188,6 +188,35 @@ func Points(c Count) []Point {
 		ps = append(ps, Point{Ref: i})
 	}
 	return ps
+}
+
+// Kinds keeps, of the git-call points, the first of each kind of call
+// (the git command and its first argument: "worktree add", "checkout
+// --quiet"), and every reference transaction: a kill before a second
+// checkout leaves what a kill before the first one does, in another
+// commit's tree. Every point costs two runs of the stage, so CI runs these;
+// GITKILL_ALL=1 tries every point.
+func Kinds(c Count, ps []Point) []Point {
+	if os.Getenv("GITKILL_ALL") != "" {
+		return ps
+	}
+	seen := map[string]bool{}
+	var out []Point
+	for _, p := range ps {
+		if p.Call > 0 {
+			f := strings.Fields(c.Calls[p.Call-1])
+			if len(f) > 2 {
+				f = f[:2]
+			}
+			key := strings.Join(f, " ")
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+		}
+		out = append(out, p)
+	}
+	return out
 }
 
 // readOnly are the git commands the stages run that change nothing on disk.
