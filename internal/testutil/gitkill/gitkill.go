@@ -47,11 +47,13 @@ exec "$GITKILL_REAL" "$@"
 
 const hook = `#!/bin/sh
 # reference-transaction hook (package gitkill).
-cat >/dev/null
+refs=$(cut -d' ' -f3 | tr '\n' ' ')
 [ -n "$GITKILL_DIR" ] && [ "$1" = prepared ] || exit 0
 d="$GITKILL_DIR"
 n=$(( $(cat "$d/refs" 2>/dev/null || echo 0) + 1 ))
 echo "$n" > "$d/refs"
+# which git call, in which work tree, on which refs
+printf '%s %s %s\n' "$(cat "$d/calls" 2>/dev/null || echo 0)" "${PWD##*/}" "$refs" >> "$d/reflog"
 if [ "$n" = "${GITKILL_REF:-0}" ]; then
 	cut -d' ' -f5 /proc/$$/stat > "$d/killed"
 	kill -KILL -"$GITKILL_PGID" 2>/dev/null
@@ -114,6 +116,9 @@ func (p Point) String() string {
 type Count struct {
 	Calls []string // the arguments of every git call, in order
 	Refs  int      // reference transactions
+	// RefKinds says, for every reference transaction, in which git call,
+	// in which work tree and on which refs it happened.
+	RefKinds []string
 }
 
 // Run runs child (made by Child) killed at p, and returns what it counted
@@ -160,6 +165,16 @@ func (k *Killer) count() Count {
 	if b, err := os.ReadFile(filepath.Join(k.dir, "refs")); err == nil {
 		c.Refs, _ = strconv.Atoi(strings.TrimSpace(string(b)))
 	}
+	if b, err := os.ReadFile(filepath.Join(k.dir, "reflog")); err == nil {
+		for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			call, rest, _ := strings.Cut(l, " ")
+			kind := "?"
+			if n, err := strconv.Atoi(call); err == nil && n > 0 {
+				kind = callKind(c.callAt(k.dir, n))
+			}
+			c.RefKinds = append(c.RefKinds, kind+" "+rest)
+		}
+	}
 	f, err := os.Open(filepath.Join(k.dir, "log"))
 	if err != nil {
 		return c
@@ -190,12 +205,13 @@ func Points(c Count) []Point {
 	return ps
 }
 
-// Kinds keeps, of the git-call points, the first of each kind of call
-// (the git command and its first argument: "worktree add", "checkout
-// --quiet"), and every reference transaction: a kill before a second
-// checkout leaves what a kill before the first one does, in another
-// commit's tree. Every point costs two runs of the stage, so CI runs these;
-// GITKILL_ALL=1 tries every point.
+// Kinds keeps the first point of each kind: of the git calls, the first
+// of each command ("worktree add", "checkout --quiet"); of the reference
+// transactions, the first of each command, work tree and refs ("worktree
+// add" on the HEAD of probe-1, "push" on refs/remotes/origin/master). A
+// kill before a second checkout leaves what a kill before the first one
+// does, in another commit's tree. Every point costs two runs of the stage,
+// so CI runs these; GITKILL_ALL=1 tries every point.
 func Kinds(c Count, ps []Point) []Point {
 	if os.Getenv("GITKILL_ALL") != "" {
 		return ps
@@ -203,20 +219,44 @@ func Kinds(c Count, ps []Point) []Point {
 	seen := map[string]bool{}
 	var out []Point
 	for _, p := range ps {
-		if p.Call > 0 {
-			f := strings.Fields(c.Calls[p.Call-1])
-			if len(f) > 2 {
-				f = f[:2]
-			}
-			key := strings.Join(f, " ")
-			if seen[key] {
-				continue
-			}
-			seen[key] = true
+		key := ""
+		switch {
+		case p.Call > 0:
+			key = "call " + callKind(c.Calls[p.Call-1])
+		case p.Ref > 0 && p.Ref <= len(c.RefKinds):
+			key = "ref " + c.RefKinds[p.Ref-1]
 		}
+		if key != "" && seen[key] {
+			continue
+		}
+		seen[key] = true
 		out = append(out, p)
 	}
 	return out
+}
+
+// callKind is a git call's command and first argument.
+func callKind(args string) string {
+	f := strings.Fields(args)
+	if len(f) > 2 {
+		f = f[:2]
+	}
+	return strings.Join(f, " ")
+}
+
+// callAt reads the arguments of git call n from the run's log.
+func (c Count) callAt(dir string, n int) string {
+	b, err := os.ReadFile(filepath.Join(dir, "log"))
+	if err != nil {
+		return ""
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		num, args, _ := strings.Cut(l, " ")
+		if num == strconv.Itoa(n) {
+			return args
+		}
+	}
+	return ""
 }
 
 // readOnly are the git commands the stages run that change nothing on disk.
