@@ -32,10 +32,12 @@ func execRun(ctx context.Context, target string, argv []string, cmd Command, ext
 	var stdout, stderr bytes.Buffer
 	c.Stdout, c.Stderr, c.Stdin = &stdout, &stderr, cmd.Stdin
 	start := time.Now()
-	if err := c.Start(); err != nil {
+	// proc.Start/Wait: the script's group dies with pipeline, however
+	// pipeline dies.
+	if err := proc.Start(c); err != nil {
 		return Output{}, unreachable(target, "start "+argv[0], err)
 	}
-	err := c.Wait()
+	err := proc.Wait(c)
 	out := Output{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), Duration: time.Since(start)}
 	if err != nil && ctx.Err() != nil {
 		out.TimedOut, out.Exit = true, -1

@@ -27,7 +27,7 @@ func RunGroup(cmd *exec.Cmd, out io.Writer) error {
 	// An *os.File: the child writes to it directly, and Wait does not wait
 	// for anyone else holding it.
 	cmd.Stdout, cmd.Stderr = w, w
-	if err := cmd.Start(); err != nil {
+	if err := Start(cmd); err != nil { // the keeper's list: killed should pipeline die
 		r.Close()
 		w.Close()
 		return err
@@ -40,6 +40,7 @@ func RunGroup(cmd *exec.Cmd, out io.Writer) error {
 	}()
 	err = cmd.Wait()
 	_ = Terminate(cmd.Process) // what is left of its group; ErrProcessDone when nothing is
+	keep(cmd.Process.Pid, false)
 	select {
 	case <-copied:
 	case <-time.After(WaitDelay):

@@ -11,7 +11,9 @@
 //     group gets SIGTERM, then SIGKILL after Grace (see Terminate for why
 //     not SIGKILL at once), and Wait returns only once the group is gone;
 //   - should pipeline die without a chance to clean up (SIGKILL), the
-//     kernel kills its direct children (Pdeathsig);
+//     kernel kills its direct children (Pdeathsig), and the keeper
+//     (keeper.go) kills the whole groups of the commands started with
+//     Start or Run — what a test or a build started goes too;
 //   - WaitDelay bounds the wait for pipes still held by a process that left
 //     the group (a daemon that called setsid): Wait never hangs on them;
 //   - Stopped tells "cancelled" (SIGTERM, Ctrl-C, a failing sibling) from

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -188,6 +189,16 @@ func TestMain(m *testing.M) {
 		os.Stdout.WriteString(strconv.Itoa(cmd.Process.Pid) + "\n")
 		time.Sleep(time.Hour) // not select{}: with no goroutine left the runtime would exit (deadlock)
 	}
+	if os.Getenv("PROC_TEST_HELPER") == "start-tree" {
+		// A test command that leaves a process of its own running in its
+		// group: the grandchild's pid on stdout.
+		cmd := Command(context.Background(), "sh", "-c", "sleep 3606 & echo $!; wait")
+		cmd.Stdout = os.Stdout
+		if err := Start(cmd); err != nil {
+			os.Exit(3)
+		}
+		select {}
+	}
 	os.Exit(m.Run())
 }
 
@@ -219,5 +230,68 @@ func TestChildDiesWithUs(t *testing.T) {
 			t.Fatalf("child %d outlived its killed parent", child)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A pipeline killed with SIGKILL: what its child started dies too, not
+// only the child (the keeper kills the group).
+func TestGroupDiesWithUs(t *testing.T) {
+	helper := exec.Command(os.Args[0], "-test.run=^$")
+	helper.Env = append(os.Environ(), "PROC_TEST_HELPER=start-tree")
+	out, err := helper.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := helper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line := make([]byte, 32)
+	n, _ := out.Read(line)
+	grandchild, err := strconv.Atoi(strings.TrimSpace(string(line[:n])))
+	if err != nil || !alive(grandchild) {
+		helper.Process.Kill()
+		t.Fatalf("helper's grandchild not running (%q, %v)", line[:n], err)
+	}
+	t.Cleanup(func() { syscall.Kill(grandchild, syscall.SIGKILL) })
+	helper.Process.Kill()
+	helper.Wait()
+	deadline := time.Now().Add(5 * time.Second)
+	for alive(grandchild) {
+		if time.Now().After(deadline) {
+			t.Fatalf("grandchild %d outlived its killed grandparent", grandchild)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// The keeper kills the groups listed when its pipe closes, and not those
+// taken off the list (waited for: their ids may be reused).
+func TestKeeperKillsOnlyListed(t *testing.T) {
+	var groups []*exec.Cmd
+	for i := 0; i < 3; i++ {
+		c := exec.Command("sleep", "3607")
+		c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go c.Wait()
+		t.Cleanup(func() { syscall.Kill(-c.Process.Pid, syscall.SIGKILL) })
+		groups = append(groups, c)
+	}
+	a, b, c := groups[0].Process.Pid, groups[1].Process.Pid, groups[2].Process.Pid
+	k := exec.Command("/bin/sh", "-c", keeperScript)
+	k.Stdin = strings.NewReader(fmt.Sprintf("+ %d\n+ %d\n+ %d\n- %d\n", a, b, c, b))
+	if out, err := k.CombinedOutput(); err != nil {
+		t.Fatalf("keeper: %v: %s", err, out)
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for (GroupAlive(a) || GroupAlive(c)) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if GroupAlive(a) || GroupAlive(c) {
+		t.Error("a listed group outlived the keeper's EOF")
+	}
+	if !GroupAlive(b) {
+		t.Error("a group taken off the list was killed")
 	}
 }

@@ -276,7 +276,7 @@ func runCommand(ctx context.Context, repo string, c config.Component, sourceDate
 	}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
+	err := proc.Run(cmd) // its group dies with pipeline, however pipeline dies
 	if stop := proc.Stopped(ctx); err != nil && stop != nil {
 		err = stop
 		if errors.Is(stop, proc.ErrTimedOut) {

@@ -27,16 +27,17 @@ type Candidate struct {
 
 // Pending returns the commits of source (staging's first-parent line, oldest
 // first) that target (master's commits since the merge base) does not
-// already hold. A commit counts as held when a commit on target names it in
-// a Promoted-from trailer or a "(cherry picked from commit …)" line (short
-// shas of at least 7 digits match by prefix), or when git cherry found the
-// same patch on target (applied). Nothing else is remembered between runs:
-// master itself is the record, so a re-run recomputes everything.
+// already hold. A commit counts as held when a commit on target that
+// promote made names it (see Provenance; short shas of at least 7 digits
+// match by prefix), or when git cherry found the same patch on target
+// (applied). Nothing else is remembered between runs: master itself is the
+// record, so a re-run recomputes everything.
 func Pending(source, target []gitops.Commit, applied map[string]bool) []Candidate {
 	var named []string
 	for _, c := range target {
-		named = append(named, c.Trailer(gitops.TrailerPromotedFrom)...)
-		named = append(named, c.CherryPickedFrom...)
+		if p := Provenance(c); p != "" {
+			named = append(named, p)
+		}
 	}
 	full := map[string]bool{}
 	var short []string
@@ -69,4 +70,25 @@ func Pending(source, target []gitops.Commit, applied map[string]bool) []Candidat
 		out = append(out, Candidate{SHA: c.SHA, Subject: c.Subject, Author: c.Author, Merge: len(c.Parents) > 1, onTarget: onTarget})
 	}
 	return out
+}
+
+// Provenance is the staging commit that c, a commit on the target branch,
+// was promoted from, or "" when promote did not make c. Promote ends the
+// message of every pick with "(cherry picked from commit X)" (-x) and then
+// a "Promoted-from: X" trailer: only the last of each counts, and only
+// when they name the same commit. A developer's message that carries such
+// lines of its own (copied from master, or written to make a commit look
+// promoted) is picked like any other, and the pick's last lines then name
+// that commit, not the one its message mentions.
+func Provenance(c gitops.Commit) string {
+	from := c.Trailer(gitops.TrailerPromotedFrom)
+	if len(from) == 0 || len(c.CherryPickedFrom) == 0 {
+		return ""
+	}
+	p := strings.ToLower(strings.TrimSpace(from[len(from)-1]))
+	x := strings.ToLower(c.CherryPickedFrom[len(c.CherryPickedFrom)-1])
+	if len(p) < 7 || !(strings.HasPrefix(p, x) || strings.HasPrefix(x, p)) {
+		return ""
+	}
+	return p
 }

@@ -22,11 +22,18 @@ func TestPending(t *testing.T) {
 		{SHA: sha('e'), Subject: "e"},
 		{SHA: sha('f'), Subject: "f"},
 	}
+	pf := func(v string) gitops.Trailer { return gitops.Trailer{Key: "Promoted-from", Value: v} }
 	master := []gitops.Commit{
-		{SHA: sha('1'), Trailers: []gitops.Trailer{{Key: "Promoted-from", Value: sha('a')}}},
-		{SHA: sha('2'), CherryPickedFrom: []string{sha('b')[:10]}}, // a short sha, by prefix
-		{SHA: sha('3'), Trailers: []gitops.Trailer{{Key: "promoted-from", Value: sha('d')}}},
-		{SHA: sha('4'), CherryPickedFrom: []string{"eeee"}}, // too short to trust
+		{SHA: sha('1'), Trailers: []gitops.Trailer{pf(sha('a'))}, CherryPickedFrom: []string{sha('a')}},
+		{SHA: sha('2'), Trailers: []gitops.Trailer{pf(sha('b')[:10])}, CherryPickedFrom: []string{sha('b')}}, // a short sha, by prefix
+		{SHA: sha('3'), Trailers: []gitops.Trailer{{Key: "promoted-from", Value: sha('d')}}, CherryPickedFrom: []string{sha('d')}},
+		{SHA: sha('4'), Trailers: []gitops.Trailer{pf("eeee")}, CherryPickedFrom: []string{"eeee"}}, // too short to trust
+		// Not promote's: a -x line alone, a trailer alone, or a pick of
+		// another commit whose message names e: e is not held.
+		{SHA: sha('5'), CherryPickedFrom: []string{sha('e')}},
+		{SHA: sha('6'), Trailers: []gitops.Trailer{pf(sha('e'))}},
+		{SHA: sha('7'), Trailers: []gitops.Trailer{pf(sha('e')), pf(sha('9'))}, CherryPickedFrom: []string{sha('e'), sha('9')}},
+		{SHA: sha('8'), Trailers: []gitops.Trailer{pf(sha('e'))}, CherryPickedFrom: []string{sha('9')}},
 	}
 	got := Pending(staging, master, map[string]bool{sha('f'): true})
 	if len(got) != 2 || got[0].SHA != sha('c') || got[1].SHA != sha('e') {

@@ -59,7 +59,8 @@ func (pc probeCommand) run(ctx context.Context, dir string, extraEnv ...string) 
 	}
 	start := time.Now()
 	// Judged by the exit of the test's own shell: what it left running in
-	// the background is stopped then, whatever the verdict.
+	// the background is stopped then, whatever the verdict; its group dies
+	// with pipeline, however pipeline dies.
 	err := proc.RunGroup(cmd, w)
 	res := probeRun{Seconds: time.Since(start).Seconds(), Output: out.Bytes(), ExitCode: cmd.ProcessState.ExitCode()}
 	switch stop := proc.Stopped(ctx); {

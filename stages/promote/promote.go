@@ -72,12 +72,28 @@ func (s *Stage) Run(ctx context.Context, env *stages.Env) (*stages.Result, error
 		return nil, errs.New(errs.Usage, fmt.Errorf("promote: %s is not a git repository: %w", env.Repo, err),
 			"run pipeline promote in a clone of the repository, or pass --repo")
 	}
-	var (
-		rep *Report
-		err error
-	)
+	start := time.Now()
+	workdir, err := s.workdir(ctx, env, repo)
+	if err != nil {
+		return nil, err
+	}
+	// One pipeline run in a clone at a time; holding the lock, clear what
+	// killed runs left, before the first fetch trips over a stale ref lock.
+	lock, err := repo.LockRun(ctx)
+	if errors.Is(err, gitops.ErrCloneBusy) {
+		return nil, errs.New(errs.Usage, fmt.Errorf("promote: %w: %w", ErrBusy, err),
+			"wait for it to finish, or give each run its own clone")
+	}
+	if err != nil {
+		return nil, errs.Infraf("promote: %w", err)
+	}
+	defer lock.Release()
+	if err := clearLeftovers(ctx, env, repo, lock, workdir, start); err != nil {
+		return nil, err
+	}
+	var rep *Report
 	for attempt := 1; ; attempt++ {
-		r := &run{stage: s, env: env, cfg: cfg, repo: repo, attempt: attempt}
+		r := &run{stage: s, env: env, cfg: cfg, repo: repo, attempt: attempt, workdir: workdir}
 		rep, err = r.do(ctx)
 		if errors.Is(err, gitops.ErrPushRejected) && attempt < maxAttempts {
 			env.Log.Warnf("%s moved on %s while this run was testing (another promote?): starting over from the new %s (attempt %d of %d)",
@@ -122,6 +138,58 @@ func (s *Stage) Run(ctx context.Context, env *stages.Env) (*stages.Result, error
 	return res, rep.failure()
 }
 
+// workdir is where the worktrees go: promote.workdir, or the default one
+// for this clone; refused (exit 2) when it is not promote's to clear.
+func (s *Stage) workdir(ctx context.Context, env *stages.Env, repo *gitops.Git) (string, error) {
+	dir, isDefault := env.Config.Promote.Workdir, false
+	if dir == "" {
+		var err error
+		if dir, err = defaultWorkdir(ctx, repo); err != nil {
+			return "", errs.Infraf("promote workdir: %w", err)
+		}
+		isDefault = true
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", errs.Infraf("promote workdir: %w", err)
+	}
+	if err := checkWorkdir(ctx, repo, abs, isDefault); err != nil {
+		if errors.Is(err, errNotOurs) {
+			return "", errs.New(errs.Usage, fmt.Errorf("promote.workdir: %w: promote clears its workdir on every run and clears only a directory it made", err),
+				"point promote.workdir at a new or empty directory outside the clone (or leave it unset for one under the temp dir); "+
+					"move your files out of "+abs+" if it is the right place")
+		}
+		return "", errs.Infraf("promote workdir %s: %w", abs, err)
+	}
+	return abs, nil
+}
+
+// clearLeftovers removes what killed runs left in the clone: promote's
+// own worktrees (in the workdir, registered or half made), and git's lock
+// files older than this run (see gitops.ClearLeftovers for when they are
+// left alone). The workdir itself is cleared by openWorkspace.
+func clearLeftovers(ctx context.Context, env *stages.Env, repo *gitops.Git, lock *gitops.RunLock, workdir string, start time.Time) error {
+	c, err := repo.ClearLeftovers(ctx, lock, gitops.Leftovers{
+		Before:   start,
+		Own:      func(p string) bool { return within(p, workdir) },
+		OwnNames: ownWorktreeNames,
+	})
+	if err != nil {
+		return errs.New(errs.Infra, fmt.Errorf("promote: clear what an earlier run left in %s: %w", env.Repo, err),
+			"remove it by hand (git worktree prune; the .lock file named) and re-run")
+	}
+	for _, w := range c.Worktrees {
+		env.Log.Warnf("removed worktree %s, left by a promote that was killed", w)
+	}
+	for _, l := range c.Locks {
+		env.Log.Warnf("removed %s, left by a git that was killed", l)
+	}
+	if c.Kept != "" {
+		env.Log.Warnf("left git's lock files alone: %s", c.Kept)
+	}
+	return nil
+}
+
 func (s *Stage) step(name string) error {
 	if s.AfterStep == nil {
 		return nil
@@ -161,6 +229,7 @@ type run struct {
 	cfg     config.Promote
 	repo    *gitops.Git
 	ws      *workspace
+	workdir string
 	attempt int
 
 	cands []Candidate
@@ -212,13 +281,7 @@ func (r *run) do(ctx context.Context) (*Report, error) {
 		return r.rep, nil
 	}
 
-	workdir := cfg.Workdir
-	if workdir == "" {
-		if workdir, err = defaultWorkdir(ctx, r.repo); err != nil {
-			return r.rep, errs.Infraf("promote workdir: %w", err)
-		}
-	}
-	r.ws, err = openWorkspace(ctx, r.repo, workdir, cfg.Parallel, r.head)
+	r.ws, err = openWorkspace(ctx, r.repo, r.workdir, cfg.Parallel, r.head)
 	if errors.Is(err, ErrBusy) {
 		return r.rep, errs.New(errs.Usage, fmt.Errorf("promote: %w", err),
 			"wait for it to finish, or give each run its own clone or promote.workdir")

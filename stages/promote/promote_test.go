@@ -226,15 +226,17 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	return s.w.Write(p)
 }
 
-// masterPromoted returns, oldest first, the Promoted-from trailer of every
+// masterPromoted returns, oldest first, the last Promoted-from trailer of every
 // commit on origin's master.
 func (f *fixture) masterPromoted() []string {
 	f.t.Helper()
 	out := f.git(f.origin, "log", "--reverse", "--format=%(trailers:key=Promoted-from,valueonly,separator=%x2C)", "master")
 	var shas []string
 	for _, l := range strings.Split(out, "\n") {
-		if l = strings.TrimSpace(l); l != "" {
-			shas = append(shas, l)
+		// The last one is promote's (a developer's message may carry
+		// its own, see Provenance).
+		if vals := strings.Split(strings.TrimSpace(l), ","); vals[len(vals)-1] != "" {
+			shas = append(shas, vals[len(vals)-1])
 		}
 	}
 	return shas
@@ -689,7 +691,11 @@ func TestKillAndRerunAtEveryStep(t *testing.T) {
 			// must not test what is in them.
 			stale := filepath.Join(f.dir, "work-ci", "probe-1")
 			if _, err := os.Stat(stale); err != nil {
+				// As a run killed after making it would leave it: marked.
 				f.git(f.ci, "worktree", "add", "--quiet", "--detach", "--force", stale, "HEAD")
+				if err := os.WriteFile(filepath.Join(f.dir, "work-ci", workdirMarker), nil, 0o644); err != nil {
+					t.Fatal(err)
+				}
 			}
 			if err := os.WriteFile(filepath.Join(stale, "left.broken"), nil, 0o644); err != nil {
 				t.Fatal(err)

@@ -6,9 +6,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/pipeline-ci/pipeline/gitops"
@@ -17,8 +19,10 @@ import (
 // workspace is where a promotion builds and tests trees without touching
 // the job's own checkout: one worktree to build the batch by cherry-picking
 // (detached, so no branch moves), and one worktree per parallel probe.
-// They live in a directory of their own that a re-run after a kill removes
-// and recreates, so nothing a dead run left behind is ever tested.
+// They live in a directory of their own, marked as promote's by a marker
+// file, that a re-run after a kill clears and recreates, so nothing a dead
+// run left behind is ever tested. A directory without the marker is never
+// cleared: promote.workdir pointed at someone's files is refused.
 type workspace struct {
 	repo   *gitops.Git
 	dir    string
@@ -27,11 +31,19 @@ type workspace struct {
 	probes []*gitops.Git
 }
 
+// workdirMarker is the file that marks a directory as promote's workdir,
+// which every run may clear.
+const workdirMarker = ".pipeline-promote-workdir"
+
+// ownWorktreeNames are the last path elements of the workspace's
+// worktrees: git names its records of them after these.
+var ownWorktreeNames = []string{"build", "probe-"}
+
 // defaultWorkdir is a directory under the system temp dir named after the
 // repository, so that the re-run of a killed run finds (and clears) the
 // worktrees it left.
 func defaultWorkdir(ctx context.Context, repo *gitops.Git) (string, error) {
-	common, err := repo.Run(ctx, "rev-parse", "--path-format=absolute", "--git-common-dir")
+	common, err := repo.CommonDir(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -41,6 +53,82 @@ func defaultWorkdir(ctx context.Context, repo *gitops.Git) (string, error) {
 
 // ErrBusy: another promote is using the same workdir (the same clone).
 var ErrBusy = errors.New("another pipeline promote is running in this clone")
+
+// errNotOurs: promote.workdir names a directory promote did not make.
+var errNotOurs = errors.New("not promote's own")
+
+// checkWorkdir refuses a workdir promote may not clear: one that holds the
+// clone, or is not empty and lacks the marker. The default workdir (under
+// the temp dir, named after the clone) made by an older pipeline without
+// the marker is recognised by holding nothing but promote's worktrees.
+func checkWorkdir(ctx context.Context, repo *gitops.Git, dir string, isDefault bool) error {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = real
+	}
+	var clone []string
+	if top, err := repo.Run(ctx, "rev-parse", "--show-toplevel"); err == nil {
+		clone = append(clone, top)
+	}
+	if common, err := repo.CommonDir(ctx); err == nil {
+		clone = append(clone, common)
+	}
+	for _, c := range clone {
+		if real, err := filepath.EvalSymlinks(c); err == nil {
+			c = real
+		}
+		if within(c, abs) {
+			return fmt.Errorf("%w: %s holds the clone %s", errNotOurs, dir, c)
+		}
+	}
+	st, err := os.Lstat(abs)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return err
+	case !st.IsDir():
+		return fmt.Errorf("%w: %s is not a directory", errNotOurs, dir)
+	}
+	entries, err := os.ReadDir(abs)
+	if err != nil {
+		return err
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	if st, err := os.Lstat(filepath.Join(abs, workdirMarker)); err == nil && st.Mode().IsRegular() {
+		return nil
+	}
+	if isDefault {
+		for _, e := range entries {
+			if !e.IsDir() || !ownName(e.Name()) {
+				return fmt.Errorf("%w: %s holds %s, which promote did not make", errNotOurs, dir, e.Name())
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("%w: %s is not empty and has no %s marker", errNotOurs, dir, workdirMarker)
+}
+
+// ownName: build, probe-N.
+func ownName(name string) bool {
+	if name == "build" {
+		return true
+	}
+	n, ok := strings.CutPrefix(name, "probe-")
+	_, err := strconv.Atoi(n)
+	return ok && err == nil
+}
+
+// within reports whether path is dir or inside it.
+func within(path, dir string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
 
 func openWorkspace(ctx context.Context, repo *gitops.Git, dir string, parallel int, base string) (*workspace, error) {
 	// One run per workdir: the lock is the kernel's, so a killed run
@@ -57,7 +145,8 @@ func openWorkspace(ctx context.Context, repo *gitops.Git, dir string, parallel i
 		return nil, fmt.Errorf("%w (%s is locked)", ErrBusy, dir)
 	}
 	w := &workspace{repo: repo, dir: dir, lock: lock}
-	// Leftovers of a run that was killed: forget them.
+	// Leftovers of a run that was killed: forget them. (checkWorkdir said
+	// the directory is ours, or empty, or not there.)
 	if err := os.RemoveAll(dir); err != nil {
 		w.close(ctx)
 		return nil, fmt.Errorf("clear promote workdir %s: %w", dir, err)
@@ -67,6 +156,10 @@ func openWorkspace(ctx context.Context, repo *gitops.Git, dir string, parallel i
 		return nil, err
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
+		w.close(ctx)
+		return nil, fmt.Errorf("promote workdir: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, workdirMarker), []byte("made by pipeline promote, which clears it on every run\n"), 0o644); err != nil {
 		w.close(ctx)
 		return nil, fmt.Errorf("promote workdir: %w", err)
 	}

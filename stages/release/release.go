@@ -116,10 +116,18 @@ type Data struct {
 
 // Run implements stages.Stage.
 func (s *Stage) Run(ctx context.Context, env *stages.Env) (*stages.Result, error) {
+	start := time.Now()
 	r, err := newRun(ctx, s.Opts, env)
 	if err != nil {
 		return nil, err
 	}
+	// One pipeline run in a clone at a time; holding the lock, clear what
+	// killed runs left before anything trips over it.
+	lock, err := r.lockAndClear(ctx, start)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Release()
 	// cleanup grows as the run makes temporary things (the worktree).
 	defer func() { r.cleanup() }()
 	return r.run(ctx)

@@ -57,8 +57,26 @@ func (r *run) workdir(ctx context.Context) (*gitops.Git, error) {
 		return r.wt, nil
 	}
 	r.identity(ctx)
-	dir, err := os.MkdirTemp("", "pipeline-release-")
+	// One directory per clone, marked as ours: the run after a killed one
+	// removes it (lockAndClear).
+	common, err := r.git.CommonDir(ctx)
 	if err != nil {
+		return nil, errs.Infraf("release: %w", err)
+	}
+	dir := tempDir(common)
+	if _, err := os.Stat(dir); err == nil {
+		if _, err := os.Stat(filepath.Join(dir, tempMarker)); err != nil {
+			return nil, errs.New(errs.Infra, fmt.Errorf("release: %s is in the way and is not release's (no %s)", dir, tempMarker),
+				"remove it and re-run")
+		}
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, errs.Infraf("release: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, errs.Infraf("release: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, tempMarker), []byte("made by pipeline release, removed by its next run\n"), 0o600); err != nil {
 		return nil, errs.Infraf("release: %w", err)
 	}
 	path := filepath.Join(dir, "wt")
