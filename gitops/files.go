@@ -831,3 +831,64 @@ func isSpace(c byte) bool {
 }
 
 func isBlank(l string) bool { return strings.TrimSpace(l) == "" }
+
+// InTree reports whether path (slash-separated, relative to the top of the
+// work tree) names a file in the tree of commit sha: a file git tracks
+// there, which git commits whatever the ignore files say. ErrAskGit when
+// an object cannot be read in process.
+func (f *Files) InTree(sha, path string) (bool, error) {
+	typ, body, err := f.ReadObject(sha)
+	if err != nil {
+		return false, err
+	}
+	if typ != "commit" {
+		return false, ErrAskGit
+	}
+	tree, ok := strings.CutPrefix(string(body), "tree ")
+	if !ok || len(tree) < 40 {
+		return false, ErrAskGit
+	}
+	id := tree[:40]
+	parts := strings.Split(path, "/")
+	for i, name := range parts {
+		typ, body, err := f.ReadObject(id)
+		if err != nil {
+			return false, err
+		}
+		if typ != "tree" {
+			return false, nil
+		}
+		entry, found := treeEntry(body, name)
+		if !found {
+			return false, nil
+		}
+		isDir := strings.HasPrefix(entry.mode, "40")
+		if i == len(parts)-1 {
+			return !isDir, nil
+		}
+		if !isDir {
+			return false, nil
+		}
+		id = entry.sha
+	}
+	return false, nil
+}
+
+type treeItem struct{ mode, sha string }
+
+// treeEntry finds name in a tree object's body: entries of
+// "<mode> <name>\x00<20-byte id>".
+func treeEntry(body []byte, name string) (treeItem, bool) {
+	for len(body) > 0 {
+		sp := bytes.IndexByte(body, ' ')
+		nul := bytes.IndexByte(body, 0)
+		if sp < 0 || nul < sp || len(body) < nul+21 {
+			return treeItem{}, false
+		}
+		if string(body[sp+1:nul]) == name {
+			return treeItem{mode: string(body[:sp]), sha: hex.EncodeToString(body[nul+1 : nul+21])}, true
+		}
+		body = body[nul+21:]
+	}
+	return treeItem{}, false
+}

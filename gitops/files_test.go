@@ -187,3 +187,30 @@ func TestTagTrailersAsGit(t *testing.T) {
 		}
 	}
 }
+
+// InTree answers as `git cat-file -e HEAD:path` does for files, packed or
+// loose, and says no for directories and missing paths.
+func TestInTreeAsGit(t *testing.T) {
+	t.Parallel()
+	g := filesRepo(t)
+	if err := os.MkdirAll(filepath.Join(g.Dir, "docs", "notes"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	commitFile(t, g, "docs/notes/CHANGELOG.md", "x\n", "a nested file")
+	must(t, g, "gc", "--quiet")
+	commitFile(t, g, "docs/loose.md", "y\n", "a loose one")
+	f, err := OpenFiles(g.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := must(t, g, "rev-parse", "HEAD")
+	for path, want := range map[string]bool{
+		"grow.txt": true, "docs/notes/CHANGELOG.md": true, "docs/loose.md": true,
+		"docs": false, "docs/notes": false, "docs/missing.md": false, "grow.txt/x": false, "nope/CHANGELOG.md": false,
+	} {
+		got, err := f.InTree(head, path)
+		if err != nil || got != want {
+			t.Errorf("InTree(%q) = %v, %v; want %v", path, got, err, want)
+		}
+	}
+}

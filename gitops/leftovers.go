@@ -48,6 +48,11 @@ var ErrCloneBusy = errors.New("another pipeline run is working in this clone")
 // CommonDir is the absolute path of the clone's common git directory (the
 // .git of the main work tree, shared by all its worktrees).
 func (g *Git) CommonDir(ctx context.Context) (string, error) {
+	// Read in process where Files can (no git process: a release plan
+	// starts at most two), else asked of git.
+	if f, err := OpenFiles(g.Dir); err == nil {
+		return f.Common, nil
+	}
 	return g.Run(ctx, "rev-parse", "--path-format=absolute", "--git-common-dir")
 }
 

@@ -78,8 +78,16 @@ func (r *run) committable(ctx context.Context, g *gitops.Git, key, rel string) (
 	if err != nil {
 		return "", err
 	}
-	// check-ignore exits 0 for an ignored, untracked path (a tracked file
-	// is committed whatever .gitignore says), 1 for one git will commit.
+	// A file HEAD tracks is committed whatever .gitignore says: read in
+	// process when it can be (a release plan starts at most two git
+	// processes), else asked of git.
+	// A dry run, which writes nothing, leaves the check to the real run
+	// (before it writes anything) and so plans with one git process.
+	if r.env.DryRun || r.trackedAtHead(g, rel) {
+		return p, nil
+	}
+	// check-ignore exits 0 for an ignored, untracked path, 1 for one git
+	// will commit.
 	out, err := g.Run(ctx, "check-ignore", "--verbose", "--", rel)
 	if err == nil && out != "" {
 		source, _, _ := strings.Cut(out, "\t")
@@ -87,6 +95,21 @@ func (r *run) committable(ctx context.Context, g *gitops.Git, key, rel string) (
 			"choose a path git does not ignore, or remove the pattern from the ignore file")
 	}
 	return p, nil
+}
+
+// trackedAtHead reports whether HEAD's tree holds rel in the work tree
+// g, read in process; false when that cannot be told without git.
+func (r *run) trackedAtHead(g *gitops.Git, rel string) bool {
+	f, err := gitops.OpenFiles(g.Dir)
+	if err != nil {
+		return false
+	}
+	head, _, err := f.Head()
+	if err != nil || head == "" {
+		return false
+	}
+	in, err := f.InTree(head, filepath.ToSlash(filepath.Clean(rel)))
+	return err == nil && in
 }
 
 // uncommittable is the error of a run whose written files did not all
