@@ -1,6 +1,7 @@
 package release
 
 import (
+	"strconv"
 	"strings"
 	"time"
 )
@@ -230,6 +231,7 @@ func (in ChangesInput) appendChange(out []Change, c Commit, members []int, bySHA
 		o.Kind, o.Conventional, o.Type = cc.Kind(), cc.OK, cc.Type
 		o.Scope, o.Description, o.BreakingNote = cc.Scope, cc.Description, cc.BreakingNote
 		o.Bump, _ = in.Policy.bump(cc)
+		o.Description = dropOwnRef(o.Description, ch.MergeRequest.Number)
 		o.Override, o.revert = true, nil
 		o.Reason = "the override block of MR " + ch.mrRef
 		if k > 0 {
@@ -328,6 +330,9 @@ func (in ChangesInput) change(c Commit, members []int, bySHA map[string]*MergeRe
 		}
 	}
 	in.revertFacts(&ch, c, msg, members)
+	if mr != nil {
+		ch.Description = dropOwnRef(ch.Description, mr.Number)
+	}
 
 	// Issues: those the forge says the MR closed, then closing keywords.
 	seen := map[int]bool{}
@@ -425,4 +430,17 @@ func orDefault(s, d string) string {
 		return d
 	}
 	return s
+}
+
+// dropOwnRef drops the " (#12)" (GitHub's squash subject) or " (!12)" that
+// ends a description when it names the change's own MR: the notes and the
+// plan name the MR once, in the project's form (!12 on GitLab).
+func dropOwnRef(desc string, mr int) string {
+	n := strconv.Itoa(mr)
+	for _, suf := range []string{" (#" + n + ")", " (!" + n + ")"} {
+		if d, ok := strings.CutSuffix(strings.TrimRight(desc, " "), suf); ok {
+			return d
+		}
+	}
+	return desc
 }
