@@ -123,18 +123,19 @@ func cancelReverts(changes []Change, releasedBump Bump) (kept, dropped []Change)
 	rootOf := map[int]string{}
 	lastRevert := map[string]int{}
 	hide := make([]bool, len(changes))
+	targeted := make([]bool, len(changes))   // each change is undone by one revert
 	for i := len(changes) - 1; i >= 0; i-- { // oldest first
 		rv := changes[i].revert
 		if rv == nil {
 			continue
 		}
 		target := -1
-		if j, ok := lookupSHA(rv.SHA); ok && rv.SHA != "" && j > i {
+		if j, ok := lookupSHA(rv.SHA); ok && rv.SHA != "" && j > i && !targeted[j] {
 			target = j
 		}
 		if target < 0 && rv.Subject != "" {
 			for j := i + 1; j < len(changes); j++ { // the nearest older one
-				if !hide[j] && changes[j].hasSubject(rv.Subject) {
+				if !targeted[j] && changes[j].hasSubject(rv.Subject) {
 					target = j
 					break
 				}
@@ -143,6 +144,7 @@ func cancelReverts(changes []Change, releasedBump Bump) (kept, dropped []Change)
 		var key string
 		switch {
 		case target >= 0:
+			targeted[target] = true
 			k, ok := rootOf[target]
 			if !ok {
 				k = "c" + strconv.Itoa(target)
