@@ -19,8 +19,6 @@ type Revert struct {
 
 var (
 	revertLineRE = regexp.MustCompile(`(?m)^\s*This reverts (?:commit )?([0-9a-f]{7,64})\b`)
-	// A forge's reference after a subject: GitHub's " (#12)", GitLab's " (!12)".
-	forgeSuffixRE = regexp.MustCompile(`\s*\((?:#|!)\d+\)\s*$`)
 	cherryLineRE  = regexp.MustCompile(`(?m)^\(cherry picked from commit ([0-9a-f]{7,64})\)\s*$`)
 )
 
@@ -45,10 +43,10 @@ func ParseRevert(msg string) (Revert, bool) {
 // the first and the last double quote, so a nested `Revert "Revert "x""`
 // gives `Revert "x"`.
 func quotedRevert(subject string) (string, bool) {
-	rest, ok := strings.CutPrefix(forgeSuffixRE.ReplaceAllString(subject, ""), `Revert "`)
-	if !ok {
+	if !strings.HasPrefix(subject, `Revert "`) {
 		return "", false
 	}
+	rest := NormalizeSubject(subject)[len(`Revert "`):]
 	end := strings.LastIndexByte(rest, '"')
 	if end <= 0 {
 		return "", false
@@ -59,8 +57,22 @@ func quotedRevert(subject string) (string, bool) {
 // NormalizeSubject drops a forge's " (#N)" / " (!N)" from the end of a
 // subject, so a squash commit's subject and the quoted one in its revert
 // compare equal.
+// Written out by hand: it runs on every change of a range.
 func NormalizeSubject(s string) string {
-	return strings.TrimSpace(forgeSuffixRE.ReplaceAllString(strings.TrimSpace(s), ""))
+	s = strings.TrimSpace(s)
+	if !strings.HasSuffix(s, ")") {
+		return s
+	}
+	open := strings.LastIndex(s, " (")
+	if open < 0 || len(s)-open < 5 || (s[open+2] != '#' && s[open+2] != '!') {
+		return s
+	}
+	for _, b := range []byte(s[open+3 : len(s)-1]) {
+		if b < '0' || b > '9' {
+			return s
+		}
+	}
+	return strings.TrimSpace(s[:open])
 }
 
 // cherryPicked returns the commit `git cherry-pick -x` names in msg, or "":
