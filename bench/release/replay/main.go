@@ -74,7 +74,11 @@ func main() {
 	for _, t := range tags {
 		if t.v.Prerelease() == "" {
 			stable++
-			must(git(dir, "checkout", "--quiet", "--force", "-B", "main", t.sha))
+			// HEAD on branch main at the tag's commit, without a checkout:
+			// both tools read history only (and a partial clone may lack
+			// the blobs).
+			must(git(dir, "update-ref", "refs/heads/main", t.sha))
+			must(git(dir, "symbolic-ref", "HEAD", "refs/heads/main"))
 			want := t.v.String()
 			got := pipelineVersion(*bin, *cfg, dir)
 			c := ""
