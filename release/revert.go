@@ -19,7 +19,7 @@ type Revert struct {
 
 var (
 	revertLineRE = regexp.MustCompile(`(?m)^\s*This reverts (?:commit )?([0-9a-f]{7,64})\b`)
-	cherryLineRE  = regexp.MustCompile(`(?m)^\(cherry picked from commit ([0-9a-f]{7,64})\)\s*$`)
+	cherryLineRE = regexp.MustCompile(`(?m)^\(cherry picked from commit ([0-9a-f]{7,64})\)\s*$`)
 )
 
 // ParseRevert reads msg (a commit message or an MR title with the
