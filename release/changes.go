@@ -62,6 +62,7 @@ type Change struct {
 
 	revert   *Revert  // what the change reverts, if it is a revert
 	shas     []string // the commits it stands for (and those they were picked from)
+	inner    []string // the commits of a merge of several: a revert of one is a change of its own
 	subjects []string // its subjects, forge suffix dropped, for quoted reverts
 	mrRef    string   // "!12"
 }
@@ -366,8 +367,14 @@ func (in ChangesInput) revertFacts(ch *Change, c Commit, msg string, members []i
 	if p := cherryPicked(c.Message); p != "" {
 		ch.shas = append(ch.shas, p)
 	}
-	for _, i := range members {
-		ch.shas = append(ch.shas, in.Commits[i].SHA)
+	if len(members) == 1 {
+		// A merge of one commit stands for it; reverting one commit of a
+		// larger merge does not undo the whole MR.
+		ch.shas = append(ch.shas, in.Commits[members[0]].SHA)
+	} else {
+		for _, i := range members {
+			ch.inner = append(ch.inner, in.Commits[i].SHA)
+		}
 	}
 	subj, _, _ := strings.Cut(msg, "\n")
 	ch.subjects = append(ch.subjects, NormalizeSubject(subj))

@@ -107,6 +107,10 @@ func TestReverts(t *testing.T) {
 			h.merge("Merge branch 'revert-x' into 'main'\n\nRevert \"feat: x\"\n\nSee merge request appliance/os!5",
 				"Revert \"feat: x\"\n\nThis reverts commit "+a+".")
 		}, reverted: 2},
+		{name: "a revert of one commit of a larger merge leaves the MR", build: func(h *hist) {
+			h.merge("Merge branch 'api' into 'main'\n\nfix: new api\n\nSee merge request appliance/os!6", "fix: new api", "docs: api")
+			h.line("Revert \"docs: api\"\n\nThis reverts commit " + h.commits[len(h.commits)-2].SHA + ".")
+		}, version: "1.0.1", notes: "Revert \"docs: api\"|new api"},
 		{name: "conventional revert type of an unknown change still asks for a patch", build: func(h *hist) {
 			h.line("revert: drop the cache")
 		}, version: "1.0.1", notes: "drop the cache"},
@@ -301,5 +305,18 @@ func TestOwnReferenceNamedOnce(t *testing.T) {
 	line := ChangeLine(p.Changes[0], gitlabLinks)
 	if line != "- retry the mirror ([!7](https://gitlab.example.com/appliance/os/-/merge_requests/7))" {
 		t.Errorf("line %q", line)
+	}
+}
+
+// A revert of one commit inside a merge of several in the range is not a
+// revert of a released change: it asks for nothing by itself.
+func TestRevertInsideAMerge(t *testing.T) {
+	h := &hist{}
+	h.line("feat: shipped")
+	h.merge("Merge branch 'api' into 'main'\n\ndocs: api pages\n\nSee merge request appliance/os!6", "docs: api", "docs: more")
+	h.line("Revert \"docs: api\"\n\nThis reverts commit " + h.commits[len(h.commits)-3].SHA + ".")
+	p := planAfter(t, h, nil)
+	if p.Releasable || len(p.Changes) != 2 || p.Changes[0].Type != "revert" || strings.Contains(p.Changes[0].Reason, "released") {
+		t.Errorf("releasable %v (%s), changes %+v", p.Releasable, p.Reason, p.Changes)
 	}
 }

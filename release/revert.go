@@ -131,6 +131,12 @@ func cancelReverts(changes []Change, releasedBump Bump) (kept, dropped []Change)
 		}
 		return 0, false
 	}
+	inner := map[string]bool{}
+	for _, c := range changes {
+		for _, s := range c.inner {
+			inner[s] = true
+		}
+	}
 	applied := map[string]bool{}
 	rootOf := map[int]string{}
 	lastRevert := map[string]int{}
@@ -139,6 +145,12 @@ func cancelReverts(changes []Change, releasedBump Bump) (kept, dropped []Change)
 	for i := len(changes) - 1; i >= 0; i-- { // oldest first
 		rv := changes[i].revert
 		if rv == nil {
+			continue
+		}
+		if inner[rv.SHA] {
+			// Part of a merge in the range: the revert is an ordinary
+			// change (its own type decides), the merge stays.
+			changes[i].Type = "revert"
 			continue
 		}
 		target := -1
