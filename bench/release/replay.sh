@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Replays the release histories of public projects that release by machine
-# (semantic-release: each tag is the version their tool computed from the
+# (semantic-release, release-please: each tag is the version their tool computed from the
 # commits before it) with `pipeline --dry-run release` and, on the same
 # states, `git-cliff --bumped-version`; prints the match counts side by side
 # (the table in docs/release.md). Each state: HEAD at a stable tag's commit,
@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 REPLAY_DIR=${REPLAY_DIR:-/var/tmp/pipeline-replay}
 REPOS=("$@")
-[ ${#REPOS[@]} -gt 0 ] || REPOS=(semantic-release/error semantic-release/commit-analyzer semantic-release/release-notes-generator)
+[ ${#REPOS[@]} -gt 0 ] || REPOS=(semantic-release/error semantic-release/commit-analyzer semantic-release/release-notes-generator googleapis/release-please-action)
 mkdir -p "$REPLAY_DIR" bench/out
 command -v git-cliff >/dev/null || { echo "git-cliff is missing: run scripts/install-deps.sh" >&2; exit 2; }
 
