@@ -231,10 +231,14 @@ func (in ChangesInput) appendChange(out []Change, c Commit, members []int, bySHA
 		cc := ParseConventional(msg)
 		o.Kind, o.Conventional, o.Type = cc.Kind(), cc.OK, cc.Type
 		o.Scope, o.Description, o.BreakingNote = cc.Scope, cc.Description, cc.BreakingNote
-		o.Bump, _ = in.Policy.bump(cc)
+		var rule string
+		o.Bump, rule = in.Policy.bump(cc)
 		o.Description = dropOwnRef(o.Description, ch.MergeRequest.Number)
 		o.Override, o.revert = true, nil
 		o.Reason = "the override block of MR " + ch.mrRef
+		if rule != "" {
+			o.Reason += " by " + rule
+		}
 		if k > 0 {
 			o.Commits = 0 // the commits are counted once
 		}
@@ -278,19 +282,26 @@ func (in ChangesInput) change(c Commit, members []int, bySHA map[string]*MergeRe
 	cc := ParseConventional(msg)
 	ch.Kind, ch.Conventional, ch.Type = cc.Kind(), cc.OK, cc.Type
 	ch.Scope, ch.Description, ch.BreakingNote = cc.Scope, cc.Description, cc.BreakingNote
-	ch.Bump, _ = in.Policy.bump(cc)
+	var rule string
+	ch.Bump, rule = in.Policy.bump(cc)
 	ch.Reason = "commit " + c.Short()
 	if mr != nil {
 		ch.mrRef = sprintf(orDefault(in.Links.MRRef, "!%d"), mr.Number)
 		ch.Reason = "MR " + ch.mrRef + " title"
+	}
+	if rule != "" {
+		ch.Reason += " by " + rule
 	}
 	if !cc.OK && !c.IsMerge() {
 		// A squash commit whose MR title is plain: its own message may
 		// still be conventional.
 		if own := ParseConventional(c.Message); own.OK && mr != nil {
 			ch.Kind, ch.Conventional, ch.Scope, ch.Type = own.Kind(), true, own.Scope, own.Type
-			ch.Bump, _ = in.Policy.bump(own)
+			ch.Bump, rule = in.Policy.bump(own)
 			ch.Reason = "commit " + c.Short()
+			if rule != "" {
+				ch.Reason += " by " + rule
+			}
 		}
 	}
 	if mr != nil {

@@ -199,7 +199,7 @@ func TestPlanRulesAndReason(t *testing.T) {
 	h.line("feat: shipped")
 	h.line("chore(deps): bump yaml to 3.0.1")
 	p := planAfter(t, h, &Policy{Rules: []Rule{{Type: "chore", Scope: "deps", Bump: Patch}}})
-	if p.Version != "1.0.1" || !strings.Contains(p.Reason, "(chore(deps): bump yaml to 3.0.1)") {
+	if p.Version != "1.0.1" || !strings.Contains(p.Reason, "by release.rules[0] (chore(deps): bump yaml to 3.0.1)") {
 		t.Errorf("version %s reason %q", p.Version, p.Reason)
 	}
 	h.line("refactor(config)!: Rename images to template")
