@@ -1,4 +1,5 @@
 import sys, re
+# Used to make stages/release/testdata/replay/semantic-release-error.bundle (see its README).
 # Filters a git fast-export stream: drops the lock files from every commit
 # (and their blobs), keeps everything else byte for byte.
 DROP = re.compile(rb'(^|/)(package-lock\.json|yarn\.lock|npm-shrinkwrap\.json|pnpm-lock\.yaml)$')
