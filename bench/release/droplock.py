@@ -1,7 +1,8 @@
-import sys, re
+#!/usr/bin/env python3
 # Used to make stages/release/testdata/replay/semantic-release-error.bundle (see its README).
 # Filters a git fast-export stream: drops the lock files from every commit
 # (and their blobs), keeps everything else byte for byte.
+import sys, re
 DROP = re.compile(rb'(^|/)(package-lock\.json|yarn\.lock|npm-shrinkwrap\.json|pnpm-lock\.yaml)$')
 inp = sys.stdin.buffer
 out = sys.stdout.buffer
