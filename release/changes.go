@@ -1,6 +1,7 @@
 package release
 
 import (
+	"strconv"
 	"strings"
 	"time"
 )
@@ -17,6 +18,9 @@ type MergeRequest struct {
 	HeadSHA   string    `json:"-"`
 	MergedAt  time.Time `json:"-"`
 	Closes    []Issue   `json:"-"`
+	// Description is the MR's description: an override block in it
+	// replaces the message the MR was merged with.
+	Description string `json:"-"`
 }
 
 // Issue is a forge issue named in the notes.
@@ -29,8 +33,11 @@ type Issue struct {
 // Change is one line of the notes: a commit on the branch, or a merge of
 // an MR standing for the commits it brought.
 type Change struct {
-	Kind        Kind   `json:"kind"`
-	Bump        Bump   `json:"bump"`
+	Kind Kind `json:"kind"`
+	Bump Bump `json:"bump"`
+	// Type is the Conventional Commit type ("" when the message is not
+	// one); it picks the notes' section.
+	Type        string `json:"type,omitempty"`
 	Scope       string `json:"scope,omitempty"`
 	Description string `json:"description"`
 	// Commit is the commit on the branch (the merge or squash commit for
@@ -49,6 +56,15 @@ type Change struct {
 	// Release marks our own release commit (or the merge of the release
 	// MR): it is not a change of the next release.
 	Release bool `json:"-"`
+	// Override is set when the message came from the override block of
+	// the MR's description.
+	Override bool `json:"override,omitempty"`
+
+	revert   *Revert  // what the change reverts, if it is a revert
+	shas     []string // the commits it stands for (and those they were picked from)
+	inner    []string // the commits of a merge of several: a revert of one is a change of its own
+	subjects []string // its subjects, forge suffix dropped, for quoted reverts
+	mrRef    string   // "!12"
 }
 
 // Short is the abbreviated commit id.
@@ -107,14 +123,28 @@ type ChangesInput struct {
 	MergeRequests []MergeRequest
 	Labels        Labels
 	Links         Links
+	// Policy weighs and lists the changes; nil is DefaultPolicy.
+	Policy *Policy
 }
 
 // Changes turns a range of history into changes, newest first. The
 // branch's own line of history (first parents from Head) gives one change
 // per commit; a merge commit stands for the commits it brought in, and its
 // kind is the strongest of its MR's title, labels and those commits. Every
-// commit of the range is accounted for in exactly one change.
+// commit of the range is accounted for in exactly one change, except that
+// a change and its revert both leave (see cancelReverts), and an MR whose
+// description holds an override block gives one change per message in it.
 func Changes(in ChangesInput) []Change {
+	kept, _ := ChangesAndReverts(in)
+	return kept
+}
+
+// ChangesAndReverts is Changes, with the changes that left the range
+// because they were reverted in it (and their reverts) as well.
+func ChangesAndReverts(in ChangesInput) (kept, reverted []Change) {
+	if in.Policy == nil {
+		in.Policy = DefaultPolicy()
+	}
 	byID := make(map[string]int, len(in.Commits))
 	for i, c := range in.Commits {
 		byID[c.SHA] = i
@@ -180,7 +210,39 @@ func Changes(in ChangesInput) []Change {
 	// Keep git's order (newest first) for the standalone ones too.
 	out := make([]Change, 0, len(mainline))
 	for _, i := range mainline {
-		out = append(out, in.change(in.Commits[i], members[i], mrBySHA, mrByNumber))
+		out = in.appendChange(out, in.Commits[i], members[i], mrBySHA, mrByNumber)
+	}
+	return cancelReverts(out, in.Policy.RevertReleased)
+}
+
+// appendChange appends the change(s) of commit c: one, or one per message
+// of its MR's override block.
+func (in ChangesInput) appendChange(out []Change, c Commit, members []int, bySHA map[string]*MergeRequest, byNumber map[int]*MergeRequest) []Change {
+	ch := in.change(c, members, bySHA, byNumber)
+	if ch.MergeRequest == nil || ch.Release {
+		return append(out, ch)
+	}
+	msgs, ok := ParseOverride(ch.MergeRequest.Description)
+	if !ok {
+		return append(out, ch)
+	}
+	for k, msg := range msgs {
+		o := ch
+		cc := ParseConventional(msg)
+		o.Kind, o.Conventional, o.Type = cc.Kind(), cc.OK, cc.Type
+		o.Scope, o.Description, o.BreakingNote = cc.Scope, cc.Description, cc.BreakingNote
+		var rule string
+		o.Bump, rule = in.Policy.bump(cc)
+		o.Description = dropOwnRef(o.Description, ch.MergeRequest.Number)
+		o.Override, o.revert = true, nil
+		o.Reason = "the override block of MR " + ch.mrRef
+		if rule != "" {
+			o.Reason += " by " + rule
+		}
+		if k > 0 {
+			o.Commits = 0 // the commits are counted once
+		}
+		out = append(out, o)
 	}
 	return out
 }
@@ -218,32 +280,58 @@ func (in ChangesInput) change(c Commit, members []int, bySHA map[string]*MergeRe
 	}
 	_, ch.Release = ReadJournal(msg)
 	cc := ParseConventional(msg)
-	ch.Kind, ch.Conventional = cc.Kind(), cc.OK
+	ch.Kind, ch.Conventional, ch.Type = cc.Kind(), cc.OK, cc.Type
 	ch.Scope, ch.Description, ch.BreakingNote = cc.Scope, cc.Description, cc.BreakingNote
+	var rule string
+	ch.Bump, rule = in.Policy.bump(cc)
 	ch.Reason = "commit " + c.Short()
 	if mr != nil {
-		ch.Reason = "MR " + sprintf(orDefault(in.Links.MRRef, "!%d"), mr.Number) + " title"
+		ch.mrRef = sprintf(orDefault(in.Links.MRRef, "!%d"), mr.Number)
+		ch.Reason = "MR " + ch.mrRef + " title"
+	}
+	if rule != "" {
+		ch.Reason += " by " + rule
 	}
 	if !cc.OK && !c.IsMerge() {
 		// A squash commit whose MR title is plain: its own message may
 		// still be conventional.
 		if own := ParseConventional(c.Message); own.OK && mr != nil {
-			ch.Kind, ch.Conventional, ch.Scope = own.Kind(), true, own.Scope
+			ch.Kind, ch.Conventional, ch.Scope, ch.Type = own.Kind(), true, own.Scope, own.Type
+			ch.Bump, rule = in.Policy.bump(own)
 			ch.Reason = "commit " + c.Short()
+			if rule != "" {
+				ch.Reason += " by " + rule
+			}
 		}
 	}
 	if mr != nil {
-		if k, name, ok := in.Labels.Kind(mr.Labels); ok && k < ch.Kind {
-			ch.Kind = k
-			ch.Conventional = true
-			ch.Reason = "label " + name + " on " + sprintf(orDefault(in.Links.MRRef, "!%d"), mr.Number)
+		if k, name, ok := in.Labels.Kind(mr.Labels); ok && (k < ch.Kind || BumpOf(k) > ch.Bump) {
+			if k < ch.Kind {
+				ch.Kind = k
+				ch.Conventional = true
+				if ch.Type == "" {
+					ch.Type = kindType[k]
+				}
+			}
+			ch.Bump = max(ch.Bump, BumpOf(k))
+			ch.Reason = "label " + name + " on " + ch.mrRef
 		}
 	}
 	for _, i := range members {
 		mc := ParseConventional(in.Commits[i].Message)
-		if k := mc.Kind(); mc.OK && k < ch.Kind {
-			ch.Kind = k
-			ch.Conventional = true
+		if !mc.OK {
+			continue
+		}
+		mb, _ := in.Policy.bump(mc)
+		if k := mc.Kind(); k < ch.Kind || mb > ch.Bump {
+			if k < ch.Kind {
+				ch.Kind = k
+				ch.Conventional = true
+				if ch.Type == "" || k == Breaking {
+					ch.Type = mc.Type
+				}
+			}
+			ch.Bump = max(ch.Bump, mb)
 			ch.Reason = "commit " + in.Commits[i].Short() + " in the merge"
 			if mc.BreakingNote != "" && ch.BreakingNote == "" {
 				ch.BreakingNote = mc.BreakingNote
@@ -253,7 +341,10 @@ func (in ChangesInput) change(c Commit, members []int, bySHA map[string]*MergeRe
 			cc.Closes = appendUniqueInt(cc.Closes, n)
 		}
 	}
-	ch.Bump = BumpOf(ch.Kind)
+	in.revertFacts(&ch, c, msg, members)
+	if mr != nil {
+		ch.Description = dropOwnRef(ch.Description, mr.Number)
+	}
 
 	// Issues: those the forge says the MR closed, then closing keywords.
 	seen := map[int]bool{}
@@ -277,6 +368,46 @@ func (in ChangesInput) change(c Commit, members []int, bySHA map[string]*MergeRe
 		}
 	}
 	return ch
+}
+
+// revertFacts records what cancelReverts needs: whether the change is a
+// revert (its own message first, then the title it was merged with), the
+// commits it stands for and its subjects.
+func (in ChangesInput) revertFacts(ch *Change, c Commit, msg string, members []int) {
+	ch.shas = append(ch.shas, c.SHA)
+	if p := cherryPicked(c.Message); p != "" {
+		ch.shas = append(ch.shas, p)
+	}
+	if len(members) == 1 {
+		// A merge of one commit stands for it; reverting one commit of a
+		// larger merge does not undo the whole MR.
+		ch.shas = append(ch.shas, in.Commits[members[0]].SHA)
+	} else {
+		for _, i := range members {
+			ch.inner = append(ch.inner, in.Commits[i].SHA)
+		}
+	}
+	subj, _, _ := strings.Cut(msg, "\n")
+	ch.subjects = append(ch.subjects, NormalizeSubject(subj))
+	if own := NormalizeSubject(c.Subject()); own != ch.subjects[0] {
+		ch.subjects = append(ch.subjects, own)
+	}
+	rv, ok := ParseRevert(c.Message)
+	if !ok && c.IsMerge() && len(members) == 1 {
+		// A merged revert branch: the revert commit it brought.
+		rv, ok = ParseRevert(in.Commits[members[0]].Message)
+	}
+	if t, tok := ParseRevert(msg); tok && (!ok || rv.Subject == "") {
+		if !ok {
+			rv = t
+		} else {
+			rv.Subject = t.Subject
+		}
+		ok = true
+	}
+	if ok {
+		ch.revert = &rv
+	}
 }
 
 func (in ChangesInput) issue(is Issue) Issue {
@@ -317,4 +448,17 @@ func orDefault(s, d string) string {
 		return d
 	}
 	return s
+}
+
+// dropOwnRef drops the " (#12)" (GitHub's squash subject) or " (!12)" that
+// ends a description when it names the change's own MR: the notes and the
+// plan name the MR once, in the project's form (!12 on GitLab).
+func dropOwnRef(desc string, mr int) string {
+	n := strconv.Itoa(mr)
+	for _, suf := range []string{" (#" + n + ")", " (!" + n + ")"} {
+		if d, ok := strings.CutSuffix(strings.TrimRight(desc, " "), suf); ok {
+			return d
+		}
+	}
+	return desc
 }

@@ -93,7 +93,8 @@ var issueRefRE = regexp.MustCompile(`#(\d+)`)
 // and its first line as Description.
 func ParseConventional(msg string) Conventional {
 	subject, body, _ := strings.Cut(msg, "\n")
-	subject = strings.TrimRight(subject, "\r \t")
+	// Leading blanks too: " feat: x" is a feature (a real history has it).
+	subject = strings.TrimSpace(subject)
 	var c Conventional
 	if typ, scope, bang, desc, ok := parseHeader(subject); ok {
 		c.OK = true

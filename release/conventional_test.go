@@ -17,6 +17,7 @@ func TestParseConventional(t *testing.T) {
 		closes   []int
 	}{
 		{"feat: add login", true, "feat", "", false, "add login", Feature, nil},
+		{" feat: leading blank", true, "feat", "", false, "leading blank", Feature, nil},
 		{"feat(api): add login", true, "feat", "api", false, "add login", Feature, nil},
 		{"Fix(api)!: drop v1", true, "fix", "api", true, "drop v1", Breaking, nil},
 		{"fix: crash\n\nBREAKING CHANGE: config moved", true, "fix", "", true, "crash", Breaking, nil},

@@ -72,7 +72,7 @@ func FullChangelog(commits []Commit, tags []Tag, in ChangesInput, t Templates) (
 		}
 		ci := in
 		ci.Commits, ci.Head = s.Commits, s.Tag.SHA
-		p := &Plan{Version: s.Tag.Version.String(), Tag: s.Tag.Name, Changes: Changes(ci)}
+		p := &Plan{Version: s.Tag.Version.String(), Tag: s.Tag.Name, Changes: Changes(ci), policy: in.Policy}
 		if s.Previous != nil {
 			p.Previous, p.PreviousTag = s.Previous.Version.String(), s.Previous.Name
 		}

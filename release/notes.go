@@ -39,15 +39,17 @@ type Artifact struct {
 	URL  string `json:"url"`
 }
 
-// NewNotes groups changes by kind, in the order Breaking changes,
-// Features, Fixes, Performance, Other, keeping each group in history order.
+// NewNotes groups changes by the plan's sections (release.sections; by
+// default Breaking changes, Features, Fixes, Performance, Reverts, Other),
+// keeping each group in history order. A change no section takes is left
+// out.
 func NewNotes(p *Plan, date string, links Links, artifacts []Artifact) *Notes {
 	n := &Notes{Version: p.Version, Tag: p.Tag, Previous: p.Previous, PreviousTag: p.PreviousTag,
 		Date: date, Reason: p.Reason, ClosedIssues: p.ClosedIssues, Artifacts: artifacts}
 	if links.Compare != "" && p.PreviousTag != "" && p.Tag != "" {
 		n.CompareURL = sprintf(links.Compare, p.PreviousTag, p.Tag)
 	}
-	n.Groups = groupChanges(p.Changes)
+	n.Groups = groupChanges(p.Changes, p.policy.sections())
 	for i := range n.Groups {
 		g := &n.Groups[i]
 		g.Lines = make([]string, len(g.Changes))
@@ -99,22 +101,17 @@ func mdLink(text, url string) string {
 	return "[" + text + "](" + url + ")"
 }
 
-func groupChanges(changes []Change) []Group {
-	var n [Other + 1]int
+func groupChanges(changes []Change, secs []NoteSection) []Group {
+	byTitle := make([][]Change, len(secs))
 	for _, c := range changes {
-		n[c.Kind]++
-	}
-	var byKind [Other + 1][]Change
-	for k := range byKind {
-		byKind[k] = make([]Change, 0, n[k])
-	}
-	for _, c := range changes {
-		byKind[c.Kind] = append(byKind[c.Kind], c)
+		if i := sectionOf(secs, c); i >= 0 {
+			byTitle[i] = append(byTitle[i], c)
+		}
 	}
 	var gs []Group
-	for k := Breaking; k <= Other; k++ {
-		if len(byKind[k]) > 0 {
-			gs = append(gs, Group{Kind: k, Title: k.Title(), Changes: byKind[k]})
+	for i, cs := range byTitle {
+		if len(cs) > 0 {
+			gs = append(gs, Group{Kind: cs[0].Kind, Title: secs[i].Title, Changes: cs})
 		}
 	}
 	return gs

@@ -26,6 +26,8 @@ type PlanInput struct {
 	MilestoneIssues []Issue
 	Labels          Labels
 	Links           Links
+	// Policy holds the bump rules and notes' sections; nil is DefaultPolicy.
+	Policy *Policy
 
 	Forced  Bump            // --bump
 	Version *semver.Version // --version
@@ -58,8 +60,15 @@ type Plan struct {
 	ClosedIssues []Issue `json:"closed_issues,omitempty"`
 	// Counts per kind, for the summary.
 	Counts map[string]int `json:"counts"`
+	// Reverted are the changes left out because they were reverted in the
+	// range, and their reverts.
+	Reverted []Change `json:"reverted,omitempty"`
+	// Overrides are the MRs whose description's override block replaced
+	// the message they were merged with.
+	Overrides []int `json:"overrides,omitempty"`
 
 	version *semver.Version
+	policy  *Policy
 }
 
 // SemVer returns the planned version.
@@ -68,7 +77,10 @@ func (p *Plan) SemVer() *semver.Version { return p.version }
 // MakePlan decides the next release from in. An error is a request that
 // cannot be honoured (bad --version, --bump outside a maintenance line).
 func MakePlan(in PlanInput) (*Plan, error) {
-	all := Changes(ChangesInput{Commits: in.Commits, Head: in.Head, MergeRequests: in.MergeRequests, Labels: in.Labels, Links: in.Links})
+	if in.Policy == nil {
+		in.Policy = DefaultPolicy()
+	}
+	all, reverted := ChangesAndReverts(ChangesInput{Commits: in.Commits, Head: in.Head, MergeRequests: in.MergeRequests, Labels: in.Labels, Links: in.Links, Policy: in.Policy})
 	// Our own release commits are not changes: filter in place.
 	kept := all[:0]
 	for _, c := range all {
@@ -103,7 +115,12 @@ func MakePlan(in PlanInput) (*Plan, error) {
 		}
 	}
 
-	p := &Plan{Counts: map[string]int{}}
+	p := &Plan{Counts: map[string]int{}, policy: in.Policy, Reverted: reverted}
+	for _, c := range all {
+		if c.Override && (len(p.Overrides) == 0 || p.Overrides[len(p.Overrides)-1] != c.MergeRequest.Number) {
+			p.Overrides = append(p.Overrides, c.MergeRequest.Number)
+		}
+	}
 	if in.LastAny != nil {
 		p.Previous, p.PreviousTag = in.LastAny.Version.String(), in.LastAny.Name
 	}
@@ -146,7 +163,10 @@ func MakePlan(in PlanInput) (*Plan, error) {
 		return nil, err
 	}
 	if in.Forced == NoBump && in.Version == nil && why != nil && in.LastStable != nil {
-		reasons = append([]string{fmt.Sprintf("%s from %s (%s: %s)", bump, why.Reason, why.Kind, why.Description)}, reasons...)
+		reasons = append([]string{fmt.Sprintf("%s from %s (%s: %s)", bump, why.Reason, why.label(), why.Description)}, reasons...)
+	}
+	if len(reverted) > 0 {
+		reasons = append(reasons, fmt.Sprintf("%d change(s) left out: reverted in the range", len(reverted)))
 	}
 	if promoting && freshBump == NoBump {
 		reasons = append(reasons, "promotes "+in.LastAny.Name)
@@ -183,7 +203,19 @@ func noReleaseReason(changes []Change, last *Tag) string {
 	if len(changes) == 0 {
 		return "no commits " + since
 	}
-	return fmt.Sprintf("%d change(s) %s, none of them a feature, fix, performance or breaking change", len(changes), since)
+	return fmt.Sprintf("%d change(s) %s, none of them asking for a release under the bump rules (release.rules)", len(changes), since)
+}
+
+// label names the change's kind in the plan's reason: "breaking", "feature",
+// "fix", "performance", or else its type and scope ("chore(deps)").
+func (c *Change) label() string {
+	if c.Kind != Other || c.Type == "" {
+		return c.Kind.String()
+	}
+	if c.Scope != "" {
+		return c.Type + "(" + c.Scope + ")"
+	}
+	return c.Type
 }
 
 // Reachable returns the commits of the range reachable from sha.

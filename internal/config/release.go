@@ -1,6 +1,7 @@
 package config
 
 import (
+	"path"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -36,6 +37,12 @@ type Release struct {
 	VersionFiles []VersionFile `yaml:"version_files" doc:"Files whose version is updated: a plain file, a regular expression, or a YAML key."`
 	// Labels map MR labels to kinds of change.
 	Labels ReleaseLabels `yaml:"labels" doc:"Which MR labels mark a breaking change, a feature, a fix or a performance change (they bump like the Conventional Commit types)."`
+	// Rules map kinds of commit to bumps, tried before the built-in ones.
+	Rules []ReleaseRule `yaml:"rules" doc:"Bump rules tried in order before the built-in ones (docs/release.md lists them); the first rule whose type, scope, breaking and subject all match decides the bump."`
+	// RevertBump is the bump a revert of an already released change asks for.
+	RevertBump string `yaml:"revert_bump" enum:"major,minor,patch,none" doc:"The bump a revert of an already released change asks for (default patch; none: such a revert alone releases nothing)."`
+	// Sections are the headings of the notes and which types go under each.
+	Sections []ReleaseSection `yaml:"sections" doc:"The headings of the release notes and changelog, in order, and which Conventional Commit types each lists ('breaking': every breaking change, '*': every change no other section takes). A type no section names is left out of the notes. Default: docs/release.md."`
 	// Templates are files (relative to pipeline.yaml) replacing the
 	// built-in templates/release/*.tmpl.
 	Templates ReleaseTemplates `yaml:"templates" doc:"Your own text/template files for the notes, the changelog entry and the release MR body."`
@@ -69,6 +76,21 @@ type ReleaseLabels struct {
 	Feature     []string `yaml:"feature" doc:"Labels that make an MR a feature (minor bump)."`
 	Fix         []string `yaml:"fix" doc:"Labels that make an MR a fix (patch bump)."`
 	Performance []string `yaml:"performance" doc:"Labels that make an MR a performance change (patch bump)."`
+}
+
+// ReleaseRule maps a kind of commit to a bump.
+type ReleaseRule struct {
+	Type     string `yaml:"type" doc:"The Conventional Commit type (feat, chore, ...); a message that is not a Conventional Commit never matches a rule with a type."`
+	Scope    string `yaml:"scope" doc:"A glob on the scope: deps, ui-*."`
+	Breaking *bool  `yaml:"breaking" doc:"true: only breaking changes; false: only the others."`
+	Subject  string `yaml:"subject" doc:"A regular expression on the description (the text after the colon)."`
+	Bump     string `yaml:"bump" pipeline:"required" enum:"major,minor,patch,none" doc:"What a matching change asks for."`
+}
+
+// ReleaseSection is one heading of the notes.
+type ReleaseSection struct {
+	Title string   `yaml:"title" pipeline:"required" doc:"The heading."`
+	Types []string `yaml:"types" pipeline:"required" doc:"The Conventional Commit types listed under it; 'breaking' and '*' as in sections."`
 }
 
 // ReleaseTemplates are paths of template files overriding the built-ins.
@@ -108,6 +130,7 @@ func DefaultRelease() Release {
 		MRBranch:          "pipeline-release/{branch}",
 		MaintenanceBranch: `^release/(?P<major>\d+)\.(?P<minor>\d+)(?:\.x)?$`,
 		Changelog:         "CHANGELOG.md",
+		RevertBump:        "patch",
 		Labels: ReleaseLabels{
 			Breaking:    []string{"breaking", "breaking change", "breaking-change"},
 			Feature:     []string{"feature", "enhancement"},
@@ -155,6 +178,26 @@ func (r Release) Validate() []FieldError {
 		{"templates.changelog", r.Templates.Changelog}, {"templates.merge_request", r.Templates.MergeRequest}} {
 		if filepath.IsAbs(t.path) {
 			errs = append(errs, FieldError{Path: t.key, Msg: "must be a path relative to pipeline.yaml, inside the repository, not an absolute path"})
+		}
+	}
+	for i, rule := range r.Rules {
+		p := "rules[" + strconv.Itoa(i) + "]"
+		if rule.Subject != "" {
+			if _, err := regexp.Compile(rule.Subject); err != nil {
+				errs = append(errs, FieldError{Path: p + ".subject", Msg: "is not a regular expression: " + err.Error()})
+			}
+		}
+		if rule.Scope != "" {
+			if _, err := path.Match(rule.Scope, ""); err != nil {
+				errs = append(errs, FieldError{Path: p + ".scope", Msg: "is not a glob such as deps or ui-*: " + err.Error()})
+			}
+		}
+	}
+	for i, sec := range r.Sections {
+		for j, t := range sec.Types {
+			if strings.TrimSpace(t) == "" {
+				errs = append(errs, FieldError{Path: "sections[" + strconv.Itoa(i) + "].types[" + strconv.Itoa(j) + "]", Msg: "must not be empty: give a type such as feat, or breaking, or *"})
+			}
 		}
 	}
 	for i, vf := range r.VersionFiles {

@@ -46,7 +46,11 @@ func FullChangelog(ctx context.Context, env *stages.Env) (string, error) {
 		}
 	}
 	env.Log.Infof("changelog of %d release(s) over %d commit(s)", len(mine), len(commits))
-	text, err := release.FullChangelog(commits, mine, release.ChangesInput{Labels: r.labels(), Links: r.links}, t)
+	policy, err := Policy(r.cfg)
+	if err != nil {
+		return "", err
+	}
+	text, err := release.FullChangelog(commits, mine, release.ChangesInput{Labels: r.labels(), Links: r.links, Policy: policy}, t)
 	if err != nil {
 		return "", errs.WithHint(fmt.Errorf("changelog: %w", err), "fix release.templates.changelog")
 	}

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/pipeline-ci/pipeline/gitops"
+	"github.com/pipeline-ci/pipeline/internal/config"
 	"github.com/pipeline-ci/pipeline/internal/errs"
 	"github.com/pipeline-ci/pipeline/internal/proc"
 	"github.com/pipeline-ci/pipeline/release"
@@ -89,8 +91,12 @@ func (r *run) makePlan(ctx context.Context) error {
 	if err != nil {
 		return errs.New(errs.Usage, fmt.Errorf("release.initial_version %q: %w", r.cfg.InitialVersion, err), "give a version such as 0.1.0")
 	}
+	policy, err := Policy(r.cfg)
+	if err != nil {
+		return err
+	}
 	in := release.PlanInput{
-		Prefix: prefix, LastStable: lastStable, LastAny: lastAny, Existing: existing,
+		Policy: policy, Prefix: prefix, LastStable: lastStable, LastAny: lastAny, Existing: existing,
 		Commits: commits, Head: head, Labels: r.labels(), Links: r.links,
 		Pre: r.opts.Pre, Line: r.line, Initial: initial,
 	}
@@ -113,8 +119,65 @@ func (r *run) makePlan(ctx context.Context) error {
 	if err != nil {
 		return errs.New(errs.Usage, fmt.Errorf("release: %w", err), "change --bump, --version or --pre")
 	}
+	for _, n := range p.Overrides {
+		r.env.Log.Infof("MR %s: its description's %s block replaces the message it was merged with", fmt.Sprintf(orDefault(r.links.MRRef, "!%d"), n), release.OverrideBegin)
+	}
+	if len(p.Reverted) > 0 {
+		r.env.Log.Infof("%d change(s) left out: reverted within the range", len(p.Reverted))
+	}
 	r.plan = p
 	return nil
+}
+
+// Policy turns release.rules, release.revert_bump and release.sections into
+// the release package's Policy.
+func Policy(cfg config.Release) (*release.Policy, error) {
+	p := release.DefaultPolicy()
+	if cfg.RevertBump != "" {
+		b, err := parseRuleBump(cfg.RevertBump)
+		if err != nil {
+			return nil, errs.New(errs.Usage, fmt.Errorf("release.revert_bump: %w", err), "give major, minor, patch or none")
+		}
+		p.RevertReleased = b
+	}
+	for i, c := range cfg.Rules {
+		rule := release.Rule{Type: c.Type, Scope: c.Scope, Breaking: c.Breaking}
+		b, err := parseRuleBump(c.Bump)
+		if err != nil {
+			return nil, errs.New(errs.Usage, fmt.Errorf("release.rules[%d].bump: %w", i, err), "give major, minor, patch or none")
+		}
+		rule.Bump = b
+		if c.Subject != "" {
+			re, err := regexp.Compile(c.Subject)
+			if err != nil {
+				return nil, errs.New(errs.Usage, fmt.Errorf("release.rules[%d].subject: %w", i, err), "give a regular expression")
+			}
+			rule.Subject = re
+		}
+		p.Rules = append(p.Rules, rule)
+	}
+	for _, s := range cfg.Sections {
+		p.Sections = append(p.Sections, release.NoteSection{Title: s.Title, Types: s.Types})
+	}
+	return p, nil
+}
+
+func parseRuleBump(s string) (release.Bump, error) {
+	if strings.EqualFold(strings.TrimSpace(s), "none") {
+		return release.NoBump, nil
+	}
+	b, err := release.ParseBump(s)
+	if err == nil && b == release.NoBump {
+		err = fmt.Errorf("bump %q: want major, minor, patch or none", s)
+	}
+	return b, err
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
 }
 
 // requested reads --bump and --version.
@@ -465,7 +528,8 @@ func (r *run) readForge(ctx context.Context, in *release.PlanInput) error {
 			return forgeError(fmt.Sprintf("issues closed by MR %d", m.Number), err)
 		}
 		rm := release.MergeRequest{Number: m.Number, Title: m.Title, Labels: m.Labels, URL: m.WebURL,
-			MergeSHA: m.MergeCommitSHA, SquashSHA: m.SquashCommitSHA, HeadSHA: m.SHA, MergedAt: m.MergedAt}
+			MergeSHA: m.MergeCommitSHA, SquashSHA: m.SquashCommitSHA, HeadSHA: m.SHA, MergedAt: m.MergedAt,
+			Description: m.Description}
 		for _, is := range closes {
 			rm.Closes = append(rm.Closes, release.Issue{Number: is.Number, Title: is.Title, URL: is.WebURL})
 		}

@@ -110,8 +110,14 @@ type Data struct {
 	Changes      []release.Change `json:"changes"`
 	Counts       map[string]int   `json:"counts"`
 	ClosedIssues []release.Issue  `json:"closed_issues,omitempty"`
-	IgnoredTags  []string         `json:"ignored_tags,omitempty"`
-	Actions      []Action         `json:"actions"`
+	// Reverted are the changes (and their reverts) left out because they
+	// were reverted before the release.
+	Reverted []release.Change `json:"reverted,omitempty"`
+	// Overrides are the MRs whose description's override block gave the
+	// message used for bump and notes.
+	Overrides   []int    `json:"overrides,omitempty"`
+	IgnoredTags []string `json:"ignored_tags,omitempty"`
+	Actions     []Action `json:"actions"`
 }
 
 // Run implements stages.Stage.
@@ -308,6 +314,7 @@ func (r *run) run(ctx context.Context) (*stages.Result, error) {
 	p := r.plan
 	r.data.Releasable, r.data.Reason, r.data.Bump = p.Releasable, p.Reason, p.Bump.String()
 	r.data.Changes, r.data.Counts, r.data.ClosedIssues = p.Changes, p.Counts, p.ClosedIssues
+	r.data.Reverted, r.data.Overrides = p.Reverted, p.Overrides
 	r.data.Previous, r.data.PreviousTag = p.Previous, p.PreviousTag
 	if r.state != nil && r.state.kind != planNew {
 		r.data.Resumed = r.state.reason
