@@ -102,8 +102,8 @@ func TestSnapshotScriptQuotesPaths(t *testing.T) {
 }
 
 func TestLogScan(t *testing.T) {
-	mark := ParseLogMark("1700000000\n/var/log/app.log\t120\n")
-	if mark.Time != 1700000000 || mark.Offsets["/var/log/app.log"] != 120 {
+	mark := ParseLogMark("1700000000\n/var/log/app.log\t120\t7\n")
+	if mark.Time != 1700000000 || mark.Offsets["/var/log/app.log"] != 120 || mark.Lines["/var/log/app.log"] != 7 {
 		t.Fatalf("mark %+v", mark)
 	}
 	spec := LogSpec{Files: []string{"/var/log/*.log"}, Journal: true, Context: 1,
@@ -114,12 +114,12 @@ func TestLogScan(t *testing.T) {
 		t.Fatal(script)
 	}
 	logs := ParseLogCollect("### log journal\nstarted\n### log /var/log/app.log\nline one\nERROR: disk full\nerror: deprecated option x\nline four\n")
-	hits := ScanLogs(logs, spec)
+	hits := ScanLogs(logs, spec, mark)
 	if len(hits) != 1 {
 		t.Fatalf("hits %+v", hits)
 	}
 	h := hits[0]
-	if h.Source != "/var/log/app.log" || h.Line != 2 || h.Text != "ERROR: disk full" || len(h.Context) != 3 {
+	if h.Source != "/var/log/app.log" || h.Line != 9 || h.Text != "ERROR: disk full" || len(h.Context) != 3 {
 		t.Fatalf("hit %+v", h)
 	}
 }
