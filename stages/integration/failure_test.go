@@ -38,9 +38,15 @@ func TestFailureLineFromRealTools(t *testing.T) {
 		// stdout; the cause is on stderr.
 		{"apt missing version", "apt-get install -s -q coreutils=0.9.0",
 			"E: Version '0.9.0' for 'coreutils' was not found"},
-		// A postinst-like script: progress on stdout, then cp fails, then
-		// a later complaint about it: the first error line wins.
-		{"cp cannot stat", "set -e; echo 'Setting up kioskos (1.1.0) ...'; trap 'echo \"dpkg: error processing package kioskos (--configure):\" >&2' EXIT; cp " + dir + "/site.conf.orig " + dir + "/site.conf",
+		// A script that fails on a real cp, then a later complaint about
+		// it: the first error line wins.
+		{"cp cannot stat", "set -e; echo 'Setting up kioskos (1.1.0) ...'; trap 'echo \"dpkg: error: processing package kioskos (--configure)\" >&2' EXIT; cp " + dir + "/site.conf.orig " + dir + "/site.conf",
+			"cp: cannot stat '" + dir + "/site.conf.orig': No such file or directory"},
+		// As apt runs a failing postinst: dpkg's output, the script's
+		// error included, on stdout; apt's wrapper line on stderr. (The
+		// real apt and dpkg: TestApplianceBadChangeUpgradeOnly.)
+		{"postinst via apt", "echo 'Setting up kioskos (1.1.0) ...'; cp " + dir + "/site.conf.orig " + dir + "/site.conf 2>&1; " +
+			"echo 'Errors were encountered while processing:'; echo ' kioskos'; echo 'E: Sub-process /usr/bin/dpkg returned an error code (1)' >&2; exit 100",
 			"cp: cannot stat '" + dir + "/site.conf.orig': No such file or directory"},
 		// Nothing that reads as an error: the last words on stderr.
 		{"last stderr line", "echo working; echo 'first words' >&2; echo 'last words' >&2; exit 3", "last words"},
