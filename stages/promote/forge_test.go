@@ -196,7 +196,7 @@ func TestRerunIsQuiet(t *testing.T) {
 // TestCommentGolden renders the culprit comment of a fixed report.
 func TestCommentGolden(t *testing.T) {
 	sha := func(c string) string { return strings.Repeat(c, 40) }
-	rep := &Report{From: "staging", To: "master", Test: "make bvt", Rounds: 5, Batches: 2,
+	rep := &Report{From: "staging", To: "master", Test: "make bvt", Rounds: 5, Batches: 2, MasterBefore: sha("0"),
 		Candidates: []CandidateReport{
 			{Candidate: Candidate{SHA: sha("a"), Subject: "add ntp", Author: "Ann"}, State: Promoted},
 			{Candidate: Candidate{SHA: sha("b"), Subject: "switch to chrony | ntp", Author: "Bob"}, State: Culprit,
