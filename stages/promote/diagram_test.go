@@ -92,7 +92,7 @@ func diagramCases() map[string]CommentData {
 				probe(3, 3, 1, sha("a"), "add ntp", Good)}},
 		"suspects, parallel probes": {Culprit: CandidateReport{Candidate: Candidate{SHA: sha("c"), Subject: "c"}, State: Suspect, FoundIn: 2},
 			Suspects: []CandidateReport{{Candidate: Candidate{SHA: sha("b"), Subject: "b"}}, {Candidate: Candidate{SHA: sha("c"), Subject: "c"}}},
-			From: "staging", To: "main",
+			From:     "staging", To: "main",
 			Probes: []ProbeReport{probe(4, 2, 4, sha("d"), "d", Bad), probe(5, 3, 1, sha("a"), "a", Good), probe(6, 3, 2, sha("b"), "b", Skip),
 				probe(7, 3, 3, sha("c"), "c", Bad), {N: 8, Round: 4, Batch: 2, Prefix: 0, Of: 4, Reason: ReasonConfirm, Verdict: Unknown, Error: "killed"}}},
 	}
