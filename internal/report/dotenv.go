@@ -90,8 +90,8 @@ func FormatDotenv(vars map[string]string) (string, error) {
 
 // FormatDotenvShell renders vars (clean ones, as for FormatDotenv) as a
 // POSIX shell file that sets and exports each: `export KEY='VALUE'`, the
-// value single-quoted (a quote inside written as `'\''`), so that sh, dash and bash
-// read every value exactly as GitLab reads pipeline.env, with nothing
+// value single-quoted (a quote inside closes the quotes, adds an escaped
+// quote and opens them again), so that sh, dash and bash read every value exactly as GitLab reads pipeline.env, with nothing
 // expanded. GitLab's dotenv keeps quotes as part of the value, which is
 // why this is a second file and not pipeline.env quoted.
 func FormatDotenvShell(vars map[string]string) string {
