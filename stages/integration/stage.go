@@ -9,9 +9,11 @@
 // The pure parts — the suite parser (suite.go), check probes and their
 // judgement (checks.go), TAP/JUnit folding (scripts.go), the snapshot
 // normaliser and diff (snapshot.go), the log scan (logscan.go) and the
-// rendering (report.go) — do no I/O. run.go drives targets through the
-// runners.Runner interface; this file wires it to pipeline.yaml and the
-// report directory.
+// rendering (report.go), the failure line of a failed step (failure.go) —
+// do no I/O. The stage is an ordered list of named steps (stagesteps.go),
+// and each scenario on a target another (steps.go); run.go drives targets
+// through the runners.Runner interface; this file holds the stage's modes
+// and wires it to pipeline.yaml.
 package integration
 
 import (
