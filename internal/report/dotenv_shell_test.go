@@ -1,6 +1,7 @@
 package report
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -103,5 +104,47 @@ func TestDotenvShellAndGitLabReadTheSameValues(t *testing.T) {
 	cmd.Dir = d.Path
 	if cmd.Run() == nil {
 		t.Errorf("sh read %s's apt source whole: the shell file is no longer needed", DotenvFile)
+	}
+}
+
+// gitlab-ci-local (the e2e tests' stand-in for GitLab, scripts/deps/e2e.sh)
+// reads dotenv reports with the npm dotenv package: it reads pipeline.env
+// to GitLab's values, except that it cuts an unquoted value at " #" (an
+// inline comment to it, part of the value to GitLab). The test pins both,
+// so that a change on either side shows.
+func TestDotenvGitlabCILocalReadsTheSameValues(t *testing.T) {
+	const mod = "/var/tmp/pipeline-tools/gitlab-ci-local-4.64.1/node_modules/dotenv"
+	node, err := exec.LookPath("node")
+	if err == nil {
+		_, err = os.Stat(filepath.Join(mod, "package.json"))
+	}
+	if err != nil {
+		msg := "gitlab-ci-local's dotenv (node, " + mod + ") is not installed, so its reading of pipeline.env was not checked: run scripts/deps/e2e.sh (" + err.Error() + ")"
+		if os.Getenv("CI") != "" {
+			t.Fatal(msg)
+		}
+		t.Skip("NOT CHECKED: " + msg)
+	}
+	d := &Dir{Path: t.TempDir()}
+	if _, err := d.WriteDotenv(dotenvSample); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(node, "-e", `const d = require(process.argv[1]);
+process.stdout.write(JSON.stringify(d.parse(require("fs").readFileSync(process.argv[2]))))`,
+		mod, filepath.Join(d.Path, DotenvFile)).Output()
+	if err != nil {
+		t.Fatalf("node dotenv: %v", err)
+	}
+	var got map[string]string
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range dotenvSample {
+		if i := strings.Index(want, " #"); i >= 0 {
+			want = strings.TrimSpace(want[:i]) // gitlab-ci-local's divergence from GitLab
+		}
+		if got[k] != want {
+			t.Errorf("gitlab-ci-local reads %s = %q, want %q", k, got[k], want)
+		}
 	}
 }
