@@ -98,9 +98,15 @@ func RunOne(ctx context.Context, env *Env, s Stage) (*Result, error) {
 		postStageStatus(fctx, &senv, status, state, res.Summary)
 		cancel()
 		ol := log.WithField("outcome", string(res.Outcome))
-		if err != nil {
+		switch {
+		case err != nil && errs.KindOf(err) == errs.Failure && underPromoteProbe(env):
+			// The verdict a promote probe was run for (a bisection
+			// expects bad ones): promote logs it once, at info; it is
+			// no error of the run.
+			ol.Warn(firstLine(err.Error()))
+		case err != nil:
 			ol.Error(firstLine(err.Error()))
-		} else {
+		default:
 			ol.Info(res.Summary)
 		}
 	}
@@ -191,4 +197,14 @@ func NotImplemented(name string) Stage {
 		return nil, errs.New(errs.Usage, fmt.Errorf("stage %q is not implemented in this version of pipeline", name),
 			"remove it from `stages:` in pipeline.yaml or upgrade pipeline")
 	}}
+}
+
+// underPromoteProbe: this run is the test of one of `pipeline promote`'s
+// probes (which sets PIPELINE_PROMOTE_TREE for it).
+func underPromoteProbe(env *Env) bool {
+	if env.CI.Env == nil {
+		return false
+	}
+	v, ok := env.CI.Env.Lookup("PIPELINE_PROMOTE_TREE")
+	return ok && v != ""
 }

@@ -168,3 +168,42 @@ func TestNilLogIsTolerated(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Under a promote probe (PIPELINE_PROMOTE_TREE set) a failed stage is the
+// verdict promote asked for: logged as a warning, not an error; anything
+// else that goes wrong there is still an error. Outside a probe a failure
+// is an error.
+func TestFailureUnderPromoteProbeIsNoError(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		env   ci.Env
+		err   error
+		level string
+	}{
+		{"probe, tests failed", ci.MapEnv{"PIPELINE_PROMOTE_TREE": "4b825dc6"}, errs.Failuref("0 passed, 4 failed"), "level=warning"},
+		{"probe, target unreachable", ci.MapEnv{"PIPELINE_PROMOTE_TREE": "4b825dc6"}, errs.Infraf("ssh: no answer"), "level=error"},
+		{"no probe, tests failed", ci.MapEnv{}, errs.Failuref("0 passed, 4 failed"), "level=error"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env, logBuf := testEnv(t)
+			env.CI.Env = tc.env
+			var ran []string
+			_, err := RunOne(context.Background(), env, recorder{name: "integration", ran: &ran, res: &Result{Outcome: Failed, Summary: "x"}, err: tc.err})
+			if err == nil {
+				t.Fatal("want the stage's error back")
+			}
+			var outcome string
+			for _, l := range strings.Split(logBuf.String(), "\n") {
+				if strings.Contains(l, "outcome=failed") {
+					outcome = l
+				}
+			}
+			if !strings.HasPrefix(outcome, tc.level+" ") && !strings.Contains(outcome, " "+tc.level+" ") {
+				t.Errorf("outcome line %q: want %s", outcome, tc.level)
+			}
+			if tc.level == "level=warning" && strings.Contains(logBuf.String(), "level=error") {
+				t.Errorf("an error logged under a probe:\n%s", logBuf.String())
+			}
+		})
+	}
+}

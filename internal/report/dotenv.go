@@ -88,6 +88,26 @@ func FormatDotenv(vars map[string]string) (string, error) {
 	return b.String(), nil
 }
 
+// FormatDotenvShell renders vars (clean ones, as for FormatDotenv) as a
+// POSIX shell file that sets and exports each: `export KEY='VALUE'`, the
+// value single-quoted (a quote inside closes the quotes, adds an escaped
+// quote and opens them again), so that sh, dash and bash read every value exactly as GitLab reads pipeline.env, with nothing
+// expanded. GitLab's dotenv keeps quotes as part of the value, which is
+// why this is a second file and not pipeline.env quoted.
+func FormatDotenvShell(vars map[string]string) string {
+	keys := make([]string, 0, len(vars))
+	for k := range vars {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteString("# pipeline's dotenv variables (pipeline.env) for a shell: . ./pipeline-env.sh\n")
+	for _, k := range keys {
+		b.WriteString("export " + k + "='" + strings.ReplaceAll(vars[k], "'", `'\''`) + "'\n")
+	}
+	return b.String()
+}
+
 // ParseDotenv reads a file written by FormatDotenv (strictly: GitLab's rules).
 func ParseDotenv(text string) (map[string]string, error) {
 	out := map[string]string{}

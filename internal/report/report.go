@@ -20,8 +20,13 @@ type Dir struct {
 
 // Well-known file names in the report dir.
 const (
-	DotenvFile  = "pipeline.env"  // artifacts:reports:dotenv
-	SummaryFile = "pipeline.json" // the run's JSON summary
+	DotenvFile = "pipeline.env" // artifacts:reports:dotenv
+	// DotenvShellFile holds the same variables for a shell
+	// (`. pipeline-env.sh`): GitLab keeps a dotenv value's quotes as
+	// part of it, so pipeline.env cannot quote the values a shell needs
+	// quoted (`deb [trusted=yes] …`).
+	DotenvShellFile = "pipeline-env.sh"
+	SummaryFile     = "pipeline.json" // the run's JSON summary
 )
 
 func (d *Dir) mask(s string) string {
@@ -110,6 +115,9 @@ func (d *Dir) WriteDotenv(vars map[string]string) (string, error) {
 	}
 	text, err := FormatDotenv(all)
 	if err != nil {
+		return "", err
+	}
+	if _, err := d.WriteFile(DotenvShellFile, []byte(FormatDotenvShell(all))); err != nil {
 		return "", err
 	}
 	return d.WriteFile(DotenvFile, []byte(text))

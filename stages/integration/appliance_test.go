@@ -200,6 +200,16 @@ func TestApplianceBadChangeUpgradeOnly(t *testing.T) {
 	if has(f, "appliance.chroot.fresh") || has(f, "provision.chroot.fresh") || has(f, "logs.chroot.fresh") {
 		t.Errorf("FRESH should pass: %v", f)
 	}
+	// The failure is summed up by the postinst's own words (real dpkg, real
+	// apt), not by apt's last line.
+	const why = "provision exited 100: mv: cannot stat '/var/lib/appliance-agent/status': No such file or directory"
+	for _, td := range data.Targets {
+		for _, c := range td.Failures {
+			if c.Classname() == "provision.chroot.upgrade" && c.Name == "provision" && c.Message != why {
+				t.Errorf("provision failure message:\n got %q\nwant %q", c.Message, why)
+			}
+		}
+	}
 	log, _ := os.ReadFile(filepath.Join(reports, "integration/chroot/upgrade.log"))
 	if !strings.Contains(string(log), "mv: cannot stat '/var/lib/appliance-agent/status'") {
 		t.Errorf("upgrade log lacks the postinst's error:\n%s", log)

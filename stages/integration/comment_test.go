@@ -136,4 +136,30 @@ integration:
 	if !strings.Contains(out, "section_start:") || !strings.Contains(out, "integration_a_fresh[collapsed=false]") {
 		t.Errorf("no scenario section:\n%s", out)
 	}
+	// The stage is a list of named steps, each a section, in order; the
+	// targets' sections are inside the targets step's.
+	last := -1
+	for _, step := range []string{"suites", "inputs", "provisioning", "base", "plan", "targets", "reports", "comment", "verdict"} {
+		i := strings.Index(out, "integration_step_"+step+"[collapsed=false]")
+		if i <= last {
+			t.Fatalf("step %s: section at %d, after %d:\n%s", step, i, last, out)
+		}
+		last = i
+	}
+	start := strings.Index(out, "integration_step_targets[collapsed")
+	end := strings.Index(out, "section_end:") // any: find the targets step's own
+	for j := start; ; {
+		k := strings.Index(out[j:], "section_end:")
+		if k < 0 {
+			t.Fatal("the targets step never ends")
+		}
+		j += k + len("section_end:")
+		if rest := out[j:]; strings.HasPrefix(rest[strings.Index(rest, ":")+1:], "integration_step_targets") {
+			end = j
+			break
+		}
+	}
+	if a := strings.Index(out, "integration_a_fresh[collapsed"); a < start || a > end {
+		t.Errorf("target a's section is not inside the targets step")
+	}
 }

@@ -27,15 +27,20 @@ type LogSpec struct {
 type LogMark struct {
 	Time    int64            // target's clock, unix seconds
 	Offsets map[string]int64 // file → size then
+	// Lines is file → how many lines it had then (complete ones: a hit's
+	// SOURCE:LINE counts from the file's first line, as an editor does).
+	Lines map[string]int
 }
 
-// LogMarkScript prints the target's time and the size of every log file.
+// LogMarkScript prints the target's time and, for every log file, its
+// size and the lines in that many bytes (one size for both, so a line
+// written in between cannot shift the numbers).
 func LogMarkScript(spec LogSpec) string {
 	var b strings.Builder
 	b.WriteString("date +%s\n")
 	for _, f := range spec.Files {
 		// The glob is left unquoted on purpose, so the shell expands it.
-		fmt.Fprintf(&b, "for f in %s; do [ -f \"$f\" ] && printf '%%s\\t%%s\\n' \"$f\" \"$(wc -c < \"$f\")\"; done\n", globQuote(f))
+		fmt.Fprintf(&b, "for f in %s; do [ -f \"$f\" ] && s=$(wc -c < \"$f\") && printf '%%s\\t%%s\\t%%s\\n' \"$f\" $s \"$(head -c $s \"$f\" | wc -l)\"; done\n", globQuote(f))
 	}
 	b.WriteString("true\n")
 	return b.String()
@@ -43,14 +48,19 @@ func LogMarkScript(spec LogSpec) string {
 
 // ParseLogMark reads LogMarkScript's output.
 func ParseLogMark(out string) LogMark {
-	m := LogMark{Offsets: map[string]int64{}}
+	m := LogMark{Offsets: map[string]int64{}, Lines: map[string]int{}}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) > 0 {
 		m.Time, _ = strconv.ParseInt(strings.TrimSpace(lines[0]), 10, 64)
 	}
 	for _, l := range lines[1:] {
-		if f, n, ok := strings.Cut(l, "\t"); ok {
-			m.Offsets[f], _ = strconv.ParseInt(strings.TrimSpace(n), 10, 64)
+		f := strings.Split(l, "\t")
+		if len(f) < 2 {
+			continue
+		}
+		m.Offsets[f[0]], _ = strconv.ParseInt(strings.TrimSpace(f[1]), 10, 64)
+		if len(f) > 2 {
+			m.Lines[f[0]], _ = strconv.Atoi(strings.TrimSpace(f[2]))
 		}
 	}
 	return m
@@ -118,14 +128,15 @@ func ParseLogCollect(out string) map[string]string {
 // LogHit is one line that matched a pattern and no allow rule.
 type LogHit struct {
 	Source  string   `json:"source"`
-	Line    int      `json:"line"` // 1-based, counted from the mark
+	Line    int      `json:"line"` // 1-based, from the file's first line (the journal's: from the mark)
 	Text    string   `json:"text"`
 	Pattern string   `json:"pattern"`
 	Context []string `json:"context,omitempty"`
 }
 
-// ScanLogs finds the problem lines in logs, sorted by source and line.
-func ScanLogs(logs map[string]string, spec LogSpec) []LogHit {
+// ScanLogs finds the problem lines in logs (what each source gained since
+// mark), sorted by source and line.
+func ScanLogs(logs map[string]string, spec LogSpec, mark LogMark) []LogHit {
 	var hits []LogHit
 	sources := make([]string, 0, len(logs))
 	for s := range logs {
@@ -158,7 +169,7 @@ func ScanLogs(logs map[string]string, spec LogSpec) []LogHit {
 			if hi > len(lines) {
 				hi = len(lines)
 			}
-			hits = append(hits, LogHit{Source: src, Line: i + 1, Text: l, Pattern: hit.String(),
+			hits = append(hits, LogHit{Source: src, Line: mark.Lines[src] + i + 1, Text: l, Pattern: hit.String(),
 				Context: append([]string(nil), lines[lo:hi]...)})
 		}
 	}

@@ -138,6 +138,15 @@ type commentRow struct {
 }
 type commentFailure struct{ Class, Name, Message string }
 
+// commentDiff is a target's FRESH vs UPGRADE differences, side by side.
+type commentDiff struct {
+	Target string
+	Rows   []commentDiffRow
+	More   int // differences not shown
+	Of     int // differences in all
+}
+type commentDiffRow struct{ Path, Fresh, Upgrade string }
+
 // Comment renders the MR comment: a targets × phases table and the
 // problems found.
 func Comment(in CommentInput) (string, error) {
@@ -155,6 +164,7 @@ func Comment(in CommentInput) (string, error) {
 	}
 	var rows []commentRow
 	var fails []commentFailure
+	var diffs []commentDiff
 	total, compared := 0, false
 	for _, td := range in.Data.Targets {
 		row := commentRow{Target: mdEscape(td.Target), Runner: td.Runner}
@@ -173,7 +183,13 @@ func Comment(in CommentInput) (string, error) {
 			row.Cells = append(row.Cells, cell)
 		}
 		rows = append(rows, row)
+		if len(td.Diff) > 0 {
+			diffs = append(diffs, diffTable(td, max))
+		}
 		for _, f := range td.Failures {
+			if f.Suite == "state" && f.Phase == "diff" && len(td.Diff) > 0 {
+				continue // in the target's side-by-side table
+			}
 			total++
 			if len(fails) < max {
 				fails = append(fails, commentFailure{Class: mdEscape(f.Classname()), Name: mdEscape(f.Name), Message: mdEscape(report.OneLine(f.Message))})
@@ -187,11 +203,26 @@ func Comment(in CommentInput) (string, error) {
 		"Phases":   phases,
 		"Rows":     rows,
 		"Failures": fails,
+		"Diffs":    diffs,
 		"More":     total > len(fails),
 		"Total":    total,
 		"Compared": compared,
 		"JobURL":   in.JobURL,
 	})
+}
+
+// diffTable is the first max differences of a target, one row each:
+// the snapshot key, its FRESH value and its UPGRADE value.
+func diffTable(td TargetData, max int) commentDiff {
+	d := commentDiff{Target: mdEscape(td.Target), Of: len(td.Diff)}
+	for i, x := range td.Diff {
+		if i == max {
+			d.More = len(td.Diff) - max
+			break
+		}
+		d.Rows = append(d.Rows, commentDiffRow{Path: mdEscape(x.Key), Fresh: mdEscape(show(x.A)), Upgrade: mdEscape(show(x.B))})
+	}
+	return d
 }
 
 func cellText(c Counts, phase string) string {

@@ -137,6 +137,11 @@ type targetRun struct {
 	sc  *ScenarioRun
 	log strings.Builder // the scenario's whole log (the artifact)
 	cur *Phase          // the phase being logged
+
+	// The scenario's state between its steps (steps.go).
+	first   bool     // the target's first scenario: started, not reset
+	stopped string   // why the steps that need provisioning do not run
+	mark    *LogMark // where the logs ended before the step they judge
 }
 
 // phase starts the log of a new phase of the scenario (its own log section).
@@ -193,96 +198,6 @@ func runTarget(ctx context.Context, p *Plan, t Target) *TargetRun {
 	return res
 }
 
-// scenario runs one scenario; an error means the target broke down.
-func (r *targetRun) scenario(ctx context.Context, first bool) error {
-	p, run := r.p, r.t.Runner
-	r.phase("start")
-	if first {
-		r.progress("starting target")
-		if err := run.Start(ctx); err != nil {
-			return err
-		}
-	} else {
-		r.progress("resetting target to its clean base")
-		if err := run.Reset(ctx); err != nil {
-			if errors.Is(err, runners.ErrNoReset) {
-				return fmt.Errorf("%s cannot be reset to a clean state for the %s scenario: configure reset_command or limit its scenarios", r.t.Name, r.sc.Scenario)
-			}
-			return err
-		}
-	}
-	r.phase("setup")
-	for _, c := range p.Copy {
-		r.progress("copying %s to %s", c.Src, c.Dest)
-		if err := run.CopyIn(ctx, c.Src, c.Dest); err != nil {
-			return err
-		}
-	}
-	if p.Setup != "" {
-		if ok, err := r.step(ctx, "setup", p.Setup, p.Version); err != nil || !ok {
-			return err
-		}
-	}
-	if r.sc.Scenario == Upgrade {
-		r.phase("base")
-		base, version := p.Base, p.Previous
-		if base == "" {
-			base = p.Provision
-		}
-		if ok, err := r.step(ctx, "base", base, version); err != nil || !ok {
-			return err
-		}
-	}
-	mark, err := r.logMark(ctx)
-	if err != nil {
-		return err
-	}
-	r.phase("provision")
-	ok, err := r.step(ctx, "provision", p.Provision, p.Version)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		// Nothing after a failed provisioning means much; the logs may
-		// still say why it failed.
-		r.skipChecks("not run: provisioning failed")
-		return r.scanLogs(ctx, mark)
-	}
-	if p.Idempotence {
-		r.phase("idempotence")
-		if err := r.idempotence(ctx); err != nil {
-			return err
-		}
-	}
-	r.phase("suites")
-	for _, s := range p.Suites {
-		first, err := r.batch(ctx, s)
-		if err != nil {
-			return err
-		}
-		for _, c := range s.Checks {
-			if !c.Applies(r.sc.Scenario) {
-				r.add(Case{Suite: s.Name, Name: c.ID, Status: Skip, Message: "only on " + strings.Join(c.OnlyOn, ", ")})
-				continue
-			}
-			cases, err := r.check(ctx, s, c, first[c])
-			if err != nil {
-				return err
-			}
-			for _, cs := range cases {
-				r.add(cs)
-			}
-		}
-	}
-	r.phase("snapshot")
-	snap, err := r.snapshot(ctx)
-	if err != nil {
-		return err
-	}
-	r.sc.Snapshot = snap
-	return r.scanLogs(ctx, mark)
-}
-
 func (r *targetRun) skipChecks(why string) {
 	for _, s := range r.p.Suites {
 		for _, c := range s.Checks {
@@ -312,7 +227,7 @@ func (r *targetRun) step(ctx context.Context, name, script, version string) (boo
 	case out.TimedOut:
 		c.Status, c.Message = Fail, fmt.Sprintf("%s timed out after %s", name, r.p.ProvisionTimeout)
 	case out.Exit != 0:
-		c.Status, c.Message = Fail, fmt.Sprintf("%s exited %d: %s", name, out.Exit, lastLine(string(out.Stderr)+string(out.Stdout)))
+		c.Status, c.Message = Fail, exitMessage(name, out)
 	}
 	r.add(c)
 	r.progress("%s: %s in %s", name, c.Status, out.Duration.Round(time.Millisecond))
@@ -322,6 +237,16 @@ func (r *targetRun) step(ctx context.Context, name, script, version string) (boo
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
+}
+
+// exitMessage is "NAME exited N: CAUSE", CAUSE being the line that says
+// why (FailureLine); "NAME exited N" when the command printed nothing.
+func exitMessage(name string, out runners.Output) string {
+	msg := fmt.Sprintf("%s exited %d", name, out.Exit)
+	if line := FailureLine(string(out.Stdout), string(out.Stderr)); line != "" {
+		msg += ": " + line
+	}
+	return msg
 }
 
 // env is what provisioning commands, probes and scripts see.
@@ -370,12 +295,20 @@ func (r *targetRun) snapshot(ctx context.Context) (Snapshot, error) {
 	return ParseSnapshot(string(out.Stdout), r.p.Snapshot.Ignore), nil
 }
 
-func (r *targetRun) logMark(ctx context.Context) (LogMark, error) {
+// markLogs notes where the logs end now (r.mark): the scan reads what
+// was written after.
+func (r *targetRun) markLogs(ctx context.Context) error {
+	if len(r.p.Logs.Files) == 0 && !r.p.Logs.Journal {
+		r.mark = &LogMark{}
+		return nil
+	}
 	out, err := r.t.Runner.Run(ctx, runners.Command{Script: LogMarkScript(r.p.Logs), Timeout: r.p.CheckTimeout})
 	if err != nil {
-		return LogMark{}, err
+		return err
 	}
-	return ParseLogMark(string(out.Stdout)), nil
+	m := ParseLogMark(string(out.Stdout))
+	r.mark = &m
+	return nil
 }
 
 func (r *targetRun) scanLogs(ctx context.Context, mark LogMark) error {
@@ -389,9 +322,9 @@ func (r *targetRun) scanLogs(ctx context.Context, mark LogMark) error {
 	}
 	logs := ParseLogCollect(string(out.Stdout))
 	for src, text := range logs {
-		r.write(fmt.Sprintf("--- log %s since provisioning began\n%s", src, text))
+		r.write(fmt.Sprintf("--- log %s from line %d (written since provisioning began)\n%s", src, mark.Lines[src]+1, text))
 	}
-	hits := ScanLogs(logs, r.p.Logs)
+	hits := ScanLogs(logs, r.p.Logs, mark)
 	for _, h := range hits {
 		r.add(Case{Suite: "logs", Name: fmt.Sprintf("%s:%d", h.Source, h.Line), Status: Fail,
 			Message: fmt.Sprintf("%s:%d: %s", h.Source, h.Line, strings.TrimSpace(h.Text)),
@@ -609,7 +542,7 @@ func (r *targetRun) script(ctx context.Context, s *Suite, c *Check) ([]Case, err
 	// The exit status counts in every format: a script that crashed after
 	// printing "ok" lines has not passed.
 	if out.Exit != 0 {
-		whole.Status, whole.Message = Fail, fmt.Sprintf("exited %d: %s", out.Exit, lastLine(string(out.Stderr)+string(out.Stdout)))
+		whole.Status, whole.Message = Fail, strings.TrimPrefix(exitMessage("", out), " ")
 	}
 	if sc.Format == "exit" || out.Exit != 0 {
 		cases = append(cases, whole)

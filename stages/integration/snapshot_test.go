@@ -102,8 +102,8 @@ func TestSnapshotScriptQuotesPaths(t *testing.T) {
 }
 
 func TestLogScan(t *testing.T) {
-	mark := ParseLogMark("1700000000\n/var/log/app.log\t120\n")
-	if mark.Time != 1700000000 || mark.Offsets["/var/log/app.log"] != 120 {
+	mark := ParseLogMark("1700000000\n/var/log/app.log\t120\t7\n")
+	if mark.Time != 1700000000 || mark.Offsets["/var/log/app.log"] != 120 || mark.Lines["/var/log/app.log"] != 7 {
 		t.Fatalf("mark %+v", mark)
 	}
 	spec := LogSpec{Files: []string{"/var/log/*.log"}, Journal: true, Context: 1,
@@ -114,12 +114,12 @@ func TestLogScan(t *testing.T) {
 		t.Fatal(script)
 	}
 	logs := ParseLogCollect("### log journal\nstarted\n### log /var/log/app.log\nline one\nERROR: disk full\nerror: deprecated option x\nline four\n")
-	hits := ScanLogs(logs, spec)
+	hits := ScanLogs(logs, spec, mark)
 	if len(hits) != 1 {
 		t.Fatalf("hits %+v", hits)
 	}
 	h := hits[0]
-	if h.Source != "/var/log/app.log" || h.Line != 2 || h.Text != "ERROR: disk full" || len(h.Context) != 3 {
+	if h.Source != "/var/log/app.log" || h.Line != 9 || h.Text != "ERROR: disk full" || len(h.Context) != 3 {
 		t.Fatalf("hit %+v", h)
 	}
 }
@@ -194,7 +194,8 @@ func sampleRuns() []*TargetRun {
 			{Suite: "web", Target: "podman", Phase: Fresh, Name: "agent-enabled", Status: Pass},
 			{Suite: "web", Target: "podman", Phase: Upgrade, Name: "agent-enabled", Status: Pass},
 			{Suite: "state", Target: "podman", Phase: "diff", Name: "file:/etc/appliance/agent.conf", Status: Fail, Message: "file:/etc/appliance/agent.conf: fresh (absent), upgrade file 644 root:root"},
-		}, Diff: []Difference{{Key: "file:/etc/appliance/agent.conf", B: "file 644 root:root"}}},
+			{Suite: "state", Target: "podman", Phase: "diff", Name: "package:chrony", Status: Fail, Message: "package:chrony: fresh 4.3-2, upgrade 4.3-2 rc"},
+		}, Diff: []Difference{{Key: "file:/etc/appliance/agent.conf", B: "file 644 root:root"}, {Key: "package:chrony", A: "4.3-2", B: "4.3-2 rc"}}},
 	}
 }
 
@@ -211,6 +212,14 @@ func TestCommentGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden(t, "comment.md", md)
+	// The differences are a side-by-side table, not items of the problem list.
+	if strings.Contains(md, "| `state.podman.diff`") {
+		t.Errorf("a state difference is in the problem list too:\n%s", md)
+	}
+	capped, _ := Comment(CommentInput{Data: data, MaxFailures: 1})
+	if !strings.Contains(capped, "FRESH vs UPGRADE on podman: 1 of 2 difference(s)") || strings.Contains(capped, "package:chrony") {
+		t.Errorf("capped comment:\n%s", capped)
+	}
 	ok, _ := Comment(CommentInput{Data: Summarise(sampleRuns()[:0], "1.1.0", "", "2/3")})
 	if !strings.Contains(ok, "✅ Integration of 1.1.0 (shard 2/3)") {
 		t.Errorf("passing comment: %s", ok)
@@ -226,7 +235,7 @@ func TestJUnitGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden(t, "junit.xml", string(b))
-	if j.Failures != 2 || j.Errors != 1 || j.Skipped != 2 || j.Tests != 9 {
+	if j.Failures != 3 || j.Errors != 1 || j.Skipped != 2 || j.Tests != 10 {
 		t.Errorf("counts: %d tests %d failures %d errors %d skipped", j.Tests, j.Failures, j.Errors, j.Skipped)
 	}
 }

@@ -9,9 +9,11 @@
 // The pure parts — the suite parser (suite.go), check probes and their
 // judgement (checks.go), TAP/JUnit folding (scripts.go), the snapshot
 // normaliser and diff (snapshot.go), the log scan (logscan.go) and the
-// rendering (report.go) — do no I/O. run.go drives targets through the
-// runners.Runner interface; this file wires it to pipeline.yaml and the
-// report directory.
+// rendering (report.go), the failure line of a failed step (failure.go) —
+// do no I/O. The stage is an ordered list of named steps (stagesteps.go),
+// and each scenario on a target another (steps.go); run.go drives targets
+// through the runners.Runner interface; this file holds the stage's modes
+// and wires it to pipeline.yaml.
 package integration
 
 import (
@@ -25,9 +27,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"time"
 
-	"github.com/pipeline-ci/pipeline/gitops"
 	"github.com/pipeline-ci/pipeline/internal/config"
 	"github.com/pipeline-ci/pipeline/internal/errs"
 	"github.com/pipeline-ci/pipeline/runners"
@@ -299,7 +299,8 @@ func compileAll(list []string) []*regexp.Regexp {
 	return out
 }
 
-// Run runs the stage.
+// Run runs the stage: in its modes (--emit-child-pipeline, --base-only)
+// the one thing each does, else the steps of stageSteps in order.
 func (s *Stage) Run(ctx context.Context, env *stages.Env) (*stages.Result, error) {
 	cfg := env.Config.Integration
 	if !cfg.Configured() {
@@ -320,228 +321,16 @@ func (s *Stage) Run(ctx context.Context, env *stages.Env) (*stages.Result, error
 	if s.Opts.BaseOnly {
 		return baseOnly(ctx, env, targets)
 	}
-	suites, err := LoadSuites(env.Repo, cfg.Suites)
-	if err != nil {
-		return nil, err
-	}
-	if len(cfg.Suites) == 0 {
-		env.Log.Infof("no suites (integration.suites is empty): running only the built-in phases (provision, idempotence, logs, state)")
-	}
-	nChecks := 0
-	for _, su := range suites {
-		nChecks += len(su.Checks)
-	}
-	if len(targets) == 0 {
-		return &stages.Result{Outcome: stages.NoChange, Summary: fmt.Sprintf("shard %s has no target", shardName)}, nil
-	}
-	in, err := resolveInputs(ctx, env, &cfg, targets)
-	if err != nil {
-		return &stages.Result{Outcome: stages.Errored, Summary: firstLine(err.Error()), Data: &Data{Inputs: in}}, err
-	}
-	prov := Provisioning{Setup: cfg.Setup, Base: cfg.Base, Provision: cfg.Provision}
-	if cfg.BuiltinProvisioning() {
-		if prov, err = builtinProvisioning(env, &cfg, in, targets); err != nil {
-			return &stages.Result{Outcome: stages.Errored, Summary: firstLine(err.Error()), Data: &Data{Inputs: in}}, err
-		}
-		env.Log.Infof("provisioning: built-in apt (from the build's hand-off): `%s`; write copy/setup/base/provision to replace it (docs/integration.md)", lastLine(prov.Provision))
-	}
-	// Chroot and container targets without a root filesystem of their own
-	// get the base of integration.bootstrap (built or reused; dry run: said).
-	if targets, err = prepareBase(ctx, env, targets); err != nil {
-		return nil, err
-	}
-	if env.DryRun {
-		var lines []string
-		for _, t := range targets {
-			lines = append(lines, fmt.Sprintf("%s (%s): %s", t.Name, t.Runner, strings.Join(cfg.ScenariosOf(t), ", ")))
-		}
-		env.Log.Infof("dry run: would run %d check(s) from %d suite(s) on: %s", nChecks, len(suites), strings.Join(lines, "; "))
-		return &stages.Result{Outcome: stages.DryRunned, Data: &Data{Version: cfg.Version, Previous: cfg.Previous, Inputs: in},
-			Summary: fmt.Sprintf("would run %d check(s) on %d target(s) with version %s (previous %s), nothing started", nChecks, len(targets), cfg.Version, orNone(cfg.Previous))}, nil
-	}
-
-	provTimeout, checkTimeout := cfg.Timeouts()
-	journal := cfg.Logs.Journal == nil || *cfg.Logs.Journal
-	patterns := cfg.Logs.Patterns
-	if len(patterns) == 0 {
-		patterns = config.DefaultLogPatterns
-	}
-	ctxLines := cfg.Logs.Context
-	if ctxLines == 0 {
-		ctxLines = 3
-	}
-	plan := &Plan{
-		Suites: suites, Version: cfg.Version, Previous: cfg.Previous,
-		Setup: prov.Setup, Base: prov.Base, Provision: prov.Provision,
-		Idempotence: cfg.IdempotenceOn(),
-		Snapshot:    SnapshotSpec{Paths: cfg.Snapshot.Paths, Sysctl: cfg.Snapshot.Sysctl, Ignore: cfg.Snapshot.Ignore},
-		Logs: LogSpec{Files: cfg.Logs.Files, Journal: journal, Patterns: compileAll(patterns),
-			Allow: compileAll(cfg.Logs.Allow), Context: ctxLines},
-		ProvisionTimeout: provTimeout, CheckTimeout: checkTimeout, Parallel: cfg.ParallelOrDefault(),
-		Progress: func(target, scenario, msg string) {
-			env.Log.With(map[string]any{"target": target, "scenario": scenario}).Info(msg)
-		},
-	}
-	for _, c := range cfg.Copy {
-		src := c.Src
-		if !filepath.IsAbs(src) {
-			src = filepath.Join(env.Repo, src)
-		}
-		if _, err := os.Stat(src); err != nil {
-			return nil, errs.New(errs.Usage, fmt.Errorf("integration.copy: %v", err), "build the files first (pipeline build) or fix the path")
-		}
-		plan.Copy = append(plan.Copy, CopyItem{Src: src, Dest: c.Dest})
-	}
-	for _, c := range prov.Copy { // the built-in provisioning's
-		if _, err := os.Stat(c.Src); err != nil {
-			return nil, errs.New(errs.Usage, fmt.Errorf("integration: built-in provisioning: %v", err), "build the packages first (pipeline build)")
-		}
-		plan.Copy = append(plan.Copy, c)
-	}
-	lookup := func(k string) (string, bool) { return env.CI.Env.Lookup(k) }
-	if env.CI.Env == nil {
-		lookup = func(string) (string, bool) { return "", false }
-	}
-	for _, t := range targets {
-		r, err := NewRunner(t, env.Repo, lookup)
-		if err != nil {
-			return nil, err
-		}
-		plan.Targets = append(plan.Targets, Target{Name: t.Name, Kind: t.Runner, Runner: r, Scenarios: cfg.ScenariosOf(t)})
-	}
-
-	started := time.Now()
-	env.Log.Infof("running %d check(s) from %d suite(s) on %d target(s), %d at a time", nChecks, len(suites), len(targets), plan.Parallel)
-	runs := Execute(ctx, plan)
-
-	// Each target's scenarios in their own log section, each phase in a
-	// section inside it, written whole once the targets are done so that
-	// parallel targets never interleave inside a section.
-	for _, tr := range runs {
-		for _, sc := range tr.Scenarios {
-			name := "integration_" + tr.Target + "_" + sc.Scenario
-			end := env.Log.Section(name, fmt.Sprintf("integration %s %s", tr.Target, strings.ToUpper(sc.Scenario)))
-			for _, ph := range sc.Phases {
-				endPhase := env.Log.Section(name+"_"+ph.Name, fmt.Sprintf("%s %s: %s", tr.Target, strings.ToUpper(sc.Scenario), ph.Name))
-				fmt.Fprint(env.Log.Writer(), ph.Log)
-				endPhase()
-			}
-			end()
+	r := &stageRun{env: env, cfg: cfg, shard: shardName, targets: targets}
+	for _, st := range stageSteps {
+		end := env.Log.Section("integration_step_"+st.Name, "integration: "+st.Name)
+		err := st.Run(r, ctx)
+		end()
+		if err != nil || r.done {
+			return r.res, err
 		}
 	}
-	return s.finish(ctx, env, cfg, runs, started, shardName, in)
-}
-
-// finish writes the reports and artifacts, posts the comment and decides
-// the outcome.
-func (s *Stage) finish(ctx context.Context, env *stages.Env, cfg config.Integration, runs []*TargetRun, started time.Time, shard string, in *Inputs) (*stages.Result, error) {
-	arts := map[string]string{} // target/phase → artifact path (relative to the report dir)
-	for _, tr := range runs {
-		base := "integration/" + tr.Target + "/"
-		for _, sc := range tr.Scenarios {
-			if p, _ := env.Report.WriteFile(base+sc.Scenario+".log", []byte(sc.Log)); p != "" {
-				arts[tr.Target+"/"+sc.Scenario] = base + sc.Scenario + ".log"
-			}
-			if sc.Snapshot != nil {
-				env.Report.WriteFile(base+sc.Scenario+".snapshot.txt", []byte(sc.Snapshot.Text()))
-			}
-		}
-		var b strings.Builder
-		for _, d := range tr.Diff {
-			fmt.Fprintf(&b, "%s\n  fresh:   %s\n  upgrade: %s\n", d.Key, show(d.A), show(d.B))
-		}
-		if len(tr.Scenarios) > 1 {
-			if p, _ := env.Report.WriteFile(base+"diff.txt", []byte(b.String())); p != "" {
-				arts[tr.Target+"/diff"] = base + "diff.txt"
-			}
-		}
-	}
-	reportRel := func(p string) string {
-		if env.Report == nil || env.Report.Path == "" {
-			return ""
-		}
-		full := filepath.Join(env.Report.Path, p)
-		if rel, err := filepath.Rel(env.Repo, full); err == nil && !strings.HasPrefix(rel, "..") {
-			return rel
-		}
-		return full
-	}
-	attach := func(target, phase string) string {
-		if a, ok := arts[target+"/"+phase]; ok {
-			return reportRel(a)
-		}
-		return ""
-	}
-	data := Summarise(runs, cfg.Version, cfg.Previous, shard)
-	data.Inputs = in
-	var reports []string
-	if p, err := env.Report.WriteJUnit("junit-integration.xml", JUnit(runs, started, attach)); err != nil {
-		return nil, errs.Infraf("integration: write JUnit: %w", err)
-	} else if p != "" {
-		reports = append(reports, p)
-	}
-	if p, _ := env.Report.WriteJSON("integration.json", data); p != "" {
-		reports = append(reports, p)
-	}
-	link := func(target, phase string) string {
-		a := attach(target, phase)
-		base := cfg.ArtifactsURL
-		if base == "" && env.CI.JobURL != "" {
-			base = strings.TrimRight(env.CI.JobURL, "/") + "/artifacts/file"
-		}
-		if a == "" || base == "" {
-			return ""
-		}
-		return strings.TrimRight(base, "/") + "/" + a
-	}
-	comment, err := Comment(CommentInput{Data: data, JobURL: env.CI.JobURL, Link: link})
-	if err != nil {
-		return nil, errs.Infraf("integration: render comment: %w", err)
-	}
-	if p, _ := env.Report.WriteFile("integration-comment.md", []byte(comment)); p != "" {
-		reports = append(reports, p)
-	}
-	data.Reports = reports
-	if env.CI.MergeRequest > 0 && (cfg.Comment == nil || *cfg.Comment) && env.Forge != nil && env.Forge.Kind() != "none" {
-		marker := "pipeline-integration"
-		if shard != "" {
-			marker += "-shard-" + strings.ReplaceAll(shard, "/", "-of-")
-		}
-		// A fresh bounded context: the verdict so far is said also when
-		// the run was cancelled.
-		fctx, cancel := stages.Final(ctx)
-		err := env.Forge.UpsertComment(fctx, gitops.CommentTarget{MergeRequest: env.CI.MergeRequest}, marker, comment)
-		cancel()
-		if err != nil {
-			// The verdict is in the reports; a comment that did not post
-			// is said loudly but does not hide it.
-			env.Log.Warnf("integration: MR comment not posted: %v", err)
-		}
-	}
-
-	t := data.Totals
-	summary := fmt.Sprintf("%d passed, %d failed, %d errors, %d skipped on %d target(s)", t.Passed, t.Failed, t.Errors, t.Skipped, len(runs))
-	res := &stages.Result{Summary: summary, Data: data}
-	var broken []string
-	for _, td := range data.Targets {
-		if len(td.Infra) > 0 {
-			broken = append(broken, td.Target)
-		}
-	}
-	switch {
-	case len(broken) > 0:
-		res.Outcome = stages.Failed
-		err = errs.New(errs.Infra, fmt.Errorf("integration: target(s) %s could not be used: %s", strings.Join(broken, ", "), summary),
-			"see the <error> cases in junit-integration.xml; the verdict on the change is incomplete")
-	case t.Failed > 0 || t.Errors > 0:
-		res.Outcome = stages.Failed
-		err = errs.Failuref("integration: %s", summary)
-	default:
-		res.Outcome = stages.Passed
-	}
-	// The verdict on the commit, for later jobs and `pipeline serve`.
-	handOnVerdict(ctx, env, res, t, in, shard)
-	return res, err
+	return r.res, nil
 }
 
 func (s *Stage) emitChild(env *stages.Env, targets []config.IntegrationTarget) (*stages.Result, error) {

@@ -914,6 +914,13 @@ func TestSameCloneIsLocked(t *testing.T) {
 		t.Fatalf("second run: %v", inner)
 	}
 	f.check(nil, nil)
+	// A run that ends leaves neither its worktrees nor its lock file.
+	work := filepath.Join(f.dir, "work-"+filepath.Base(f.repoOf(runOpts{})))
+	for _, p := range []string{work, work + ".lock"} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s left behind (%v)", p, err)
+		}
+	}
 }
 
 // TestCloneHooksDoNotTouchPicks: a commit hook in the job's clone that

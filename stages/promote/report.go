@@ -334,7 +334,7 @@ func statusOf(c CandidateReport, to string) (state, desc string) {
 }
 
 func commentTemplate(env *stages.Env) (*template.Template, error) {
-	funcs := template.FuncMap{"short": short, "cell": func(s string) string { return strings.ReplaceAll(s, "|", "\\|") }, "fence": fence}
+	funcs := template.FuncMap{"short": short, "cell": func(s string) string { return strings.ReplaceAll(s, "|", "\\|") }, "fence": fence, "diagram": SearchDiagram}
 	if f := env.Config.Promote.CommentTemplate; f != "" {
 		if !filepath.IsAbs(f) && env.Config.Path != "" {
 			f = filepath.Join(filepath.Dir(env.Config.Path), f)

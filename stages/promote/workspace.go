@@ -136,13 +136,9 @@ func openWorkspace(ctx context.Context, repo *gitops.Git, dir string, parallel i
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return nil, fmt.Errorf("promote workdir: %w", err)
 	}
-	lock, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	lock, err := lockWorkdir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("promote workdir lock: %w", err)
-	}
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		lock.Close()
-		return nil, fmt.Errorf("%w (%s is locked)", ErrBusy, dir)
+		return nil, err
 	}
 	w := &workspace{repo: repo, dir: dir, lock: lock}
 	// Leftovers of a run that was killed: forget them. (checkWorkdir said
@@ -217,7 +213,36 @@ func (w *workspace) close(ctx context.Context) {
 	}
 	_ = os.RemoveAll(w.dir)
 	if w.lock != nil {
+		// Removed while still held, then released: a run that opened
+		// the old file meanwhile sees it is gone (lockWorkdir).
+		_ = os.Remove(w.lock.Name())
 		_ = w.lock.Close() // releases the flock
+	}
+}
+
+// lockWorkdir takes DIR.lock, the kernel's exclusive lock of one run per
+// workdir (a killed run releases it by dying and leaves the file, which
+// the next run takes over; a run that ends removes it). The file locked
+// must still be the one at the path: a run that ends removes the file
+// before releasing it, and a lock on the removed file would let two runs
+// in.
+func lockWorkdir(dir string) (*os.File, error) {
+	path := dir + ".lock"
+	for {
+		lock, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("promote workdir lock: %w", err)
+		}
+		if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			lock.Close()
+			return nil, fmt.Errorf("%w (%s is locked)", ErrBusy, dir)
+		}
+		held, err1 := lock.Stat()
+		now, err2 := os.Stat(path)
+		if err1 == nil && err2 == nil && os.SameFile(held, now) {
+			return lock, nil
+		}
+		lock.Close() // removed by the run that held it: take the new one
 	}
 }
 
