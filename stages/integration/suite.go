@@ -10,7 +10,8 @@ import (
 	"time"
 
 	"github.com/pipeline-ci/pipeline/internal/config"
-	"gopkg.in/yaml.v3"
+	"github.com/pipeline-ci/pipeline/internal/yamlbound"
+	"go.yaml.in/yaml/v3"
 )
 
 // Pos is a place in a suite file, printed as file:line:col.
@@ -202,7 +203,11 @@ func (e *SuiteError) Error() string { return strings.Join(e.Problems, "\n") }
 func ParseSuite(file string, data []byte) (*Suite, error) {
 	p := &parser{file: file}
 	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
+	err := yamlbound.Check(data)
+	if err == nil {
+		err = yaml.Unmarshal(data, &doc)
+	}
+	if err != nil {
 		line, col, msg := config.YAMLSyntax(data, err)
 		if line > 0 {
 			return nil, &SuiteError{[]string{fmt.Sprintf("%s:%d:%d: %s", file, line, col, msg)}}

@@ -84,6 +84,7 @@ func TestParseSuiteErrorsNamePositions(t *testing.T) {
 		{"bad mode", "checks:\n  - id: a\n    file: {path: /x, mode: rw-r--r--}\n", `file mode "rw-r--r--": want octal`},
 		{"missing required", "checks:\n  - id: a\n    command: {stdout: x}\n", "command: `run:` is required"},
 		{"yaml syntax", "checks:\n  - id: a\n   bad\n", `s.yaml:3:4: YAML syntax`},
+		{"too deep", "checks:\n  - id: a\n    command: {run: " + strings.Repeat("[", 100_000) + "\n", "s.yaml:3:80: nesting deeper than 64 levels"},
 		{"empty", "", "the suite is empty"},
 		{"not a list", "checks: {id: a}\n", "s.yaml:1:9: `checks:` must be a list"},
 	}
