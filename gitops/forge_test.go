@@ -43,11 +43,6 @@ type fixture struct {
 // up to MaxWait, which tests cap.
 var fastRetry = Retry{Attempts: 6, Min: 5 * time.Millisecond, Max: 40 * time.Millisecond, MaxWait: 30 * time.Millisecond, Timeout: 400 * time.Millisecond}
 
-type syncBuf struct {
-	mu sync.Mutex
-	bytes.Buffer
-}
-
 func logTo(b *bytes.Buffer, mu *sync.Mutex) func(string, ...any) {
 	return func(f string, a ...any) { mu.Lock(); fmt.Fprintf(b, f+"\n", a...); mu.Unlock() }
 }

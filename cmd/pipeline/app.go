@@ -74,7 +74,7 @@ func (a *app) execute(ctx context.Context, args []string) int {
 	// Secrets first: even a bad flag's error message is masked.
 	a.masker.Add(knownSecrets(a.env)...)
 
-	root := newRootCmd(a)
+	root := newRootCmd(a) //nolint:contextcheck // the commands take ctx from cmd.Context() (ExecuteContext below)
 	root.SetArgs(args)
 	root.SetOut(a.out) // help and completion scripts: text, even under --json
 	root.SetErr(a.stderr)
@@ -234,7 +234,9 @@ func (a *app) emit(doc jsonDoc, err error) {
 		b.Reset()
 		fmt.Fprintf(&b, "{\"command\": %q, \"exit_code\": 3, \"error\": {\"kind\": \"infrastructure\", \"message\": %q}}\n", doc.Command, "encoding the result: "+e.Error())
 	}
-	a.out.Write(b.Bytes())
+	// stdout is the only channel for this document: a failed write has
+	// nowhere else to be reported.
+	_, _ = a.out.Write(b.Bytes())
 	a.out.Flush()
 }
 

@@ -138,7 +138,7 @@ func parseDocument(data []byte) (*yaml.Node, []Problem) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	err := safeDecode(dec, &doc)
-	if err == io.EOF || err == nil && (len(doc.Content) == 0 || isNull(doc.Content[0]) && doc.Content[0].Tag != "!!str") {
+	if errors.Is(err, io.EOF) || err == nil && (len(doc.Content) == 0 || isNull(doc.Content[0]) && doc.Content[0].Tag != "!!str") {
 		return nil, []Problem{{Msg: `the file is empty — want a mapping of keys, starting with "version: 1" (see docs/config.md)`}}
 	}
 	if err != nil {
@@ -146,7 +146,7 @@ func parseDocument(data []byte) (*yaml.Node, []Problem) {
 	}
 	var next yaml.Node
 	switch err := safeDecode(dec, &next); {
-	case err == io.EOF:
+	case errors.Is(err, io.EOF):
 	case err != nil:
 		return nil, []Problem{syntaxProblem(data, err)}
 	default:

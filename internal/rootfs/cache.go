@@ -255,7 +255,7 @@ func (c Cache) bootstrap(ctx context.Context, b Base, out string) error {
 				c.log("base %s: mmdebstrap: %s (%s)", short(b.Key), msg, time.Since(start).Round(time.Second))
 			}
 		}
-		io.Copy(io.Discard, pr)
+		_, _ = io.Copy(io.Discard, pr) // drain so the writer ends; its error is the writer's to report
 	}()
 	ticking := make(chan struct{})
 	go func() {
@@ -309,7 +309,7 @@ func (c Cache) lock(ctx context.Context, key string) (func(), error) {
 	for {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		if err == nil {
-			return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+			return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil // closing drops the lock anyway
 		}
 		if !errors.Is(err, syscall.EWOULDBLOCK) {
 			f.Close()

@@ -166,7 +166,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, drain time.Duration
 	deadline := time.Now().Add(drain) // one budget for both steps
 	sctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
-	_ = hs.Shutdown(sctx) // waits for the requests being read: none enqueues after it
+	_ = hs.Shutdown(sctx) //nolint:contextcheck // draining follows the end of ctx: it has a budget of its own; waits for the requests being read
 	return s.Close(time.Until(deadline))
 }
 

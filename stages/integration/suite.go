@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"reflect"
@@ -294,7 +295,7 @@ func (p *parser) mapping(n *yaml.Node, what string, known ...string) map[string]
 func (p *parser) decode(n *yaml.Node, v any) bool {
 	if err := n.Decode(v); err != nil {
 		msg := err.Error()
-		if te, ok := err.(*yaml.TypeError); ok {
+		if te := (*yaml.TypeError)(nil); errors.As(err, &te) {
 			msg = strings.Join(te.Errors, "; ")
 		}
 		msg = yamlLinePrefix.ReplaceAllString(strings.TrimPrefix(msg, "yaml: "), "")

@@ -69,7 +69,7 @@ func (r *run) workdir(ctx context.Context) (*gitops.Git, error) {
 	}
 	r.wt = wt
 	prev := r.cleanup
-	r.cleanup = func() {
+	r.cleanup = func() { //nolint:contextcheck // cleanup runs after a cancel too
 		_ = r.git.WorktreeRemove(context.Background(), path)
 		os.RemoveAll(dir)
 		prev()
