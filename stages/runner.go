@@ -105,10 +105,8 @@ func RunOne(ctx context.Context, env *Env, s Stage) (*Result, error) {
 		}
 	}
 	end()
-	if err != nil && !strings.HasPrefix(err.Error(), name+": ") {
-		// Say which stage failed, once.
-		err = fmt.Errorf("%s: %w", name, err)
-	}
+	// Say which stage failed, once (errs.StageOf reads it back).
+	err = errs.InStage(name, err)
 	if err != nil {
 		return res, err
 	}
@@ -131,6 +129,10 @@ func (e *cancelledError) Error() string {
 	}
 	return msg + ": " + strings.TrimPrefix(firstLine(e.err.Error()), e.stage+": ")
 }
+
+// Hints: none of the stage's own, which are about a verdict there is
+// none of (errs.HintOf).
+func (e *cancelledError) Hints() []string { return nil }
 
 func (e *cancelledError) Unwrap() []error { return []error{e.stop, e.err} }
 

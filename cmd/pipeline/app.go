@@ -172,7 +172,7 @@ func commandName(cmd, root *cobra.Command) string {
 // printError writes the error on stderr: a log entry under --log-format
 // json, else one "pipeline: ..." paragraph.
 func (a *app) printError(err error, code int) {
-	msg := a.mask(err.Error())
+	msg := a.mask(errs.Format(err))
 	if a.g.logFormat == "json" {
 		line, _ := json.Marshal(map[string]any{
 			"level": "error", "msg": msg, "exit_code": code,
@@ -223,8 +223,7 @@ func (a *app) emit(doc jsonDoc, err error) {
 	doc.DryRun = a.g.dryRun
 	doc.Output = a.captured.String()
 	if err != nil {
-		msg, hint, _ := strings.Cut(err.Error(), "\n  hint: ")
-		doc.Error = &jsonError{Kind: errs.KindOf(err).String(), Message: msg, Hint: strings.ReplaceAll(hint, "\n  hint: ", "; ")}
+		doc.Error = &jsonError{Kind: errs.KindOf(err).String(), Message: err.Error(), Hint: strings.Join(errs.HintOf(err), "; ")}
 	}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
@@ -524,7 +523,7 @@ func (a *app) summary(env *stages.Env, results []*stages.Result, err error) *rep
 		s.Results = []*stages.Result{}
 	}
 	if err != nil {
-		s.Error = err.Error()
+		s.Error = errs.Format(err) // for people reading pipeline.json: hints included
 	}
 	return s
 }

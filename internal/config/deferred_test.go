@@ -59,7 +59,7 @@ func TestStageSectionProblemsWaitForTheirStage(t *testing.T) {
 	if got := strings.Split(ce.Error(), "\n"); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("Check(integration):\n%s\nwant:\n%s", ce.Error(), strings.Join(want, "\n"))
 	}
-	if !strings.Contains(err.Error(), "hint: the integration stage reads these values") {
+	if !strings.Contains(errs.Format(err), "hint: the integration stage reads these values") {
 		t.Errorf("no hint: %v", err)
 	}
 	// Nothing half-set stays where another stage could read it: the

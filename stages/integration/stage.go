@@ -502,7 +502,7 @@ func (s *Stage) finish(ctx context.Context, env *stages.Env, cfg config.Integrat
 		reports = append(reports, p)
 	}
 	data.Reports = reports
-	if env.CI.MergeRequest > 0 && (cfg.Comment == nil || *cfg.Comment) && env.Forge != nil && env.Forge.Kind() != "none" {
+	if env.CI.MergeRequest > 0 && (cfg.Comment == nil || *cfg.Comment) && env.Forge != nil && gitops.Can(env.Forge).Writes {
 		marker := "pipeline-integration"
 		if shard != "" {
 			marker += "-shard-" + strings.ReplaceAll(shard, "/", "-of-")

@@ -225,7 +225,7 @@ func (r *run) complete(ctx context.Context, t *release.Tag) (bool, string, error
 			return false, "the tag was never pushed", nil
 		}
 	}
-	if r.forge.Kind() != "none" {
+	if gitops.Can(r.forge).Writes {
 		rel, err := r.forge.GetRelease(ctx, t.Name)
 		if err != nil {
 			return false, "", forgeError("look up the forge release of "+t.Name, err)
@@ -440,7 +440,7 @@ func (r *run) labels() release.Labels {
 // readForge fills in the MRs merged and the issues closed in the range,
 // and the current milestone.
 func (r *run) readForge(ctx context.Context, in *release.PlanInput) error {
-	if r.forge.Kind() == "none" {
+	if !gitops.Can(r.forge).Writes {
 		return nil
 	}
 	inRange := make(map[string]bool, len(in.Commits))

@@ -273,7 +273,7 @@ func (r *run) stepMergeRequest(ctx context.Context) error {
 		a.Status, a.Detail = "skipped", "release.mode is direct"
 	case r.state.kind != planNew:
 		a.Status, a.Detail = "exists", "merged"
-	case r.forge.Kind() == "none":
+	case !gitops.Can(r.forge).Writes:
 		a.Status, a.Detail = "skipped", "no forge: push the branch "+r.mrBranch()+" and open it by hand"
 	case r.env.DryRun:
 		a.Status = "would"
@@ -382,7 +382,7 @@ func (r *run) milestoneTitle(start, due time.Time) (string, error) {
 }
 
 func (r *run) stepMilestone(ctx context.Context) error {
-	if !r.cfg.Milestone.Enabled || r.forge.Kind() == "none" {
+	if !r.cfg.Milestone.Enabled || !gitops.Can(r.forge).Writes {
 		why := "no forge"
 		if !r.cfg.Milestone.Enabled {
 			why = "release.milestone.enabled is false"
@@ -440,7 +440,7 @@ func (r *run) stepMilestone(ctx context.Context) error {
 }
 
 func (r *run) stepComments(ctx context.Context) error {
-	if !r.cfg.Comment || r.forge.Kind() == "none" {
+	if !r.cfg.Comment || !gitops.Can(r.forge).Writes {
 		why := "no forge"
 		if !r.cfg.Comment {
 			why = "release.comment is off"
@@ -488,7 +488,7 @@ func (r *run) stepComments(ctx context.Context) error {
 
 func (r *run) stepForgeRelease(ctx context.Context) error {
 	a := Action{Step: StepForgeRelease, Action: "publish the forge release " + r.plan.Tag}
-	if r.forge.Kind() == "none" {
+	if !gitops.Can(r.forge).Writes {
 		a.Status, a.Detail = "skipped", "no forge"
 		r.act(a)
 		return nil
