@@ -89,7 +89,7 @@ func TestUnknownStageIsAUsageError(t *testing.T) {
 	env, _ := testEnv(t)
 	var ran []string
 	_, err := Run(context.Background(), env, []Stage{recorder{name: "build", ran: &ran}}, []string{"biuld"})
-	if errs.Code(err) != 2 || !strings.Contains(err.Error(), `unknown stage "biuld"`) || !strings.Contains(err.Error(), "the stages are build") {
+	if errs.Code(err) != 2 || !strings.Contains(err.Error(), `unknown stage "biuld"`) || !strings.Contains(errs.Format(err), "hint: the stages are build") {
 		t.Errorf("err = %v", err)
 	}
 	if len(ran) != 0 {
