@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pipeline-ci/pipeline/internal/proc"
+	"github.com/pipeline-ci/pipeline/internal/text"
 )
 
 // Git runs the git CLI in one repository. Mutations (commit, tag,
@@ -763,9 +764,4 @@ func (g *Git) WorktreeRemove(ctx context.Context, path string) error {
 	return err
 }
 
-func short(sha string) string {
-	if len(sha) > 12 {
-		return sha[:12]
-	}
-	return sha
-}
+func short(sha string) string { return text.Short(sha, 12) }

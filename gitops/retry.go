@@ -10,10 +10,10 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/pipeline-ci/pipeline/internal/errs"
+	"github.com/pipeline-ci/pipeline/internal/text"
 )
 
 // Retry policy. Two layers:
@@ -225,10 +225,7 @@ func transientNet(err error) (bool, time.Duration) {
 	return false, 0
 }
 
-func firstLine(s string) string {
-	line, _, _ := strings.Cut(s, "\n")
-	return line
-}
+func firstLine(s string) string { return text.FirstLine(s) }
 
 // wrapForgeErr gives err an exit-code kind: ours (usage) stay as they are;
 // anything the server or the network did is infrastructure.

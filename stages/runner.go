@@ -10,6 +10,7 @@ import (
 	"github.com/pipeline-ci/pipeline/internal/errs"
 	"github.com/pipeline-ci/pipeline/internal/logging"
 	"github.com/pipeline-ci/pipeline/internal/proc"
+	"github.com/pipeline-ci/pipeline/internal/text"
 	"github.com/sirupsen/logrus"
 )
 
@@ -148,10 +149,7 @@ func Final(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), FinalTimeout)
 }
 
-func firstLine(s string) string {
-	line, _, _ := strings.Cut(s, "\n")
-	return line
-}
+func firstLine(s string) string { return text.FirstLine(s) }
 
 // Select picks the stages named, keeping the order of all. An unknown name
 // is a usage error that lists the known ones.

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/pipeline-ci/pipeline/internal/proc"
+	"github.com/pipeline-ci/pipeline/internal/text"
 )
 
 // Cache is a directory of bases, one folder per key:
@@ -342,12 +343,7 @@ func (c Cache) log(format string, args ...any) {
 	}
 }
 
-func short(key string) string {
-	if len(key) > 12 {
-		return key[:12]
-	}
-	return key
-}
+func short(key string) string { return text.Short(key, 12) }
 
 // Extract unpacks a root filesystem tarball into dir, keeping owners,
 // modes and extended attributes (file capabilities).

@@ -36,6 +36,7 @@ import (
 	"github.com/pipeline-ci/pipeline/gitops"
 	"github.com/pipeline-ci/pipeline/internal/config"
 	"github.com/pipeline-ci/pipeline/internal/logging"
+	"github.com/pipeline-ci/pipeline/internal/text"
 	"github.com/pipeline-ci/pipeline/stages/handoff"
 	"github.com/sirupsen/logrus"
 )
@@ -406,9 +407,4 @@ func isSHA(s string) bool {
 	return true
 }
 
-func short(sha string) string {
-	if len(sha) > 12 {
-		return sha[:12]
-	}
-	return sha
-}
+func short(sha string) string { return text.Short(sha, 12) }

@@ -13,6 +13,7 @@ import (
 	"github.com/pipeline-ci/pipeline/gitops"
 	"github.com/pipeline-ci/pipeline/internal/errs"
 	"github.com/pipeline-ci/pipeline/internal/proc"
+	"github.com/pipeline-ci/pipeline/internal/text"
 	"github.com/pipeline-ci/pipeline/release"
 )
 
@@ -544,12 +545,7 @@ func tagName(t *release.Tag, none string) string {
 	return t.Name
 }
 
-func short(sha string) string {
-	if len(sha) > 8 {
-		return sha[:8]
-	}
-	return sha
-}
+func short(sha string) string { return text.Short(sha, 8) }
 
 func listSome(s []string, n int) string {
 	if len(s) <= n {

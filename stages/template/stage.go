@@ -39,6 +39,7 @@ import (
 	"github.com/pipeline-ci/pipeline/internal/config"
 	"github.com/pipeline-ci/pipeline/internal/errs"
 	"github.com/pipeline-ci/pipeline/internal/rootfs"
+	"github.com/pipeline-ci/pipeline/internal/text"
 	"github.com/pipeline-ci/pipeline/stages"
 	"github.com/pipeline-ci/pipeline/stages/handoff"
 )
@@ -145,7 +146,7 @@ func (s Stage) Run(ctx context.Context, env *stages.Env) (*stages.Result, error)
 	return res, nil
 }
 
-func firstLine(s string) string { l, _, _ := strings.Cut(s, "\n"); return l }
+func firstLine(s string) string { return text.FirstLine(s) }
 
 type builder struct {
 	env    *stages.Env
