@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pipeline-ci/pipeline/internal/errs"
 )
 
 type entry struct {
@@ -85,7 +87,7 @@ func TestUnpackTarRefusesEscapes(t *testing.T) {
 			}
 			dst := filepath.Join(tmp, "copy", "logs")
 			err := unpackTar(bytes.NewReader(tarOf(t, tc.entries...)), "logs", dst)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
+			if err == nil || !strings.Contains(errs.Format(err), tc.want) {
 				t.Fatalf("got %v, want an error containing %q", err, tc.want)
 			}
 			for _, p := range []string{filepath.Join(outside, "pwned"), filepath.Join(tmp, "pwned"), filepath.Join(tmp, "copy", "pwned")} {

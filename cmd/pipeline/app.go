@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -338,11 +339,11 @@ func (a *app) colour() bool {
 
 // secretVars are the environment variables that hold credentials whatever
 // pipeline.yaml says: their values are masked in every output.
-var secretVars = []string{
-	"PIPELINE_TOKEN", "GITLAB_TOKEN", "GITHUB_TOKEN", "CI_JOB_TOKEN", "CI_REGISTRY_PASSWORD",
+var secretVars = append(slices.Clone(config.ForgeTokenEnvs),
+	"CI_REGISTRY_PASSWORD",
 	"AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SESSION_TOKEN",
 	"MINIO_ROOT_PASSWORD", "MINIO_SECRET_KEY", "MINIO_ACCESS_KEY", "MINIO_ROOT_USER",
-}
+)
 
 // knownSecrets are the values of secretVars present in env.
 func knownSecrets(env ci.Env) []string {

@@ -132,7 +132,7 @@ func TestDiskFull(t *testing.T) {
 				}
 				return
 			}
-			if errs.Code(got) != 3 || !strings.Contains(got.Error(), "the disk is full") || !strings.Contains(errs.Format(got), "df -h") {
+			if errs.Code(got) != 3 || !strings.Contains(errs.Format(got), "the disk is full") || !strings.Contains(errs.Format(got), "df -h") {
 				t.Fatalf("got %v (exit %d)", got, errs.Code(got))
 			}
 			if tc.err != nil && errors.Is(tc.err, syscall.ENOSPC) && !errors.Is(got, syscall.ENOSPC) {

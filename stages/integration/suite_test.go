@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pipeline-ci/pipeline/internal/errs"
 )
 
 func TestParseSuiteAllKinds(t *testing.T) {
@@ -91,7 +93,7 @@ func TestParseSuiteErrorsNamePositions(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := ParseSuite("s.yaml", []byte(c.src))
-			if err == nil || !strings.Contains(err.Error(), c.want) {
+			if err == nil || !strings.Contains(errs.Format(err), c.want) {
 				t.Fatalf("want error containing %q, got %v", c.want, err)
 			}
 		})
@@ -101,7 +103,7 @@ func TestParseSuiteErrorsNamePositions(t *testing.T) {
 func TestSuiteNamesUnique(t *testing.T) {
 	a, _ := ParseSuite("a/web.yaml", []byte("checks:\n  - {id: x, port: {port: 1}}\n"))
 	b, _ := ParseSuite("b/web.yaml", []byte("checks:\n  - {id: x, port: {port: 1}}\n"))
-	if err := checkSuiteNames([]*Suite{a, b}); err == nil || !strings.Contains(err.Error(), `suite name "web" is also used by a/web.yaml`) {
+	if err := checkSuiteNames([]*Suite{a, b}); err == nil || !strings.Contains(errs.Format(err), `suite name "web" is also used by a/web.yaml`) {
 		t.Fatalf("got %v", err)
 	}
 }

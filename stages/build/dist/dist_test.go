@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pipeline-ci/pipeline/internal/errs"
 )
 
 func TestCompareDeb(t *testing.T) {
@@ -139,12 +141,12 @@ func TestNewLockRefusesTwoVersions(t *testing.T) {
 		t.Fatalf("two versions of agent: got %v, want a DuplicateError", err)
 	}
 	for _, want := range []string{"two versions of agent", "1.0-1", "1.1-1", "agent_1.0-1_all.deb"} {
-		if !strings.Contains(err.Error(), want) {
+		if !strings.Contains(errs.Format(err), want) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}
 	}
 	// Same name, version and arch but different bytes: refused too.
-	if _, err := NewLock([]Package{pkg(Deb, "x", "1", "all", "s1"), pkg(Deb, "x", "1", "all", "s2")}); !errors.As(err, &dup) || !strings.Contains(err.Error(), "two different files") {
+	if _, err := NewLock([]Package{pkg(Deb, "x", "1", "all", "s1"), pkg(Deb, "x", "1", "all", "s2")}); !errors.As(err, &dup) || !strings.Contains(errs.Format(err), "two different files") {
 		t.Errorf("different bytes for one version: %v", err)
 	}
 	// The same file listed twice is one package.
