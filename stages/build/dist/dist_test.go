@@ -4,11 +4,14 @@ import (
 	"errors"
 	"math/rand"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/pipeline-ci/pipeline/internal/errs"
+	"github.com/pipeline-ci/pipeline/internal/testutil"
 )
 
 func TestCompareDeb(t *testing.T) {
@@ -237,4 +240,30 @@ func FuzzInspect(f *testing.F) {
 		}
 		_, _ = Inspect(p)
 	})
+}
+
+// CompareDeb orders versions exactly as dpkg does: each pair is also
+// asked of `dpkg --compare-versions` (the real tool, not a copy of it).
+func TestCompareDebAgreesWithDpkg(t *testing.T) {
+	dpkg := testutil.NeedTool(t, "dpkg")
+	versions := []string{
+		"1.0", "1.0-1", "1.0-01", "1.0-2", "1.0~rc1", "1.0~rc1-1", "1.0~~", "1.0~", "1.0+b1", "1.0.1",
+		"1:0.9", "0:1.0", "2:0", "1.0a", "1.0A", "1.0-1ubuntu1", "1.0-1+deb12u1", "1.00", "10", "9",
+		"1.2.3-4.5", "1.2.3-4.10", "0.0~git20240101.abcdef-1", "1.0.0+dfsg-2", "1.0-1~bpo12+1",
+	}
+	// Sorted by CompareDeb, each neighbour must be "lt" or "eq" for dpkg
+	// as CompareDeb says: then both orders are the same (dpkg's is a total
+	// order), with one dpkg call a pair of neighbours.
+	sorted := slices.Clone(versions)
+	slices.SortStableFunc(sorted, CompareDeb)
+	for i := 1; i < len(sorted); i++ {
+		a, b := sorted[i-1], sorted[i]
+		op := "lt"
+		if CompareDeb(a, b) == 0 {
+			op = "eq"
+		}
+		if err := exec.Command(dpkg, "--compare-versions", a, op, b).Run(); err != nil {
+			t.Errorf("CompareDeb puts %q before %q (%s), dpkg does not agree: %v", a, b, op, err)
+		}
+	}
 }
