@@ -631,7 +631,7 @@ func (g *Git) CherryPick(ctx context.Context, sha string, opts CherryPickOptions
 		}
 		files, _ := g.Run(ctx, "diff", "--name-only", "--diff-filter=U")
 		if _, aerr := g.Run(ctx, "cherry-pick", "--abort"); aerr != nil {
-			return "", fmt.Errorf("cherry-pick %s failed and could not be aborted: %v: %w", short(sha), aerr, err)
+			return "", fmt.Errorf("cherry-pick %s failed and could not be aborted: %w: %w", short(sha), aerr, err)
 		}
 		if files != "" {
 			return "", &ConflictError{SHA: sha, Files: strings.Split(files, "\n")}

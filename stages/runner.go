@@ -73,10 +73,7 @@ func RunOne(ctx context.Context, env *Env, s Stage) (*Result, error) {
 		res.Outcome, res.Summary = Cancelled, stop.Error()
 	}
 	if err != nil && res == nil {
-		res = &Result{Outcome: Errored, Summary: firstLine(err.Error())}
-		if errs.KindOf(err) == errs.Failure {
-			res.Outcome = Failed
-		}
+		res, _ = ErrorResult(&Result{}, err)
 	}
 	if res != nil {
 		res.Stage = name
@@ -112,6 +109,17 @@ func RunOne(ctx context.Context, env *Env, s Stage) (*Result, error) {
 		return res, err
 	}
 	return res, nil
+}
+
+// ErrorResult gives res the outcome of a stage that ended with err: Failed
+// for a verdict (errs.Failure), else Errored, with err's first line as the
+// summary. It returns res and err, for `return stages.ErrorResult(res, err)`.
+func ErrorResult(res *Result, err error) (*Result, error) {
+	res.Outcome, res.Summary = Errored, firstLine(err.Error())
+	if errs.KindOf(err) == errs.Failure {
+		res.Outcome = Failed
+	}
+	return res, err
 }
 
 // cancelledError is the error of a stage a cancel stopped: "STAGE:

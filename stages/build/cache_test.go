@@ -117,7 +117,7 @@ func TestChangedWithoutVersionBumpFails(t *testing.T) {
 	if errs.KindOf(err) != errs.Failure {
 		t.Fatalf("exit %d (%v), want 1", errs.Code(err), err)
 	}
-	msg := err.Error()
+	msg := errs.Format(err)
 	for _, p := range next.Out.Lock.Packages {
 		if p.Name != "appliance-agent" {
 			continue

@@ -253,7 +253,7 @@ func NewRunner(t config.IntegrationTarget, repo string, lookup func(string) (str
 		}
 		hostKey, err := os.ReadFile(abs(t.KnownHosts))
 		if err != nil {
-			return nil, errs.New(errs.Usage, fmt.Errorf("target %s: known_hosts: %v", t.Name, err), "for a qemu target, known_hosts names a file holding the template's public host key")
+			return nil, errs.New(errs.Usage, fmt.Errorf("target %s: known_hosts: %w", t.Name, err), "for a qemu target, known_hosts names a file holding the template's public host key")
 		}
 		user := t.User
 		if user == "" {
@@ -389,13 +389,13 @@ func (s *Stage) Run(ctx context.Context, env *stages.Env) (*stages.Result, error
 			src = filepath.Join(env.Repo, src)
 		}
 		if _, err := os.Stat(src); err != nil {
-			return nil, errs.New(errs.Usage, fmt.Errorf("integration.copy: %v", err), "build the files first (pipeline build) or fix the path")
+			return nil, errs.New(errs.Usage, fmt.Errorf("integration.copy: %w", err), "build the files first (pipeline build) or fix the path")
 		}
 		plan.Copy = append(plan.Copy, CopyItem{Src: src, Dest: c.Dest})
 	}
 	for _, c := range prov.Copy { // the built-in provisioning's
 		if _, err := os.Stat(c.Src); err != nil {
-			return nil, errs.New(errs.Usage, fmt.Errorf("integration: built-in provisioning: %v", err), "build the packages first (pipeline build)")
+			return nil, errs.New(errs.Usage, fmt.Errorf("integration: built-in provisioning: %w", err), "build the packages first (pipeline build)")
 		}
 		plan.Copy = append(plan.Copy, c)
 	}

@@ -531,7 +531,7 @@ func compileMatcher(s string) (*matcher, error) {
 	if len(s) >= 2 && strings.HasPrefix(s, "/") && strings.HasSuffix(s, "/") {
 		re, err := regexp.Compile("(?m)" + s[1:len(s)-1])
 		if err != nil {
-			return nil, fmt.Errorf("bad regular expression %s: %v", s, err)
+			return nil, fmt.Errorf("bad regular expression %s: %w", s, err)
 		}
 		return &matcher{re: re}, nil
 	}

@@ -118,12 +118,8 @@ func (s Stage) Run(ctx context.Context, env *stages.Env) (*stages.Result, error)
 		}
 	}
 	switch {
-	case err != nil && errs.KindOf(err) == errs.Failure:
-		res.Outcome, res.Summary = stages.Failed, firstLine(err.Error())
-		return res, err
 	case err != nil:
-		res.Outcome, res.Summary = stages.Errored, firstLine(err.Error())
-		return res, err
+		return stages.ErrorResult(res, err)
 	case env.DryRun:
 		res.Outcome = stages.DryRunned
 		res.Summary = fmt.Sprintf("%s: key %s: would build and publish %s", t.Name, out.Key, strings.Join(b.recipe.Formats, ", "))
