@@ -39,7 +39,6 @@ import (
 	"github.com/pipeline-ci/pipeline/internal/ci"
 	"github.com/pipeline-ci/pipeline/internal/config"
 	"github.com/pipeline-ci/pipeline/internal/errs"
-	"github.com/pipeline-ci/pipeline/internal/text"
 	"github.com/pipeline-ci/pipeline/stages"
 	"github.com/pipeline-ci/pipeline/stages/build/dist"
 	"github.com/pipeline-ci/pipeline/stages/build/metapkg"
@@ -463,5 +462,3 @@ func orDefault(v, d string) string {
 	}
 	return v
 }
-
-func firstLine(s string) string { return text.FirstLine(s) }

@@ -201,6 +201,10 @@ func (e *SuiteError) Error() string { return strings.Join(e.Problems, "\n") }
 // keys, missing or duplicate ids, a check with no kind or two kinds, and
 // bad values are all errors naming file:line:col. file is the name used in
 // messages and to resolve script paths.
+//
+// The walk below is the second YAML walker of the repository (the config
+// decoder is the first): folding it into internal/config's decoder waits
+// for the integration steps refactor (#17), which owns this file.
 func ParseSuite(file string, data []byte) (*Suite, error) {
 	p := &parser{file: file}
 	var doc yaml.Node
