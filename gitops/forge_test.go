@@ -45,11 +45,6 @@ type fixture struct {
 // Retry-After) is decided as in production but not slept.
 var fastRetry = Retry{Attempts: 6, Min: 5 * time.Millisecond, Max: 40 * time.Millisecond, Timeout: 5 * time.Second, Sleep: func(time.Duration) {}}
 
-type syncBuf struct {
-	mu sync.Mutex
-	bytes.Buffer
-}
-
 func logTo(b *bytes.Buffer, mu *sync.Mutex) func(string, ...any) {
 	return func(f string, a ...any) { mu.Lock(); fmt.Fprintf(b, f+"\n", a...); mu.Unlock() }
 }
@@ -478,7 +473,7 @@ func TestPersistentFailureIsInfra(t *testing.T) {
 		t.Run(fx.name, func(t *testing.T) {
 			fx.srv.Inject(forgetest.Fault{Kind: forgetest.ServerError, Times: 1000})
 			_, err := fx.forge.CreateMilestone(context.Background(), MilestoneInput{Title: "x"})
-			if err == nil || errs.KindOf(err) != errs.Infra || !strings.Contains(err.Error(), "create milestone x") {
+			if err == nil || errs.KindOf(err) != errs.Infra || !strings.Contains(errs.Format(err), "create milestone x") {
 				t.Fatalf("err = %v (kind %v)", err, errs.KindOf(err))
 			}
 			if n := len(fx.srv.Requests()); n > 60 {
@@ -534,10 +529,10 @@ func TestJobTokenScope(t *testing.T) {
 		if !errors.Is(err, ErrJobTokenScope) || errs.KindOf(err) != errs.Usage {
 			t.Fatalf("%s with CI_JOB_TOKEN: want usage error wrapping ErrJobTokenScope, got %v", name, err)
 		}
-		if !strings.Contains(err.Error(), "PIPELINE_TOKEN") || !strings.Contains(err.Error(), "api scope") {
+		if !strings.Contains(errs.Format(err), "PIPELINE_TOKEN") || !strings.Contains(errs.Format(err), "api scope") {
 			t.Fatalf("%s: error does not say what to do: %v", name, err)
 		}
-		if strings.Contains(err.Error(), jobToken) {
+		if strings.Contains(errs.Format(err), jobToken) {
 			t.Fatalf("token in error: %v", err)
 		}
 	}
@@ -574,7 +569,7 @@ func TestOpenForgeSelection(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			f, err := OpenForge(c.cfg, ci.Detect(c.env), nil)
 			if c.err != "" {
-				if err == nil || !strings.Contains(err.Error(), c.err) || errs.KindOf(err) != errs.Usage {
+				if err == nil || !strings.Contains(errs.Format(err), c.err) || errs.KindOf(err) != errs.Usage {
 					t.Fatalf("err = %v, want usage error about %q", err, c.err)
 				}
 				return
@@ -612,7 +607,7 @@ func TestTokenPrecedenceAndNoTokenError(t *testing.T) {
 	srv.GitLab().AddProject(42, "g/p")
 	f, _ := NewGitLab(Options{BaseURL: srv.GitLabURL(), Project: "42"})
 	err := f.SetStatus(context.Background(), Status{SHA: "x", Name: "n", State: "success"})
-	if errs.KindOf(err) != errs.Usage || !strings.Contains(err.Error(), "PIPELINE_TOKEN") || len(srv.Requests()) != 0 {
+	if errs.KindOf(err) != errs.Usage || !strings.Contains(errs.Format(err), "PIPELINE_TOKEN") || len(srv.Requests()) != 0 {
 		t.Fatalf("no token: %v (requests %d)", err, len(srv.Requests()))
 	}
 }
@@ -638,7 +633,7 @@ func TestTokensNeverInOutput(t *testing.T) {
 			if err == nil {
 				t.Fatal("a wrong token was accepted")
 			}
-			if errs.KindOf(err) != errs.Usage || !strings.Contains(err.Error(), "(401): check that it is valid") {
+			if errs.KindOf(err) != errs.Usage || !strings.Contains(errs.Format(err), "(401): check that it is valid") {
 				t.Fatalf("wrong token: want a usage error saying what to check, got %v", err)
 			}
 			outputs = append(outputs, err.Error())

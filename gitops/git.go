@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pipeline-ci/pipeline/internal/proc"
+	"github.com/pipeline-ci/pipeline/internal/text"
 )
 
 // Git runs the git CLI in one repository. Mutations (commit, tag,
@@ -630,7 +631,7 @@ func (g *Git) CherryPick(ctx context.Context, sha string, opts CherryPickOptions
 		}
 		files, _ := g.Run(ctx, "diff", "--name-only", "--diff-filter=U")
 		if _, aerr := g.Run(ctx, "cherry-pick", "--abort"); aerr != nil {
-			return "", fmt.Errorf("cherry-pick %s failed and could not be aborted: %v: %w", short(sha), aerr, err)
+			return "", fmt.Errorf("cherry-pick %s failed and could not be aborted: %w: %w", short(sha), aerr, err)
 		}
 		if files != "" {
 			return "", &ConflictError{SHA: sha, Files: strings.Split(files, "\n")}
@@ -763,9 +764,4 @@ func (g *Git) WorktreeRemove(ctx context.Context, path string) error {
 	return err
 }
 
-func short(sha string) string {
-	if len(sha) > 12 {
-		return sha[:12]
-	}
-	return sha
-}
+func short(sha string) string { return text.Short(sha, 12) }

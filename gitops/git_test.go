@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pipeline-ci/pipeline/internal/errs"
 	"github.com/pipeline-ci/pipeline/internal/proc"
 	"github.com/pipeline-ci/pipeline/internal/testutil"
 )
@@ -137,10 +138,10 @@ func TestPushErrorsNeverShowCredentials(t *testing.T) {
 	if err == nil {
 		t.Fatal("push to a closed port succeeded")
 	}
-	if strings.Contains(err.Error(), "glpat-SECRET123") {
+	if strings.Contains(errs.Format(err), "glpat-SECRET123") {
 		t.Fatalf("token in error: %v", err)
 	}
-	if !strings.Contains(err.Error(), "***@127.0.0.1") {
+	if !strings.Contains(errs.Format(err), "***@127.0.0.1") {
 		t.Fatalf("error should still name the host: %v", err)
 	}
 }
@@ -218,7 +219,7 @@ func TestDeepenToTag(t *testing.T) {
 		t.Fatalf("fetched all %d commits of master; deepening should stop near the tag", n)
 	}
 	// A complete clone needs nothing and a missing tag is a clear error.
-	if err := c.DeepenToTag(ctx, "origin", "v9.9.9"); err == nil || !strings.Contains(err.Error(), "does not exist") {
+	if err := c.DeepenToTag(ctx, "origin", "v9.9.9"); err == nil || !strings.Contains(errs.Format(err), "does not exist") {
 		t.Fatalf("missing tag: %v", err)
 	}
 }
@@ -421,7 +422,7 @@ func TestRunDeadlineStopsGitAndItsChildren(t *testing.T) {
 	if took > 2*time.Second {
 		t.Errorf("Run returned after %s with a 1s deadline", took)
 	}
-	if err == nil || !errors.Is(err, proc.ErrTimedOut) || !strings.Contains(err.Error(), "git ls-remote") || !strings.Contains(err.Error(), "timed out") {
+	if err == nil || !errors.Is(err, proc.ErrTimedOut) || !strings.Contains(errs.Format(err), "git ls-remote") || !strings.Contains(errs.Format(err), "timed out") {
 		t.Errorf("err = %v, want a git error that says it timed out", err)
 	}
 	if pids := procsWithArg(t, marker); len(pids) > 0 {

@@ -114,10 +114,7 @@ func token(kind, tokenEnv string, p ci.Provider, env ci.Env) (tok, source string
 		return "", "", false, errs.New(errs.Usage, fmt.Errorf("forge.token_env names %s, which is not set", tokenEnv),
 			"set "+tokenEnv+" in the environment (a CI/CD variable, masked), or remove forge.token_env")
 	}
-	names := []string{"PIPELINE_TOKEN", "GITLAB_TOKEN"}
-	if kind == "github" {
-		names = []string{"PIPELINE_TOKEN", "GITHUB_TOKEN"}
-	}
+	names := config.ForgeTokenEnvsFor(kind)
 	for _, n := range names {
 		if v := ci.Get(env, n); v != "" {
 			return v, n, false, nil

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/pipeline-ci/pipeline/internal/errs"
+	"github.com/pipeline-ci/pipeline/internal/text"
 )
 
 // Retry policy. Two layers:
@@ -343,10 +344,7 @@ func permanentNet(err error) bool {
 	return false
 }
 
-func firstLine(s string) string {
-	line, _, _ := strings.Cut(s, "\n")
-	return line
-}
+func firstLine(s string) string { return text.FirstLine(s) }
 
 // wrapForgeErr gives err an exit-code kind: ours (usage) stay as they are;
 // anything the server or the network did is infrastructure.

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/pipeline-ci/pipeline/internal/errs"
 )
 
 const entry140 = "## [1.4.0] - 2026-11-21\n\n### Features\n\n- a\n"
@@ -57,10 +59,10 @@ func TestVersionFiles(t *testing.T) {
 	if err != nil || string(got) != strings.Replace(src, `Version = "1.3.0"`, `Version = "1.4.0"`, 1) {
 		t.Errorf("regex: %q %v", got, err)
 	}
-	if _, err := SetRegex([]byte(src), `Release = "([^"]+)"`, "1.4.0"); err == nil || !strings.Contains(err.Error(), "matches nothing") {
+	if _, err := SetRegex([]byte(src), `Release = "([^"]+)"`, "1.4.0"); err == nil || !strings.Contains(errs.Format(err), "matches nothing") {
 		t.Errorf("regex no match: %v", err)
 	}
-	if _, err := SetRegex([]byte(src), `Version`, "1.4.0"); err == nil || !strings.Contains(err.Error(), "group") {
+	if _, err := SetRegex([]byte(src), `Version`, "1.4.0"); err == nil || !strings.Contains(errs.Format(err), "group") {
 		t.Errorf("regex without group: %v", err)
 	}
 
@@ -77,7 +79,7 @@ func TestVersionFiles(t *testing.T) {
 		}
 	}
 	for key, msg := range map[string]string{"package.nope": `no "nope"`, "list": "list", "name.x": "not inside a mapping", "package": "mapping"} {
-		if _, err := SetYAMLKey([]byte(yml), key, "1.4.0"); err == nil || !strings.Contains(err.Error(), msg) {
+		if _, err := SetYAMLKey([]byte(yml), key, "1.4.0"); err == nil || !strings.Contains(errs.Format(err), msg) {
 			t.Errorf("yaml %s: error %v, want %q", key, err, msg)
 		}
 	}

@@ -3,6 +3,7 @@ package release
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -54,7 +55,7 @@ func ReadLog(r io.Reader, fn func(Commit) error) error {
 	n := 0
 	for {
 		chunk, err := br.ReadSlice(0)
-		if err == bufio.ErrBufferFull {
+		if errors.Is(err, bufio.ErrBufferFull) {
 			long = append(long, chunk...)
 			continue
 		}

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"testing/iotest"
 	"time"
+
+	"github.com/pipeline-ci/pipeline/internal/errs"
 )
 
 // encode writes commits the way `git log -z LogFormat` does.
@@ -91,7 +93,7 @@ func TestReadLogErrors(t *testing.T) {
 	} {
 		if _, err := ParseLog(strings.NewReader(in)); err == nil {
 			t.Errorf("%s: no error", name)
-		} else if !strings.Contains(err.Error(), "record 1") {
+		} else if !strings.Contains(errs.Format(err), "record 1") {
 			t.Errorf("%s: error %q does not name the record", name, err)
 		}
 	}

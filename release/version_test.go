@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/Masterminds/semver/v3"
+
+	"github.com/pipeline-ci/pipeline/internal/errs"
 )
 
 func v(s string) *semver.Version { return semver.MustParse(s) }
@@ -55,7 +57,7 @@ func TestNext(t *testing.T) {
 	for _, c := range cases {
 		got, bump, reason, err := Next(c.in)
 		if c.wantErr != "" {
-			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+			if err == nil || !strings.Contains(errs.Format(err), c.wantErr) {
 				t.Errorf("%s: error %v, want %q", c.name, err, c.wantErr)
 			}
 			continue

@@ -7,7 +7,9 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/pipeline-ci/pipeline/internal/yamlbound"
 )
 
 // SetPlain makes a plain version file hold version, keeping whether the
@@ -57,6 +59,9 @@ func SetRegex(content []byte, pattern, version string) ([]byte, error) {
 // "images[0].tag" is not supported: keys only) to version, editing only the
 // bytes of that value so comments, order and quoting stay as they were.
 func SetYAMLKey(content []byte, key, version string) ([]byte, error) {
+	if err := yamlbound.Check(content); err != nil {
+		return nil, fmt.Errorf("parse YAML: %w", err)
+	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(content, &doc); err != nil {
 		return nil, fmt.Errorf("parse YAML: %w", err)

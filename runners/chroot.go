@@ -86,7 +86,7 @@ func (c *Chroot) start(ctx context.Context) error {
 	} else if out, err := proc.Command(ctx, "cp", "-a", "--reflink=auto", c.Rootfs, root).CombinedOutput(); err != nil {
 		// --reflink=auto makes the copy nearly free on btrfs/xfs.
 		os.RemoveAll(work)
-		return unreachable(c.Name, "copy rootfs", fmt.Errorf("%v: %s", err, out))
+		return unreachable(c.Name, "copy rootfs", fmt.Errorf("%w: %s", err, out))
 	}
 	bwrap := c.Bwrap
 	if bwrap == "" {
@@ -113,7 +113,7 @@ func (c *Chroot) start(ctx context.Context) error {
 	}
 	// The sandbox lives until stop, not until the ctx of this call ends;
 	// its own process group goes as a whole then.
-	cmd := proc.Command(context.Background(), argv[0], argv[1:]...)
+	cmd := proc.Command(context.Background(), argv[0], argv[1:]...) //nolint:contextcheck // the sandbox outlives this call (see above)
 	cmd.ExtraFiles = []*os.File{infoW}
 	stderr := &limitedBuffer{max: 4096}
 	cmd.Stderr = stderr
@@ -139,7 +139,7 @@ func (c *Chroot) start(ctx context.Context) error {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		os.RemoveAll(work)
-		return unreachable(c.Name, "start bubblewrap", fmt.Errorf("%v: %s", err, stderr.String()))
+		return unreachable(c.Name, "start bubblewrap", fmt.Errorf("%w: %s", err, stderr.String()))
 	}
 	c.work, c.sandbox, c.pid = work, cmd, pid
 	return nil

@@ -60,7 +60,7 @@ func (c *Container) engineOut(ctx context.Context, what string, args ...string) 
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := runCtx(ctx, cmd); err != nil {
-		return "", unreachable(c.Name, what, fmt.Errorf("%s %s: %v: %s", cmd.Path, strings.Join(args, " "), err, strings.TrimSpace(stderr.String())))
+		return "", unreachable(c.Name, what, fmt.Errorf("%s %s: %w: %s", cmd.Path, strings.Join(args, " "), err, strings.TrimSpace(stderr.String())))
 	}
 	return strings.TrimSpace(stdout.String()), nil
 }
@@ -147,7 +147,7 @@ func (c *Container) CopyOut(ctx context.Context, src, dst string) error {
 func (c *Container) Reset(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.remove()
+	c.remove() //nolint:contextcheck // removal must happen even after a cancel
 	return c.start(ctx)
 }
 

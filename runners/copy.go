@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -102,41 +103,59 @@ func packTar(w io.Writer, src, top string) error {
 }
 
 // unpackTar extracts a stream whose entries all sit under top into dst,
-// refusing entries that would escape it.
+// refusing entries that would escape it: names with "..", symbolic links
+// that are absolute or climb out of dst, hard links to outside top. Writes
+// go through an os.Root on dst's parent, so not even a link already in dst
+// can lead them elsewhere. The stream comes from the target, which must
+// not be able to write anywhere on this machine.
 func unpackTar(r io.Reader, top, dst string) error {
+	parent, base := filepath.Dir(dst), filepath.Base(dst)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return err
+	}
+	root, err := os.OpenRoot(parent)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	inside := func(name string) (string, error) {
+		name = path.Clean(name)
+		switch {
+		case name == top:
+			return "", nil
+		case strings.HasPrefix(name, top+"/"):
+			rel := strings.TrimPrefix(name, top+"/")
+			if rel == ".." || strings.HasPrefix(rel, "../") {
+				return "", fmt.Errorf("entry %q escapes the destination", name)
+			}
+			return rel, nil
+		}
+		return "", fmt.Errorf("unexpected entry %q in archive", name)
+	}
 	tr := tar.NewReader(r)
 	for {
 		h, err := tr.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		name := path.Clean(h.Name)
-		var rel string
-		switch {
-		case name == top:
-			rel = ""
-		case strings.HasPrefix(name, top+"/"):
-			rel = strings.TrimPrefix(name, top+"/")
-		default:
-			return fmt.Errorf("unexpected entry %q in archive", h.Name)
+		rel, err := inside(h.Name)
+		if err != nil {
+			return err
 		}
-		if strings.HasPrefix(rel, "../") || rel == ".." {
-			return fmt.Errorf("entry %q escapes the destination", h.Name)
-		}
-		p := filepath.Join(dst, filepath.FromSlash(rel))
+		p := path.Join(base, rel) // in root
 		switch h.Typeflag {
 		case tar.TypeDir:
-			if err := os.MkdirAll(p, 0o755); err != nil {
+			if err := root.MkdirAll(p, 0o755); err != nil {
 				return err
 			}
 		case tar.TypeReg:
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			if err := root.MkdirAll(path.Dir(p), 0o755); err != nil {
 				return err
 			}
-			f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, os.FileMode(h.Mode)&0o777)
+			f, err := root.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, os.FileMode(h.Mode)&0o777)
 			if err != nil {
 				return err
 			}
@@ -148,8 +167,21 @@ func unpackTar(r io.Reader, top, dst string) error {
 				return err
 			}
 		case tar.TypeSymlink:
-			_ = os.Remove(p)
-			if err := os.Symlink(h.Linkname, p); err != nil {
+			to := path.Join(path.Dir(rel), h.Linkname)
+			if rel == "" || path.IsAbs(h.Linkname) || to == ".." || strings.HasPrefix(to, "../") {
+				return fmt.Errorf("symbolic link %q -> %q leaves the destination %s: refused (copy what it points to instead)", h.Name, h.Linkname, dst)
+			}
+			_ = root.Remove(p)
+			if err := root.Symlink(h.Linkname, p); err != nil {
+				return err
+			}
+		case tar.TypeLink:
+			target, err := inside(h.Linkname)
+			if err != nil {
+				return fmt.Errorf("hard link %q -> %q: %w", h.Name, h.Linkname, err)
+			}
+			_ = root.Remove(p)
+			if err := root.Link(path.Join(base, target), p); err != nil {
 				return err
 			}
 		}

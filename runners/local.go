@@ -62,7 +62,7 @@ func copyLocal(ctx context.Context, src, dst string) error {
 		args = []string{"-a", src + "/.", dst}
 	}
 	if out, err := proc.Command(ctx, "cp", args...).CombinedOutput(); err != nil {
-		return fmt.Errorf("cp -a %s %s: %v: %s", src, dst, err, out)
+		return fmt.Errorf("cp -a %s %s: %w: %s", src, dst, err, out)
 	}
 	return nil
 }

@@ -86,7 +86,7 @@ func (q *QEMU) boot(ctx context.Context) error {
 		timeout = 10 * time.Minute
 	}
 	if err := vm.WaitForSSH(ctx, timeout); err != nil {
-		vm.Kill()
+		_ = vm.Kill() // already failing: the first error is the one reported
 		os.RemoveAll(dir)
 		return unreachable(q.Name, "boot", err)
 	}
@@ -94,13 +94,13 @@ func (q *QEMU) boot(ctx context.Context) error {
 	host, port, _ := net.SplitHostPort(vm.SSHAddr())
 	line := fmt.Sprintf("[%s]:%s %s\n", host, port, strings.TrimSpace(q.HostKey))
 	if err := os.WriteFile(known, []byte(line), 0o600); err != nil {
-		vm.Kill()
+		_ = vm.Kill() // already failing: the first error is the one reported
 		os.RemoveAll(dir)
 		return unreachable(q.Name, "qemu", err)
 	}
 	s := &SSH{Name: q.Name, Addr: vm.SSHAddr(), User: q.User, Key: q.Key, KnownHosts: known, ReadyTimeout: time.Minute}
 	if err := s.Start(ctx); err != nil {
-		vm.Kill()
+		_ = vm.Kill() // already failing: the first error is the one reported
 		os.RemoveAll(dir)
 		return err
 	}
@@ -110,7 +110,7 @@ func (q *QEMU) boot(ctx context.Context) error {
 	if _, err := s.Run(ctx, Command{Script: "command -v systemctl >/dev/null 2>&1 && systemctl is-system-running --wait >/dev/null 2>&1; true",
 		Timeout: timeout}); err != nil {
 		s.Close()
-		vm.Kill()
+		_ = vm.Kill() // already failing: the first error is the one reported
 		os.RemoveAll(dir)
 		return err
 	}
@@ -181,7 +181,7 @@ func (q *QEMU) stop() {
 		q.ssh = nil
 	}
 	if q.vm != nil {
-		q.vm.Kill()
+		_ = q.vm.Kill() // stopping: a VM that will not die is reaped with its process group
 		q.vm = nil
 	}
 	if q.dir != "" {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pipeline-ci/pipeline/internal/errs"
 	"github.com/pipeline-ci/pipeline/internal/testutil"
 	"github.com/pipeline-ci/pipeline/runners"
 	"github.com/pipeline-ci/pipeline/runners/runnertest"
@@ -134,7 +135,7 @@ func TestSSHRejectsUnknownHostKey(t *testing.T) {
 	os.WriteFile(wrong, []byte(strings.Replace(string(b), other.Addr[len("127.0.0.1:"):], d.Addr[len("127.0.0.1:"):], 1)), 0o644)
 	s := &runners.SSH{Name: "ssh", Addr: d.Addr, User: d.User, Key: d.Key, KnownHosts: wrong, ReadyTimeout: time.Second}
 	err := s.Start(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "host key") || !errorsIs(err, runners.ErrUnreachable) {
+	if err == nil || !strings.Contains(errs.Format(err), "host key") || !errorsIs(err, runners.ErrUnreachable) {
 		t.Fatalf("want a host key error marked unreachable, got %v", err)
 	}
 }

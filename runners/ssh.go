@@ -46,35 +46,37 @@ type SSH struct {
 
 func (s *SSH) Target() string { return s.Name }
 
-func (s *SSH) config() (*ssh.ClientConfig, error) {
+// config is the client configuration of one connect. Authentication
+// through the agent opens the agent's socket only when the handshake asks
+// for keys; done closes it (call it once the handshakes are over).
+func (s *SSH) config(ctx context.Context) (cfg *ssh.ClientConfig, done func(), err error) {
+	done = func() {}
 	if s.KnownHosts == "" {
-		return nil, fmt.Errorf("no known_hosts file: host keys are always checked; add the host's key to a known_hosts file and name it")
+		return nil, done, fmt.Errorf("no known_hosts file: host keys are always checked; add the host's key to a known_hosts file and name it")
 	}
 	hostKey, err := knownhosts.New(s.KnownHosts)
 	if err != nil {
-		return nil, fmt.Errorf("known_hosts: %w", err)
+		return nil, done, fmt.Errorf("known_hosts: %w", err)
 	}
 	var auth []ssh.AuthMethod
 	if len(s.Key) > 0 {
 		signer, err := ssh.ParsePrivateKey(s.Key)
 		if err != nil {
-			return nil, fmt.Errorf("private key: %w", err)
+			return nil, done, fmt.Errorf("private key: %w", err)
 		}
 		auth = append(auth, ssh.PublicKeys(signer))
 	} else if s.AgentSocket != "" {
-		conn, err := net.Dial("unix", s.AgentSocket)
-		if err != nil {
-			return nil, fmt.Errorf("ssh agent: %w", err)
-		}
-		auth = append(auth, ssh.PublicKeysCallback(agent.NewClient(conn).Signers))
+		a := &agentConn{ctx: ctx, socket: s.AgentSocket}
+		auth = append(auth, ssh.PublicKeysCallback(a.signers))
+		done = a.close
 	} else {
-		return nil, fmt.Errorf("no private key and no SSH agent: configure key_file/key_env or run an agent")
+		return nil, done, fmt.Errorf("no private key and no SSH agent: configure key_file/key_env or run an agent")
 	}
 	timeout := s.DialTimeout
 	if timeout == 0 {
 		timeout = 10 * time.Second
 	}
-	return &ssh.ClientConfig{User: s.User, Auth: auth, HostKeyCallback: hostKey, Timeout: timeout}, nil
+	return &ssh.ClientConfig{User: s.User, Auth: auth, HostKeyCallback: hostKey, Timeout: timeout}, done, nil
 }
 
 func (s *SSH) Start(ctx context.Context) error {
@@ -86,10 +88,11 @@ func (s *SSH) Start(ctx context.Context) error {
 // connect dials until it works or ReadyTimeout passes. Host key and
 // authentication failures are not retried: waiting will not fix them.
 func (s *SSH) connect(ctx context.Context) error {
-	cfg, err := s.config()
+	cfg, done, err := s.config(ctx)
 	if err != nil {
 		return unreachable(s.Name, "ssh "+s.Addr, err)
 	}
+	defer done()
 	ready := s.ReadyTimeout
 	if ready == 0 {
 		ready = 30 * time.Second
@@ -131,6 +134,34 @@ func (s *SSH) connect(ctx context.Context) error {
 		case <-ctx.Done():
 		case <-time.After(500 * time.Millisecond):
 		}
+	}
+}
+
+// agentConn is one connect's link to the SSH agent: dialled when a
+// handshake first asks for keys, kept for the retries of that connect
+// (a signer from the agent signs through it), closed by close.
+type agentConn struct {
+	ctx    context.Context
+	socket string
+	conn   net.Conn
+}
+
+func (a *agentConn) signers() ([]ssh.Signer, error) {
+	if a.conn == nil {
+		var d net.Dialer
+		conn, err := d.DialContext(a.ctx, "unix", a.socket)
+		if err != nil {
+			return nil, fmt.Errorf("ssh agent at %s: %w", a.socket, err)
+		}
+		a.conn = conn
+	}
+	return agent.NewClient(a.conn).Signers()
+}
+
+func (a *agentConn) close() {
+	if a.conn != nil {
+		a.conn.Close()
+		a.conn = nil
 	}
 }
 
@@ -228,7 +259,7 @@ func (s *SSH) Run(ctx context.Context, cmd Command) (Output, error) {
 		_ = sess.Signal(ssh.SIGKILL)
 		sess.Close()
 		select {
-		case <-done:
+		case <-done: //nolint:errcheck // killed: the cancellation is the error reported
 		case <-time.After(2 * time.Second):
 		}
 		out := Output{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), Exit: -1, TimedOut: true, Duration: time.Since(start)}
@@ -290,7 +321,7 @@ func (s *SSH) Reset(ctx context.Context) error {
 	}
 	cmd := proc.Command(ctx, "/bin/sh", "-c", s.ResetCommand)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return unreachable(s.Name, "reset command", fmt.Errorf("%v: %s", err, bytes.TrimSpace(out)))
+		return unreachable(s.Name, "reset command", fmt.Errorf("%w: %s", err, bytes.TrimSpace(out)))
 	}
 	return s.connect(ctx)
 }

@@ -12,7 +12,7 @@ import (
 // A status that cannot be posted is a warning, never the stage's failure:
 // the stage's own verdict is what counts.
 func postStageStatus(ctx context.Context, env *Env, stage, state, description string) {
-	if env.Config == nil || !env.Config.Forge.Statuses || env.Forge == nil || env.Forge.Kind() == "none" {
+	if env.Config == nil || !env.Config.Forge.Statuses || env.Forge == nil || !gitops.Can(env.Forge).Writes {
 		return
 	}
 	sha := gitops.StatusSHA(env.CI)

@@ -111,7 +111,7 @@ func TestCancelledStageStatusIsCanceled(t *testing.T) {
 	ran := false
 	next := Func{StageName: "template", Fn: func(context.Context, *Env) (*Result, error) { ran = true; return nil, nil }}
 	results, err := Run(ctx, env, []Stage{build, next}, nil)
-	if errs.KindOf(err) != errs.Infra || !strings.HasPrefix(err.Error(), "build: cancelled (SIGTERM): ") || strings.Contains(err.Error(), "context canceled") {
+	if errs.KindOf(err) != errs.Infra || !strings.HasPrefix(err.Error(), "build: cancelled (SIGTERM): ") || strings.Contains(errs.Format(err), "context canceled") {
 		t.Errorf("err = %v (kind %s), want build: cancelled (SIGTERM) as an infrastructure error", err, errs.KindOf(err))
 	}
 	if ran {

@@ -89,14 +89,14 @@ func TestHandoffThroughS3Only(t *testing.T) {
 	// Without credentials: a usage error naming the variables, not a miss.
 	noCreds := *jobEnv
 	noCreds.CI.Env = ci.MapEnv{}
-	if _, _, err := noCreds.Handoffs(ctx).Build(ctx); errs.KindOf(err) != errs.Usage || !strings.Contains(err.Error(), "S3_KEY") {
+	if _, _, err := noCreds.Handoffs(ctx).Build(ctx); errs.KindOf(err) != errs.Usage || !strings.Contains(errs.Format(err), "S3_KEY") {
 		t.Errorf("no credentials: %v", err)
 	}
 
 	// A build whose manifest is not in the store: exit 2, saying what to do.
 	gone := *got
 	gone.ID, gone.Dir = "9.9.9", ".pipeline/other"
-	if _, _, err := jobEnv.EnsureBuild(ctx, &gone); errs.KindOf(err) != errs.Usage || !strings.Contains(err.Error(), "has no manifest") {
+	if _, _, err := jobEnv.EnsureBuild(ctx, &gone); errs.KindOf(err) != errs.Usage || !strings.Contains(errs.Format(err), "has no manifest") {
 		t.Errorf("missing build: %v", err)
 	}
 }

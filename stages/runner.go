@@ -10,6 +10,7 @@ import (
 	"github.com/pipeline-ci/pipeline/internal/errs"
 	"github.com/pipeline-ci/pipeline/internal/logging"
 	"github.com/pipeline-ci/pipeline/internal/proc"
+	"github.com/pipeline-ci/pipeline/internal/text"
 	"github.com/sirupsen/logrus"
 )
 
@@ -72,10 +73,7 @@ func RunOne(ctx context.Context, env *Env, s Stage) (*Result, error) {
 		res.Outcome, res.Summary = Cancelled, stop.Error()
 	}
 	if err != nil && res == nil {
-		res = &Result{Outcome: Errored, Summary: firstLine(err.Error())}
-		if errs.KindOf(err) == errs.Failure {
-			res.Outcome = Failed
-		}
+		res, _ = ErrorResult(&Result{}, err)
 	}
 	if res != nil {
 		res.Stage = name
@@ -111,14 +109,23 @@ func RunOne(ctx context.Context, env *Env, s Stage) (*Result, error) {
 		}
 	}
 	end()
-	if err != nil && !strings.HasPrefix(err.Error(), name+": ") {
-		// Say which stage failed, once.
-		err = fmt.Errorf("%s: %w", name, err)
-	}
+	// Say which stage failed, once (errs.StageOf reads it back).
+	err = errs.InStage(name, err)
 	if err != nil {
 		return res, err
 	}
 	return res, nil
+}
+
+// ErrorResult gives res the outcome of a stage that ended with err: Failed
+// for a verdict (errs.Failure), else Errored, with err's first line as the
+// summary. It returns res and err, for `return stages.ErrorResult(res, err)`.
+func ErrorResult(res *Result, err error) (*Result, error) {
+	res.Outcome, res.Summary = Errored, firstLine(err.Error())
+	if errs.KindOf(err) == errs.Failure {
+		res.Outcome = Failed
+	}
+	return res, err
 }
 
 // cancelledError is the error of a stage a cancel stopped: "STAGE:
@@ -138,6 +145,10 @@ func (e *cancelledError) Error() string {
 	return msg + ": " + strings.TrimPrefix(firstLine(e.err.Error()), e.stage+": ")
 }
 
+// Hints: none of the stage's own, which are about a verdict there is
+// none of (errs.HintOf).
+func (e *cancelledError) Hints() []string { return nil }
+
 func (e *cancelledError) Unwrap() []error { return []error{e.stop, e.err} }
 
 // FinalTimeout bounds the last words of a run: the final commit status,
@@ -152,10 +163,7 @@ func Final(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), FinalTimeout)
 }
 
-func firstLine(s string) string {
-	line, _, _ := strings.Cut(s, "\n")
-	return line
-}
+func firstLine(s string) string { return text.FirstLine(s) }
 
 // Select picks the stages named, keeping the order of all. An unknown name
 // is a usage error that lists the known ones.

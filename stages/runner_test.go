@@ -89,7 +89,7 @@ func TestUnknownStageIsAUsageError(t *testing.T) {
 	env, _ := testEnv(t)
 	var ran []string
 	_, err := Run(context.Background(), env, []Stage{recorder{name: "build", ran: &ran}}, []string{"biuld"})
-	if errs.Code(err) != 2 || !strings.Contains(err.Error(), `unknown stage "biuld"`) || !strings.Contains(err.Error(), "the stages are build") {
+	if errs.Code(err) != 2 || !strings.Contains(errs.Format(err), `unknown stage "biuld"`) || !strings.Contains(errs.Format(err), "hint: the stages are build") {
 		t.Errorf("err = %v", err)
 	}
 	if len(ran) != 0 {
@@ -100,7 +100,7 @@ func TestUnknownStageIsAUsageError(t *testing.T) {
 func TestNotImplementedSaysSoAndExits2(t *testing.T) {
 	env, _ := testEnv(t)
 	results, err := Run(context.Background(), env, []Stage{NotImplemented("template")}, nil)
-	if errs.Code(err) != 2 || !strings.Contains(err.Error(), `stage "template" is not implemented`) {
+	if errs.Code(err) != 2 || !strings.Contains(errs.Format(err), `stage "template" is not implemented`) {
 		t.Fatalf("err = %v", err)
 	}
 	if len(results) != 1 || results[0].Outcome != Errored || results[0].Stage != "template" {
@@ -145,7 +145,7 @@ func TestBadDotenvIsReported(t *testing.T) {
 	var ran []string
 	_, err := RunOne(context.Background(), env, recorder{name: "build", ran: &ran,
 		res: &Result{Outcome: Passed, Dotenv: map[string]string{"***": "x"}}})
-	if err == nil || !strings.Contains(err.Error(), "dotenv") {
+	if err == nil || !strings.Contains(errs.Format(err), "dotenv") {
 		t.Errorf("err = %v", err)
 	}
 }

@@ -72,7 +72,7 @@ func RecordVerdict(ctx context.Context, env *Env, v *handoff.Verdict) {
 	env.Log.Infof("%s: verdict %s recorded at %s", v.Stage, v.Outcome, st.URL(key))
 
 	check := env.Config.Serve.Check(v.Stage)
-	if check == nil || check.ID == 0 || env.CI.MergeRequest == 0 || env.Forge == nil || env.Forge.Kind() != "gitlab" {
+	if check == nil || check.ID == 0 || env.CI.MergeRequest == 0 || env.Forge == nil || !gitops.Can(env.Forge).ExternalStatusChecks {
 		return
 	}
 	all, err := handoff.CombinedVerdict(ctx, st, v.Commit, v.Stage) // the shards' verdicts together

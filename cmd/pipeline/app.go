@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -74,7 +75,7 @@ func (a *app) execute(ctx context.Context, args []string) int {
 	// Secrets first: even a bad flag's error message is masked.
 	a.masker.Add(knownSecrets(a.env)...)
 
-	root := newRootCmd(a)
+	root := newRootCmd(a) //nolint:contextcheck // the commands take ctx from cmd.Context() (ExecuteContext below)
 	root.SetArgs(args)
 	root.SetOut(a.out) // help and completion scripts: text, even under --json
 	root.SetErr(a.stderr)
@@ -172,7 +173,7 @@ func commandName(cmd, root *cobra.Command) string {
 // printError writes the error on stderr: a log entry under --log-format
 // json, else one "pipeline: ..." paragraph.
 func (a *app) printError(err error, code int) {
-	msg := a.mask(err.Error())
+	msg := a.mask(errs.Format(err))
 	if a.g.logFormat == "json" {
 		line, _ := json.Marshal(map[string]any{
 			"level": "error", "msg": msg, "exit_code": code,
@@ -223,8 +224,7 @@ func (a *app) emit(doc jsonDoc, err error) {
 	doc.DryRun = a.g.dryRun
 	doc.Output = a.captured.String()
 	if err != nil {
-		msg, hint, _ := strings.Cut(err.Error(), "\n  hint: ")
-		doc.Error = &jsonError{Kind: errs.KindOf(err).String(), Message: msg, Hint: strings.ReplaceAll(hint, "\n  hint: ", "; ")}
+		doc.Error = &jsonError{Kind: errs.KindOf(err).String(), Message: err.Error(), Hint: strings.Join(errs.HintOf(err), "; ")}
 	}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
@@ -234,7 +234,9 @@ func (a *app) emit(doc jsonDoc, err error) {
 		b.Reset()
 		fmt.Fprintf(&b, "{\"command\": %q, \"exit_code\": 3, \"error\": {\"kind\": \"infrastructure\", \"message\": %q}}\n", doc.Command, "encoding the result: "+e.Error())
 	}
-	a.out.Write(b.Bytes())
+	// stdout is the only channel for this document: a failed write has
+	// nowhere else to be reported.
+	_, _ = a.out.Write(b.Bytes())
 	a.out.Flush()
 }
 
@@ -338,11 +340,11 @@ func (a *app) colour() bool {
 
 // secretVars are the environment variables that hold credentials whatever
 // pipeline.yaml says: their values are masked in every output.
-var secretVars = []string{
-	"PIPELINE_TOKEN", "GITLAB_TOKEN", "GITHUB_TOKEN", "CI_JOB_TOKEN", "CI_REGISTRY_PASSWORD",
+var secretVars = append(slices.Clone(config.ForgeTokenEnvs),
+	"CI_REGISTRY_PASSWORD",
 	"AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SESSION_TOKEN",
 	"MINIO_ROOT_PASSWORD", "MINIO_SECRET_KEY", "MINIO_ACCESS_KEY", "MINIO_ROOT_USER",
-}
+)
 
 // knownSecrets are the values of secretVars present in env.
 func knownSecrets(env ci.Env) []string {
@@ -523,7 +525,7 @@ func (a *app) summary(env *stages.Env, results []*stages.Result, err error) *rep
 		s.Results = []*stages.Result{}
 	}
 	if err != nil {
-		s.Error = err.Error()
+		s.Error = errs.Format(err) // for people reading pipeline.json: hints included
 	}
 	return s
 }

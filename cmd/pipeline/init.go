@@ -46,7 +46,7 @@ given. --dry-run prints the files instead of writing them.`,
 	f.StringVar(&d.Staging, "staging", "staging", "the branch developers commit to")
 	f.StringVar(&d.Master, "master", "master", "the branch promote feeds and release tags")
 	f.IntVar(&d.Shards, "shards", 2, "parallel integration jobs")
-	cmd.RegisterFlagCompletionFunc("forge", cobra.FixedCompletions([]string{"gitlab", "github", "none"}, cobra.ShellCompDirectiveNoFileComp))
+	mustFlag(cmd.RegisterFlagCompletionFunc("forge", cobra.FixedCompletions([]string{"gitlab", "github", "none"}, cobra.ShellCompDirectiveNoFileComp)))
 	return cmd
 }
 

@@ -49,11 +49,11 @@ failure, 2 usage or configuration error, 3 infrastructure error.`,
 	f.StringVar(&a.g.logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&a.g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&a.g.reportDir, "report-dir", "", "where JUnit, JSON and dotenv reports go (default: REPO/.pipeline/reports)")
-	root.RegisterFlagCompletionFunc("log-format", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
-	root.RegisterFlagCompletionFunc("log-level", cobra.FixedCompletions([]string{"debug", "info", "warn", "error"}, cobra.ShellCompDirectiveNoFileComp))
-	root.MarkPersistentFlagDirname("repo")
-	root.MarkPersistentFlagDirname("report-dir")
-	root.MarkPersistentFlagFilename("config", "yaml", "yml")
+	mustFlag(root.RegisterFlagCompletionFunc("log-format", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp)))
+	mustFlag(root.RegisterFlagCompletionFunc("log-level", cobra.FixedCompletions([]string{"debug", "info", "warn", "error"}, cobra.ShellCompDirectiveNoFileComp)))
+	mustFlag(root.MarkPersistentFlagDirname("repo"))
+	mustFlag(root.MarkPersistentFlagDirname("report-dir"))
+	mustFlag(root.MarkPersistentFlagFilename("config", "yaml", "yml"))
 
 	root.AddCommand(
 		newRunCmd(a),
@@ -135,4 +135,12 @@ request, for the commit under test (from the CI context or --sha).
 
 Needs a forge token with api scope (forge.token_env, PIPELINE_TOKEN,
 GITLAB_TOKEN or GITHUB_TOKEN); GitLab's CI_JOB_TOKEN cannot post statuses.`,
+}
+
+// mustFlag panics on an error from cobra's flag annotations, which only
+// fail for a flag name this file misspelt: every test run catches it.
+func mustFlag(err error) {
+	if err != nil {
+		panic(err)
+	}
 }

@@ -67,7 +67,7 @@ Needs forge.type gitlab and an api token (PIPELINE_TOKEN). See docs/serve.md.`,
 				secrets[c.Name] = v
 			}
 			forge, ok := env.Forge.(serve.Forge)
-			if !ok || env.Forge.Kind() != "gitlab" {
+			if !ok || !gitops.Can(env.Forge).ExternalStatusChecks {
 				return errs.New(errs.Usage, fmt.Errorf("serve: the forge is %s; external status checks are GitLab's", env.Forge.Kind()),
 					"set forge.type gitlab, forge.url and forge.project in pipeline.yaml, and PIPELINE_TOKEN")
 			}
@@ -87,7 +87,8 @@ Needs forge.type gitlab and an api token (PIPELINE_TOKEN). See docs/serve.md.`,
 			if err != nil {
 				return errs.New(errs.Usage, err, "")
 			}
-			ln, err := net.Listen("tcp", cfg.Listen)
+			var lc net.ListenConfig
+			ln, err := lc.Listen(cmd.Context(), "tcp", cfg.Listen)
 			if err != nil {
 				srv.Close(0)
 				return errs.New(errs.Usage, fmt.Errorf("serve: listen on %s: %w", cfg.Listen, err), "choose a free address with serve.listen or --listen")

@@ -93,7 +93,7 @@ for the commit in the artifact store (pending when there is none yet).`,
 			res := statusResult{Forge: env.Forge.Kind(), SHA: st.SHA, Ref: st.Ref, Name: st.Name, State: st.State,
 				Description: st.Description, TargetURL: st.TargetURL}
 			switch {
-			case env.Forge.Kind() == "none":
+			case !gitops.Can(env.Forge).Writes:
 				res.Skipped = "no forge configured (forge.type none, and not in GitLab CI or GitHub Actions)"
 				env.Log.Warnf("status %s=%s not posted: %s", st.Name, st.State, res.Skipped)
 			case env.DryRun:

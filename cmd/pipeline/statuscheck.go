@@ -58,7 +58,7 @@ func answerExternalCheck(ctx context.Context, a *app, c externalCheck, state, sh
 	if res.SHA == "" {
 		return errs.New(errs.Usage, fmt.Errorf("status --external-check %s: no commit known", c.name), "pass --sha (the MR's head commit)")
 	}
-	if env.Forge.Kind() != "gitlab" {
+	if !gitops.Can(env.Forge).ExternalStatusChecks {
 		return errs.New(errs.Usage, fmt.Errorf("status --external-check: the forge is %s; external status checks are GitLab's", env.Forge.Kind()), "set forge.type gitlab (or run it in GitLab CI)")
 	}
 	if ch := env.Config.Serve.Check(c.name); ch != nil {

@@ -238,8 +238,6 @@ func (s *Server) pickFault(r *http.Request) *faultState {
 
 // --- request handling ------------------------------------------------------------
 
-type ctxKey struct{}
-
 func (s *Server) handler(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f := s.pickFault(r)

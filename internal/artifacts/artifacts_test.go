@@ -246,7 +246,7 @@ func TestS3Errors(t *testing.T) {
 	if errs.Code(err) != 2 {
 		t.Fatalf("bad secret: exit %d, want 2: %v", errs.Code(err), err)
 	}
-	msg := err.Error()
+	msg := errs.Format(err)
 	for _, want := range []string{"refused the credentials", "APPLIANCE_S3_KEY", "APPLIANCE_S3_SECRET", "hint:"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error lacks %q: %s", want, msg)
@@ -257,12 +257,12 @@ func TestS3Errors(t *testing.T) {
 	}
 
 	_, err = artifacts.Open(context.Background(), "s3://no-such-bucket", s3Settings(srv, srv.AccessKey, srv.SecretKey))
-	if errs.Code(err) != 2 || !strings.Contains(err.Error(), "bucket does not exist") {
+	if errs.Code(err) != 2 || !strings.Contains(errs.Format(err), "bucket does not exist") {
 		t.Errorf("missing bucket: exit %d: %v", errs.Code(err), err)
 	}
 
 	_, err = artifacts.Open(context.Background(), "s3://"+bucket, artifacts.Settings{S3: config.S3{Endpoint: srv.Endpoint, Insecure: true}, Env: ci.MapEnv{}})
-	if errs.Code(err) != 2 || !strings.Contains(err.Error(), "AWS_ACCESS_KEY_ID") {
+	if errs.Code(err) != 2 || !strings.Contains(errs.Format(err), "AWS_ACCESS_KEY_ID") {
 		t.Errorf("no credentials: exit %d: %v", errs.Code(err), err)
 	}
 
@@ -272,7 +272,7 @@ func TestS3Errors(t *testing.T) {
 	s := s3Settings(srv, srv.AccessKey, srv.SecretKey)
 	s.S3.Endpoint = closed
 	_, err = artifacts.Open(context.Background(), "s3://"+bucket, s)
-	if errs.Code(err) != 3 || !strings.Contains(err.Error(), closed) {
+	if errs.Code(err) != 3 || !strings.Contains(errs.Format(err), closed) {
 		t.Errorf("unreachable endpoint: exit %d, want 3: %v", errs.Code(err), err)
 	}
 }

@@ -207,7 +207,7 @@ func (s *S3Store) put(ctx context.Context, key, src string, size int64, sum stri
 		PartSize:     s.PartSize,
 		Checksum:     minio.ChecksumSHA256,
 	}
-	defer func() {
+	defer func() { //nolint:contextcheck // cleanup after a cancel needs a context of its own
 		// The temporary object goes whatever happened; a fresh context so
 		// a cancelled build still cleans up.
 		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -376,7 +376,7 @@ func partsChecksum(p string, partSize uint64) (string, error) {
 			all.Write(h.Sum(nil))
 			parts++
 		}
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {

@@ -5,6 +5,7 @@
 package ci
 
 import (
+	"cmp"
 	"os"
 	"strconv"
 	"strings"
@@ -147,11 +148,4 @@ func (c Context) IsCI() bool { return c.Provider != Terminal }
 
 func atoi(s string) int { n, _ := strconv.Atoi(strings.TrimSpace(s)); return n }
 
-func firstNonEmpty(v ...string) string {
-	for _, s := range v {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
-}
+func firstNonEmpty(v ...string) string { return cmp.Or(v...) }

@@ -114,6 +114,17 @@ var AllStages = []string{"build", "template", "integration", "promote", "release
 // are masked whatever the file says.
 var ForgeTokenEnvs = []string{"PIPELINE_TOKEN", "GITLAB_TOKEN", "GITHUB_TOKEN", "CI_JOB_TOKEN"}
 
+// ForgeTokenEnvsFor are the variables an API token for a forge of kind
+// (gitlab, github) is read from, in order, when forge.token_env is not
+// set. CI_JOB_TOKEN is not among them: it is read apart, as it cannot do
+// everything.
+func ForgeTokenEnvsFor(kind string) []string {
+	if kind == "github" {
+		return []string{"PIPELINE_TOKEN", "GITHUB_TOKEN"}
+	}
+	return []string{"PIPELINE_TOKEN", "GITLAB_TOKEN"}
+}
+
 // Default returns the configuration used when there is no pipeline.yaml,
 // and the base the file is decoded onto.
 func Default() *Config {

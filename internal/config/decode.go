@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"reflect"
@@ -10,7 +11,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // maxSteps bounds the values one file may expand to, counting each use of
@@ -677,7 +678,7 @@ func (d *decoder) unmarshaler(n *yaml.Node, v reflect.Value, path string) {
 	}
 	if err := v.Addr().Interface().(yaml.Unmarshaler).UnmarshalYAML(c); err != nil {
 		msg := err.Error()
-		if te, ok := err.(*yaml.TypeError); ok {
+		if te := (*yaml.TypeError)(nil); errors.As(err, &te) {
 			msg = strings.Join(te.Errors, "; ")
 		}
 		if changed {

@@ -107,7 +107,7 @@ func TestEnvKeyNeverShowsTheValue(t *testing.T) {
 			t.Errorf("%q accepted as a variable name", s)
 			continue
 		}
-		if strings.Contains(err.Error(), s) || strings.Contains(err.Error(), s[:8]) {
+		if strings.Contains(errs.Format(err), s) || strings.Contains(errs.Format(err), s[:8]) {
 			t.Errorf("message shows the value: %v", err)
 		}
 	}
@@ -150,14 +150,14 @@ func TestAliasBombStops(t *testing.T) {
 		Deep [][][][][][]string `yaml:"deep"`
 	}
 	err := decodeFile("pipeline.yaml", []byte(src), nil, &deep)
-	if err == nil || !strings.Contains(err.Error(), ": the file expands to more than 100000 values (counting each use of an alias)") {
+	if err == nil || !strings.Contains(errs.Format(err), ": the file expands to more than 100000 values (counting each use of an alias)") {
 		t.Fatalf("want the alias budget error, got %v", err)
 	}
 }
 
 func TestLoadMissingFile(t *testing.T) {
 	_, err := Load(filepath.Join(t.TempDir(), "pipeline.yaml"), nil)
-	if err == nil || errs.Code(err) != 2 || !strings.Contains(err.Error(), "pipeline init") {
+	if err == nil || errs.Code(err) != 2 || !strings.Contains(errs.Format(err), "pipeline init") {
 		t.Fatalf("want a usage error with a hint, got %v", err)
 	}
 }

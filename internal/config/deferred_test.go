@@ -59,7 +59,7 @@ func TestStageSectionProblemsWaitForTheirStage(t *testing.T) {
 	if got := strings.Split(ce.Error(), "\n"); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("Check(integration):\n%s\nwant:\n%s", ce.Error(), strings.Join(want, "\n"))
 	}
-	if !strings.Contains(err.Error(), "hint: the integration stage reads these values") {
+	if !strings.Contains(errs.Format(err), "hint: the integration stage reads these values") {
 		t.Errorf("no hint: %v", err)
 	}
 	// Nothing half-set stays where another stage could read it: the
@@ -142,7 +142,7 @@ func TestExpandedEmpty(t *testing.T) {
 func TestTopLevelRulesStillApply(t *testing.T) {
 	file := "project: {name: a}\nstages: [build, build]\nintegration:\n  version: ${V}\n"
 	_, err := Parse("pipeline.yaml", []byte(file), envOf(nil))
-	if err == nil || !strings.Contains(err.Error(), `stage "build" is listed twice`) {
+	if err == nil || !strings.Contains(errs.Format(err), `stage "build" is listed twice`) {
 		t.Errorf("got %v, want the stages rule", err)
 	}
 }
@@ -215,7 +215,7 @@ func TestIntegrationProvisioningRequiredOnlyInPart(t *testing.T) {
 		switch {
 		case c.want == "" && err != nil:
 			t.Errorf("%q: %v", c.extra, err)
-		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want) || errs.Code(err) != 2):
+		case c.want != "" && (err == nil || !strings.Contains(errs.Format(err), c.want) || errs.Code(err) != 2):
 			t.Errorf("%q: got %v, want exit 2 with %q", c.extra, err, c.want)
 		}
 	}

@@ -17,7 +17,7 @@ var problemLine = regexp.MustCompile(`^pipeline\.yaml:(\d+:\d+:)? [^\s:]`)
 //
 //	go test ./internal/config -run '^$' -fuzz FuzzLoad -fuzztime 5m
 //
-// The seeds are every testdata file; testdata/fuzz/FuzzLoad keeps inputs
+// The seeds are every testdata file and nesting past the depth bound; testdata/fuzz/FuzzLoad keeps inputs
 // found interesting by earlier runs.
 func FuzzLoad(f *testing.F) {
 	for _, dir := range []string{"testdata/valid", "testdata/invalid", "testdata/rich/valid", "testdata/rich/invalid"} {
@@ -30,6 +30,11 @@ func FuzzLoad(f *testing.F) {
 			f.Add(data)
 		}
 	}
+	// Nesting past yamlbound.MaxDepth, small enough to run each time.
+	for _, nest := range []string{"[", "{a: ", "- "} {
+		f.Add([]byte("version: 1\nstages: " + strings.Repeat(nest, 100)))
+	}
+	f.Add([]byte(deepIndent(80)))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, err := Parse("pipeline.yaml", data, testEnv)
 		checkFuzzError(t, err)

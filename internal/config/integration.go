@@ -357,10 +357,14 @@ func (in Integration) Validate() []FieldError {
 	return errs
 }
 
-// YAMLSyntax places a YAML syntax error from yaml.v3 at its line and
-// column, as the config loader does; suite files use it for the same
-// messages.
+// YAMLSyntax places a YAML syntax error from yaml/v3, or a refusal from
+// yamlbound.Check, at its line and column, as the config loader does;
+// suite files use it for the same messages. Call it only on data that
+// passed yamlbound.Check or with the error Check gave.
 func YAMLSyntax(data []byte, err error) (line, col int, msg string) {
+	if p, refused := boundProblem(data); refused {
+		return p.Line, p.Col, p.Msg
+	}
 	p := syntaxProblem(data, err)
 	return p.Line, p.Col, p.Msg
 }

@@ -15,9 +15,10 @@ import (
 
 	goccy "github.com/goccy/go-yaml"
 	goccyparser "github.com/goccy/go-yaml/parser"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/pipeline-ci/pipeline/internal/errs"
+	"github.com/pipeline-ci/pipeline/internal/yamlbound"
 )
 
 // Find looks for pipeline.yaml in dir and its parents. It returns "" when
@@ -131,10 +132,13 @@ func decode(name string, data []byte, lookup func(string) (string, bool), out an
 // returns the problems of the file as a whole: empty, not YAML, or more
 // than one document.
 func parseDocument(data []byte) (*yaml.Node, []Problem) {
+	if p, refused := boundProblem(data); refused {
+		return nil, []Problem{p}
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	err := safeDecode(dec, &doc)
-	if err == io.EOF || err == nil && (len(doc.Content) == 0 || isNull(doc.Content[0]) && doc.Content[0].Tag != "!!str") {
+	if errors.Is(err, io.EOF) || err == nil && (len(doc.Content) == 0 || isNull(doc.Content[0]) && doc.Content[0].Tag != "!!str") {
 		return nil, []Problem{{Msg: `the file is empty — want a mapping of keys, starting with "version: 1" (see docs/config.md)`}}
 	}
 	if err != nil {
@@ -142,7 +146,7 @@ func parseDocument(data []byte) (*yaml.Node, []Problem) {
 	}
 	var next yaml.Node
 	switch err := safeDecode(dec, &next); {
-	case err == io.EOF:
+	case errors.Is(err, io.EOF):
 	case err != nil:
 		return nil, []Problem{syntaxProblem(data, err)}
 	default:
@@ -163,15 +167,31 @@ func safeDecode(dec *yaml.Decoder, n *yaml.Node) (err error) {
 	return dec.Decode(n)
 }
 
+// boundProblem refuses a file too big or too deeply nested before any
+// parser runs (see yamlbound): both parsers below are linear in neither.
+func boundProblem(data []byte) (Problem, bool) {
+	var be *yamlbound.Error
+	if err := yamlbound.Check(data); errors.As(err, &be) {
+		return Problem{Line: be.Line, Col: be.Col, Msg: be.Msg}, true
+	}
+	return Problem{}, false
+}
+
 var (
 	v3LineRe   = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 	v3AnchorRe = regexp.MustCompile(`^yaml: unknown anchor '(.*)' referenced$`)
 )
 
-// syntaxProblem places a YAML syntax error. yaml.v3 gives a line, sometimes
+// syntaxProblem places a YAML syntax error. yaml/v3 gives a line, sometimes
 // none and sometimes the line where the enclosing block began; goccy/go-yaml
 // gives the line and column of the token it stopped at. The later of the
 // two is where the parser really stopped, so it is the one reported.
+// goccy stays for this alone: yaml/v3's Node carries positions, but its
+// syntax errors carry only that line in their text. data has passed
+// yamlbound.Check (parseDocument, YAMLSyntax), so neither parser meets a
+// file deep enough to run away; goccy still allocates some 600 bytes per
+// byte of input, so it is asked only about files up to goccyMaxSize (real
+// pipeline.yaml files are a few KB; a bigger one gets yaml/v3's line).
 func syntaxProblem(data []byte, err error) Problem {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	line := 0
@@ -194,7 +214,14 @@ func syntaxProblem(data []byte, err error) Problem {
 	return Problem{Msg: "YAML syntax: " + msg}
 }
 
+// goccyMaxSize bounds the files goccy/go-yaml parses for an error position
+// (about 40 MB of allocation at this size).
+const goccyMaxSize = 64 << 10
+
 func goccyPosition(data []byte) (line, col int, msg string, ok bool) {
+	if len(data) > goccyMaxSize {
+		return 0, 0, "", false
+	}
 	defer func() {
 		if recover() != nil {
 			ok = false

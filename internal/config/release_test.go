@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pipeline-ci/pipeline/internal/errs"
 )
 
 // The release section's own checks, reported at the value's place.
@@ -35,7 +37,7 @@ func TestReleaseValidation(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err := Load(p, func(string) (string, bool) { return "", false })
-		if err == nil || !strings.Contains(err.Error(), c.want) {
+		if err == nil || !strings.Contains(errs.Format(err), c.want) {
 			t.Errorf("%s: %v, want an error mentioning %q", name, err, c.want)
 		}
 	}

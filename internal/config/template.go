@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // Template is the `template:` section of pipeline.yaml: the recipe of the
@@ -119,7 +119,7 @@ func (s *TemplateStep) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind == yaml.MappingNode {
 		for i := 0; i < len(n.Content); i += 2 {
 			if k := n.Content[i].Value; k != "run" && k != "script" {
-				return fmt.Errorf("unknown key %q in a provisioning step: want run: or script:", k)
+				return fmt.Errorf("unknown key %q in a provisioning step: want `run:` or `script:`", k)
 			}
 		}
 	}

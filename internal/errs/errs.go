@@ -6,6 +6,7 @@ package errs
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Kind is the class of an error, and the process exit code it maps to.
@@ -35,19 +36,15 @@ func (k Kind) String() string {
 }
 
 // Error is an error with a Kind and an optional hint telling the person what
-// to do next.
+// to do next. Its text is the message alone: the hints of a chain are read
+// with HintOf, and Format puts both together for a person.
 type Error struct {
 	Kind Kind
 	Err  error
 	Hint string
 }
 
-func (e *Error) Error() string {
-	if e.Hint == "" {
-		return e.Err.Error()
-	}
-	return e.Err.Error() + "\n  hint: " + e.Hint
-}
+func (e *Error) Error() string { return e.Err.Error() }
 
 func (e *Error) Unwrap() error { return e.Err }
 
@@ -74,7 +71,8 @@ func Failuref(format string, args ...any) error {
 	return &Error{Kind: Failure, Err: fmt.Errorf(format, args...)}
 }
 
-// WithHint returns err with a hint attached, keeping its kind (Usage if it had none).
+// WithHint returns err with a hint added, keeping its kind (Usage if it
+// had none) and the hints it had (HintOf lists them all).
 func WithHint(err error, hint string) error {
 	if err == nil {
 		return nil
@@ -84,6 +82,100 @@ func WithHint(err error, hint string) error {
 		return &Error{Kind: e.Kind, Err: err, Hint: hint}
 	}
 	return &Error{Kind: Usage, Err: err, Hint: hint}
+}
+
+// Hinter is an error that decides the hints of what it wraps: HintOf asks
+// it instead of looking inside (a cancelled stage's own hints are about a
+// verdict there is none of).
+type Hinter interface {
+	Hints() []string
+}
+
+// HintOf lists the hints of every *Error in err's chain, innermost first,
+// each once. Joined errors (Unwrap() []error) are read in order.
+func HintOf(err error) []string {
+	var out []string
+	var walk func(error)
+	walk = func(err error) {
+		switch e := err.(type) { //nolint:errorlint // walking the chain by hand, one level at a time
+		case nil:
+		case Hinter:
+			for _, h := range e.Hints() {
+				out = appendNew(out, h)
+			}
+		case *Error:
+			walk(e.Err)
+			if e.Hint != "" {
+				out = appendNew(out, e.Hint)
+			}
+		case interface{ Unwrap() error }:
+			walk(e.Unwrap())
+		case interface{ Unwrap() []error }:
+			for _, inner := range e.Unwrap() {
+				walk(inner)
+			}
+		}
+	}
+	walk(err)
+	return out
+}
+
+func appendNew(list []string, s string) []string {
+	for _, have := range list {
+		if have == s {
+			return list
+		}
+	}
+	return append(list, s)
+}
+
+// Format is err for a person: its message, then a "  hint: " line per
+// hint. "" for nil.
+func Format(err error) string {
+	if err == nil {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString(err.Error())
+	for _, h := range HintOf(err) {
+		b.WriteString("\n  hint: " + h)
+	}
+	return b.String()
+}
+
+// StageError is an error of the named stage. Its text starts with the
+// stage's name once, whether or not the stage's own message already did.
+type StageError struct {
+	Stage string
+	Err   error
+}
+
+func (e *StageError) Error() string {
+	msg := e.Err.Error()
+	if strings.HasPrefix(msg, e.Stage+": ") {
+		return msg // the stage named itself: say it once
+	}
+	return e.Stage + ": " + msg
+}
+
+func (e *StageError) Unwrap() error { return e.Err }
+
+// InStage marks err as the named stage's (nil stays nil; an error already
+// marked for that stage is returned as it is).
+func InStage(stage string, err error) error {
+	if err == nil || StageOf(err) == stage {
+		return err
+	}
+	return &StageError{Stage: stage, Err: err}
+}
+
+// StageOf is the stage err belongs to ("" when none says).
+func StageOf(err error) string {
+	var se *StageError
+	if errors.As(err, &se) {
+		return se.Stage
+	}
+	return ""
 }
 
 // KindOf returns the kind of err: the outermost *Error's kind, or Infra for

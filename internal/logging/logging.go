@@ -106,9 +106,9 @@ func (l *Logger) Section(name, title string) (end func()) {
 	start := time.Now()
 	switch {
 	case l.sections:
-		l.out.writeLines(fmt.Sprintf("\x1b[0Ksection_start:%d:%s[collapsed=false]\r\x1b[0K%s\n", start.Unix(), name, title))
+		_ = l.out.writeLines(fmt.Sprintf("\x1b[0Ksection_start:%d:%s[collapsed=false]\r\x1b[0K%s\n", start.Unix(), name, title))
 	case l.groups:
-		l.out.writeLines("::group::" + title + "\n")
+		_ = l.out.writeLines("::group::" + title + "\n")
 	case l.json:
 		l.WithFields(logrus.Fields{"section": name, "section_event": "start"}).Info(title)
 	default:
@@ -123,10 +123,10 @@ func (l *Logger) Section(name, title string) (end func()) {
 			took := time.Since(start)
 			switch {
 			case l.sections:
-				l.out.writeLines(fmt.Sprintf("\x1b[0Ksection_end:%d:%s\r\x1b[0K\n", time.Now().Unix(), name))
+				_ = l.out.writeLines(fmt.Sprintf("\x1b[0Ksection_end:%d:%s\r\x1b[0K\n", time.Now().Unix(), name))
 			case l.groups:
 				l.Infof("%s: done in %s", title, took.Round(time.Millisecond))
-				l.out.writeLines("::endgroup::\n")
+				_ = l.out.writeLines("::endgroup::\n")
 			case l.json:
 				l.WithFields(logrus.Fields{"section": name, "section_event": "end", "seconds": took.Seconds()}).Info(title + " done")
 			default:
@@ -216,7 +216,7 @@ func (s *sink) flush() {
 	if len(s.partial) == 0 {
 		return
 	}
-	io.WriteString(s.w, s.m.Mask(string(s.partial))+"\n")
+	_, _ = io.WriteString(s.w, s.m.Mask(string(s.partial))+"\n") // a log line: no one to tell when it cannot be written
 	s.partial = s.partial[:0]
 }
 

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/sirupsen/logrus"
+
+	"github.com/pipeline-ci/pipeline/internal/errs"
 )
 
 func newTest(t *testing.T, opts Options, secrets ...string) (*Logger, *bytes.Buffer) {
@@ -128,10 +130,10 @@ func TestJSONFormat(t *testing.T) {
 }
 
 func TestBadOptions(t *testing.T) {
-	if _, err := New(&bytes.Buffer{}, Options{Level: "loud"}, nil); err == nil || !strings.Contains(err.Error(), "--log-level") {
+	if _, err := New(&bytes.Buffer{}, Options{Level: "loud"}, nil); err == nil || !strings.Contains(errs.Format(err), "--log-level") {
 		t.Errorf("bad level: %v", err)
 	}
-	if _, err := New(&bytes.Buffer{}, Options{Format: "xml"}, nil); err == nil || !strings.Contains(err.Error(), "--log-format") {
+	if _, err := New(&bytes.Buffer{}, Options{Format: "xml"}, nil); err == nil || !strings.Contains(errs.Format(err), "--log-format") {
 		t.Errorf("bad format: %v", err)
 	}
 }

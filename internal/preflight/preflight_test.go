@@ -99,12 +99,12 @@ func TestCheck(t *testing.T) {
 				t.Errorf("exit code %d, want 2", errs.Code(err))
 			}
 			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
+				if !strings.Contains(errs.Format(err), w) {
 					t.Errorf("error %q\n lacks %q", err, w)
 				}
 			}
 			for _, w := range tc.wantNot {
-				if strings.Contains(err.Error(), w) {
+				if strings.Contains(errs.Format(err), w) {
 					t.Errorf("error %q\n has %q", err, w)
 				}
 			}
@@ -132,7 +132,7 @@ func TestDiskFull(t *testing.T) {
 				}
 				return
 			}
-			if errs.Code(got) != 3 || !strings.Contains(got.Error(), "the disk is full") || !strings.Contains(got.Error(), "df -h") {
+			if errs.Code(got) != 3 || !strings.Contains(errs.Format(got), "the disk is full") || !strings.Contains(errs.Format(got), "df -h") {
 				t.Fatalf("got %v (exit %d)", got, errs.Code(got))
 			}
 			if tc.err != nil && errors.Is(tc.err, syscall.ENOSPC) && !errors.Is(got, syscall.ENOSPC) {

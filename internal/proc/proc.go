@@ -177,7 +177,7 @@ func Stopped(ctx context.Context) error {
 // IsStopped reports whether err is exactly what Stopped returns, with
 // nothing said around it: callers then need not repeat it.
 func IsStopped(err error) bool {
-	_, ok := err.(*stopped)
+	_, ok := err.(*stopped) //nolint:errorlint // exactly, not wrapped: see the doc comment
 	return ok
 }
 
@@ -191,7 +191,7 @@ func (s *stopped) Error() string {
 	switch {
 	case errors.As(s.cause, &in):
 		return in.Error()
-	case s.cause == nil || s.cause == context.Canceled || s.cause == context.DeadlineExceeded:
+	case s.cause == nil || s.cause == context.Canceled || s.cause == context.DeadlineExceeded: //nolint:errorlint // the bare sentinels only: a wrapped cause has more to say
 		return s.kind.Error()
 	}
 	return s.kind.Error() + ": " + s.cause.Error()

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pipeline-ci/pipeline/internal/errs"
 )
 
 func TestDotenvKey(t *testing.T) {
@@ -48,7 +50,7 @@ func TestCleanDotenv(t *testing.T) {
 		t.Errorf("got %v", got)
 	}
 
-	if _, err := CleanDotenv(map[string]string{"a.b": "1", "a-b": "2"}); err == nil || !strings.Contains(err.Error(), "both become a_b") {
+	if _, err := CleanDotenv(map[string]string{"a.b": "1", "a-b": "2"}); err == nil || !strings.Contains(errs.Format(err), "both become a_b") {
 		t.Errorf("collision: %v", err)
 	}
 	if _, err := CleanDotenv(map[string]string{"***": "1"}); err == nil {
@@ -109,7 +111,7 @@ func TestWriteDotenvMerges(t *testing.T) {
 	}
 	// A corrupt file from elsewhere is reported, not silently rewritten.
 	os.WriteFile(p, []byte("# hand edit\n"), 0o644)
-	if _, err := d.WriteDotenv(map[string]string{"X": "1"}); err == nil || !strings.Contains(err.Error(), "delete it") {
+	if _, err := d.WriteDotenv(map[string]string{"X": "1"}); err == nil || !strings.Contains(errs.Format(err), "delete it") {
 		t.Errorf("corrupt dotenv: %v", err)
 	}
 }

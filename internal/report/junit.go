@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	_ "embed"
 	"encoding/xml"
 	"math"
@@ -286,11 +287,4 @@ func (j *JUnit) Marshal() ([]byte, error) {
 	return append([]byte(xml.Header), append(out, '\n')...), nil
 }
 
-func firstNonEmpty(v ...string) string {
-	for _, s := range v {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
-}
+func firstNonEmpty(v ...string) string { return cmp.Or(v...) }

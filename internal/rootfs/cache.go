@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/pipeline-ci/pipeline/internal/proc"
+	"github.com/pipeline-ci/pipeline/internal/text"
 )
 
 // Cache is a directory of bases, one folder per key:
@@ -271,7 +272,7 @@ func (c Cache) bootstrap(ctx context.Context, b Base, out string) error {
 				c.log("base %s: mmdebstrap: %s (%s)", short(b.Key), ShortPhase(msg), time.Since(start).Round(time.Second))
 			}
 		}
-		io.Copy(io.Discard, pr)
+		_, _ = io.Copy(io.Discard, pr) // drain so the writer ends; its error is the writer's to report
 	}()
 	ticking := make(chan struct{})
 	go func() {
@@ -347,7 +348,7 @@ func (c Cache) lock(ctx context.Context, key string) (func(), error) {
 	for {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		if err == nil {
-			return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+			return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil // closing drops the lock anyway
 		}
 		if !errors.Is(err, syscall.EWOULDBLOCK) {
 			f.Close()
@@ -380,12 +381,7 @@ func (c Cache) log(format string, args ...any) {
 	}
 }
 
-func short(key string) string {
-	if len(key) > 12 {
-		return key[:12]
-	}
-	return key
-}
+func short(key string) string { return text.Short(key, 12) }
 
 // Extract unpacks a root filesystem tarball into dir, keeping owners,
 // modes and extended attributes (file capabilities).

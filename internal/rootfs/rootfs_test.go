@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pipeline-ci/pipeline/internal/errs"
 )
 
 func testSpec() Spec {
@@ -139,7 +141,7 @@ func TestMirrorStateOfAFileMirror(t *testing.T) {
 	if a == b || len(a) != 64 {
 		t.Fatalf("mirror state did not follow the Release file: %s, %s", a, b)
 	}
-	if _, err := MirrorState(context.Background(), Source{URL: "file://" + dir, Suite: "nope"}); err == nil || !strings.Contains(err.Error(), "Release file") {
+	if _, err := MirrorState(context.Background(), Source{URL: "file://" + dir, Suite: "nope"}); err == nil || !strings.Contains(errs.Format(err), "Release file") {
 		t.Fatalf("a missing Release file: %v", err)
 	}
 }
@@ -256,7 +258,7 @@ func TestStoppedBuildLeavesNothingUnderTheFinalName(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 	_, err := c.Get(ctx, s, true)
-	if err == nil || !strings.Contains(err.Error(), "stopped") {
+	if err == nil || !strings.Contains(errs.Format(err), "stopped") {
 		t.Fatalf("stopped build: %v", err)
 	}
 	if time.Since(start) > 10*time.Second {
@@ -338,7 +340,7 @@ func TestFailedBootstrapSaysWhatAndKeepsNothing(t *testing.T) {
 	os.WriteFile(prog, []byte("#!/bin/sh\necho 'E: cannot reach the mirror' >&2\nexit 1\n"), 0o755)
 	c := Cache{Dir: filepath.Join(dir, "cache"), Program: prog}
 	_, err := c.Get(context.Background(), testSpec(), true)
-	if err == nil || !strings.Contains(err.Error(), "E: cannot reach the mirror") || !strings.Contains(err.Error(), "--variant=minbase") {
+	if err == nil || !strings.Contains(errs.Format(err), "E: cannot reach the mirror") || !strings.Contains(errs.Format(err), "--variant=minbase") {
 		t.Fatalf("error: %v", err)
 	}
 	entries, _ := os.ReadDir(c.Dir)

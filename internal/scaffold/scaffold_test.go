@@ -10,8 +10,9 @@ import (
 	"testing"
 
 	"github.com/pipeline-ci/pipeline/internal/config"
+	"github.com/pipeline-ci/pipeline/internal/errs"
 	"github.com/pipeline-ci/pipeline/internal/testutil"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -75,7 +76,7 @@ func TestValidate(t *testing.T) {
 	} {
 		d := Defaults("/x/appliance")
 		mutate(&d)
-		if _, err := Render(d); err == nil || !strings.Contains(err.Error(), name) {
+		if _, err := Render(d); err == nil || !strings.Contains(errs.Format(err), name) {
 			t.Errorf("%s: err = %v", name, err)
 		}
 	}
@@ -353,7 +354,7 @@ func TestWriteRefusesToOverwrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = Write(dir, fs, false)
-	if err == nil || !strings.Contains(err.Error(), "Jenkinsfile already exists") {
+	if err == nil || !strings.Contains(errs.Format(err), "Jenkinsfile already exists") {
 		t.Fatalf("err = %v", err)
 	}
 	entries, _ := os.ReadDir(dir)

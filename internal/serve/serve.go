@@ -36,6 +36,7 @@ import (
 	"github.com/pipeline-ci/pipeline/gitops"
 	"github.com/pipeline-ci/pipeline/internal/config"
 	"github.com/pipeline-ci/pipeline/internal/logging"
+	"github.com/pipeline-ci/pipeline/internal/text"
 	"github.com/pipeline-ci/pipeline/stages/handoff"
 	"github.com/sirupsen/logrus"
 )
@@ -166,7 +167,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, drain time.Duration
 	deadline := time.Now().Add(drain) // one budget for both steps
 	sctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
-	_ = hs.Shutdown(sctx) // waits for the requests being read: none enqueues after it
+	_ = hs.Shutdown(sctx) //nolint:contextcheck // draining follows the end of ctx: it has a budget of its own; waits for the requests being read
 	return s.Close(time.Until(deadline))
 }
 
@@ -406,9 +407,4 @@ func isSHA(s string) bool {
 	return true
 }
 
-func short(sha string) string {
-	if len(sha) > 12 {
-		return sha[:12]
-	}
-	return sha
-}
+func short(sha string) string { return text.Short(sha, 12) }

@@ -18,6 +18,7 @@ import (
 	"github.com/pipeline-ci/pipeline/gitops"
 	"github.com/pipeline-ci/pipeline/internal/artifacts"
 	"github.com/pipeline-ci/pipeline/internal/config"
+	"github.com/pipeline-ci/pipeline/internal/errs"
 	"github.com/pipeline-ci/pipeline/internal/logging"
 	"github.com/pipeline-ci/pipeline/stages/handoff"
 )
@@ -242,7 +243,7 @@ func TestCloseCancelsWorkAfterTheDrainTimeout(t *testing.T) {
 	body := eventBody(1, a, "fix: x")
 	send(s.Handler(), "/checks/title", body, sign(body, secret))
 	err := s.Close(100 * time.Millisecond)
-	if err == nil || !strings.Contains(err.Error(), "not worked on before the drain timeout") {
+	if err == nil || !strings.Contains(errs.Format(err), "not worked on before the drain timeout") {
 		t.Fatalf("Close = %v", err)
 	}
 }

@@ -217,7 +217,7 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 func start(ctx context.Context, cfg Config, accel, tmp string) (*VM, error) {
 	vm := &VM{cfg: cfg, accel: accel, tmpDir: tmp, changed: make(chan struct{}), done: make(chan struct{})}
 	if cfg.ForwardSSH {
-		p, err := FreePort()
+		p, err := FreePort() //nolint:contextcheck // a local bind: nothing to wait for
 		if err != nil {
 			return nil, fmt.Errorf("qemu: find a free port for ssh: %w", err)
 		}
@@ -279,7 +279,7 @@ func start(ctx context.Context, cfg Config, accel, tmp string) (*VM, error) {
 		vm.mu.Lock()
 		msg := strings.TrimSpace(vm.stderr.String())
 		vm.mu.Unlock()
-		return nil, fmt.Errorf("qemu exited at start (%v): %s\n  command: %s %s", vm.exitErr, msg, cfg.Binary, strings.Join(args, " "))
+		return nil, fmt.Errorf("qemu exited at start (%v): %s\n  command: %s %s", vm.exitErr, msg, cfg.Binary, strings.Join(args, " ")) //nolint:errorlint // exitErr is nil when qemu exits 0; the message is what matters
 	case <-time.After(startGrace(accel)):
 	}
 	return vm, nil
@@ -402,7 +402,7 @@ func (vm *VM) copyConsole(r io.Reader) {
 		n, err := r.Read(buf)
 		if n > 0 {
 			vm.mu.Lock()
-			vm.logFile.Write(buf[:n])
+			_, _ = vm.logFile.Write(buf[:n]) // the console log is a diagnostic; the ring buffer below still holds the tail
 			if vm.console.Len()+n > maxConsole {
 				keep := vm.console.Bytes()[vm.console.Len()/2:]
 				vm.console = *bytes.NewBuffer(append([]byte(nil), keep...))
@@ -521,7 +521,7 @@ func (vm *VM) WaitForSSH(ctx context.Context, timeout time.Duration) error {
 	what := "ssh on " + vm.SSHAddr()
 	deadline := time.Now().Add(timeout)
 	for {
-		if banner(vm.SSHAddr()) {
+		if banner(ctx, vm.SSHAddr()) {
 			return nil
 		}
 		select {
@@ -537,13 +537,24 @@ func (vm *VM) WaitForSSH(ctx context.Context, timeout time.Duration) error {
 	}
 }
 
-func banner(addr string) bool {
-	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+// banner tells whether an SSH server answers at addr with its banner,
+// within 2 s to connect and 3 s to read, or until ctx ends.
+func banner(ctx context.Context, addr string) bool {
+	d := net.Dialer{Timeout: 2 * time.Second}
+	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return false
 	}
 	defer c.Close()
-	c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	deadline := time.Now().Add(3 * time.Second)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	if c.SetReadDeadline(deadline) != nil {
+		return false
+	}
+	stop := context.AfterFunc(ctx, func() { _ = c.SetReadDeadline(time.Now()) })
+	defer stop()
 	line, err := bufio.NewReader(c).ReadString('\n')
 	return err == nil && strings.HasPrefix(line, "SSH-")
 }
@@ -617,12 +628,17 @@ func (vm *VM) cleanup() {
 
 // qmp sends one command over the QMP socket.
 func (vm *VM) qmp(command string) error {
-	c, err := net.DialTimeout("unix", vm.qmpPath, 2*time.Second)
+	// No caller's context: Shutdown and Kill run when it may be over. The
+	// socket is local; the deadlines bound it.
+	d := net.Dialer{Timeout: 2 * time.Second}
+	c, err := d.DialContext(context.Background(), "unix", vm.qmpPath)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if err := c.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		return err
+	}
 	r := bufio.NewReader(c)
 	if _, err := r.ReadString('\n'); err != nil { // greeting
 		return err
@@ -661,7 +677,8 @@ var kvmBroken atomic.Bool
 
 // FreePort returns a TCP port on 127.0.0.1 that nobody listens on now.
 func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	var lc net.ListenConfig
+	l, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
 	}

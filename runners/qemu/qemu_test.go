@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pipeline-ci/pipeline/internal/errs"
 	"github.com/pipeline-ci/pipeline/runners/qemu"
 	"github.com/pipeline-ci/pipeline/stages/template/templatetest"
 )
@@ -44,7 +45,7 @@ func TestBootErrorShowsConsole(t *testing.T) {
 
 func TestStartRefusesMissingImage(t *testing.T) {
 	_, err := qemu.Start(context.Background(), qemu.Config{Image: filepath.Join(t.TempDir(), "nope.qcow2")})
-	if err == nil || !strings.Contains(err.Error(), "nope.qcow2") {
+	if err == nil || !strings.Contains(errs.Format(err), "nope.qcow2") {
 		t.Fatalf("want an error naming the image, got %v", err)
 	}
 }
@@ -137,7 +138,7 @@ func TestHungBootIsKilledWithConsole(t *testing.T) {
 		t.Fatalf("want a *BootError, got %v", err)
 	}
 	// The error carries the console's last lines (kernel messages here).
-	if !strings.Contains(be.Reason, "timed out") || !regexp.MustCompile(`\[\s*\d+\.\d+\] `).MatchString(be.Console) || !strings.Contains(err.Error(), be.Console) {
+	if !strings.Contains(be.Reason, "timed out") || !regexp.MustCompile(`\[\s*\d+\.\d+\] `).MatchString(be.Console) || !strings.Contains(errs.Format(err), be.Console) {
 		t.Fatalf("error lacks the timeout or the console: %v", err)
 	}
 	if err := vm.WaitForSSH(ctx, 2*time.Second); err == nil {

@@ -129,12 +129,8 @@ func (st Stage) Run(ctx context.Context, env *stages.Env) (*stages.Result, error
 	out, err := BuildWith(ctx, env, st.Options)
 	res := &stages.Result{Outcome: stages.Passed, Data: out}
 	switch {
-	case err != nil && errs.KindOf(err) == errs.Failure:
-		res.Outcome, res.Summary = stages.Failed, firstLine(err.Error())
-		return res, err
 	case err != nil:
-		res.Outcome, res.Summary = stages.Errored, firstLine(err.Error())
-		return res, err
+		return stages.ErrorResult(res, err)
 	case out.DryRun != nil:
 		res.Outcome = stages.DryRunned
 		res.Summary = fmt.Sprintf("would build %d component(s) as %s %s and publish to %s",
@@ -343,5 +339,3 @@ func orDefault(v, d string) string {
 	}
 	return v
 }
-
-func firstLine(s string) string { l, _, _ := strings.Cut(s, "\n"); return l }

@@ -61,7 +61,7 @@ func fetchComponent(ctx context.Context, st artifacts.Store, repo, name, key str
 	entry = &CachedComponent{}
 	if err := json.Unmarshal(buf.Bytes(), entry); err != nil || entry.Key != key || len(entry.Files) == 0 {
 		return nil, false, fmt.Errorf("component cache %s: %s is not a cache entry for key %s (%v): delete it, or build with --rebuild %s",
-			st.URL(prefix), cacheEntry, key, err, name)
+			st.URL(prefix), cacheEntry, key, err, name) //nolint:errorlint // err is nil when the entry parsed but is not this key's
 	}
 	for _, f := range entry.Files {
 		rel := filepath.FromSlash(path.Clean(f.Path))

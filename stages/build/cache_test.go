@@ -117,7 +117,7 @@ func TestChangedWithoutVersionBumpFails(t *testing.T) {
 	if errs.KindOf(err) != errs.Failure {
 		t.Fatalf("exit %d (%v), want 1", errs.Code(err), err)
 	}
-	msg := err.Error()
+	msg := errs.Format(err)
 	for _, p := range next.Out.Lock.Packages {
 		if p.Name != "appliance-agent" {
 			continue
@@ -154,7 +154,7 @@ func TestDirtyTree(t *testing.T) {
 		t.Fatalf("exit %d (%v), want 2", errs.Code(err), err)
 	}
 	for _, f := range []string{"components/appliance-config/motd", "NOTES", "--allow-dirty"} {
-		if !strings.Contains(err.Error(), f) {
+		if !strings.Contains(errs.Format(err), f) {
 			t.Errorf("the error does not name %s:\n%v", f, err)
 		}
 	}
@@ -254,11 +254,11 @@ func TestFixedMetapackageVersionOnANewCommitFails(t *testing.T) {
 		t.Fatalf("exit %d, want 1: %v", errs.Code(err), err)
 	}
 	for _, want := range []string{"appliance 2.0.0 all (deb): published by build 2.0.0", "build.metapackage.version"} {
-		if !strings.Contains(err.Error(), want) {
+		if !strings.Contains(errs.Format(err), want) {
 			t.Errorf("the error does not say %q:\n%v", want, err)
 		}
 	}
-	if strings.Contains(err.Error(), "appliance-agent") {
+	if strings.Contains(errs.Format(err), "appliance-agent") {
 		t.Errorf("the error names appliance-agent, which did not change:\n%v", err)
 	}
 	if m, found, err := handoff.ReadManifest(context.Background(), mustFileStore(t, filepath.Join(f.repo, "store")), "builds/2.0.0"); !found || err != nil || m.Commit != first.Revision.Commit {

@@ -23,8 +23,9 @@ import (
 	"github.com/pipeline-ci/pipeline/internal/ci"
 	"github.com/pipeline-ci/pipeline/internal/config"
 	"github.com/pipeline-ci/pipeline/internal/errs"
+	"github.com/pipeline-ci/pipeline/internal/yamlbound"
 	"github.com/pipeline-ci/pipeline/stages"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // cacheFormat changes when what a cached component holds, or how its key
@@ -127,6 +128,9 @@ func rawComponents(data []byte) (map[string]string, error) {
 		Build struct {
 			Components []map[string]any `yaml:"components"`
 		} `yaml:"build"`
+	}
+	if err := yamlbound.Check(data); err != nil {
+		return nil, err
 	}
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, err

@@ -104,7 +104,7 @@ func TestSecondVersionRefused(t *testing.T) {
 		t.Fatalf("error is not a DuplicateError: %v", err)
 	}
 	for _, want := range []string{"two versions of appliance-agent", "1.0-1", "1.1-1", "appliance-agent_1.1-1_all.deb", "component vendor"} {
-		if !strings.Contains(err.Error(), want) {
+		if !strings.Contains(errs.Format(err), want) {
 			t.Errorf("error does not mention %q: %v", want, err)
 		}
 	}
@@ -135,7 +135,7 @@ func TestMissingDependencyReported(t *testing.T) {
 	if strings.Join(got, "\n") != want {
 		t.Errorf("unsatisfied:\n%s\nwant:\n%s", strings.Join(got, "\n"), want)
 	}
-	if !strings.Contains(err.Error(), "libssl3 (>= 3.0)") || !strings.Contains(err.Error(), "build.base.packages") {
+	if !strings.Contains(errs.Format(err), "libssl3 (>= 3.0)") || !strings.Contains(errs.Format(err), "build.base.packages") {
 		t.Errorf("error does not name the dependency and the fix: %v", err)
 	}
 	// The lock was still written, to look at.
@@ -158,7 +158,7 @@ func TestFailingComponentStopsTheBuild(t *testing.T) {
 		t.Fatalf("exit %d, want 1: %v", errs.Code(err), err)
 	}
 	for _, want := range []string{"component base", "exit status 3", "| error: disk on fire"} {
-		if !strings.Contains(err.Error(), want) {
+		if !strings.Contains(errs.Format(err), want) {
 			t.Errorf("error lacks %q: %v", want, err)
 		}
 	}
@@ -316,7 +316,7 @@ func TestConfigErrors(t *testing.T) {
 		t.Fatalf("exit %d, want 2: %v", errs.Code(err), err)
 	}
 	for _, want := range []string{"build.components[0].command", "no packages", "cycle: b → c → b"} {
-		if !strings.Contains(err.Error(), want) {
+		if !strings.Contains(errs.Format(err), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
 	}
@@ -356,7 +356,7 @@ func TestFailureStopsRunningSiblings(t *testing.T) {
 	}
 	start := time.Now()
 	_, err := build.Build(context.Background(), f.env(false))
-	if errs.Code(err) != 1 || !strings.Contains(err.Error(), "component broken") {
+	if errs.Code(err) != 1 || !strings.Contains(errs.Format(err), "component broken") {
 		t.Fatalf("want component broken's failure, got %v", err)
 	}
 	if took := time.Since(start); took > 15*time.Second {

@@ -404,7 +404,7 @@ func repositoriesStep(ctx context.Context, env *stages.Env, s settings, out *Out
 	if enabled {
 		dir := filepath.Join(work, "yum")
 		r, err := repo.WriteYUM(ctx, dir, pkgs, out.Revision.Time)
-		if err == repo.ErrNoCreaterepo {
+		if errors.Is(err, repo.ErrNoCreaterepo) {
 			return errs.New(errs.Infra, err, "")
 		}
 		if err != nil {

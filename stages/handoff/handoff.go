@@ -33,6 +33,7 @@ import (
 	"path/filepath"
 
 	"github.com/pipeline-ci/pipeline/internal/artifacts"
+	"github.com/pipeline-ci/pipeline/internal/atomicfile"
 )
 
 // Dir is the folder of the report dir that holds the hand-offs.
@@ -91,18 +92,7 @@ func Save(reportDir string, v Value) (string, error) {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return "", fmt.Errorf("hand-off %s: %w", v.Name(), err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".*.tmp")
-	if err != nil {
-		return "", fmt.Errorf("hand-off %s: %w", v.Name(), err)
-	}
-	_, werr := tmp.Write(data)
-	cerr := tmp.Close()
-	if err := errors.Join(werr, cerr, os.Chmod(tmp.Name(), 0o644)); err != nil {
-		os.Remove(tmp.Name())
-		return "", fmt.Errorf("hand-off %s: %w", p, err)
-	}
-	if err := os.Rename(tmp.Name(), p); err != nil {
-		os.Remove(tmp.Name())
+	if err := atomicfile.Write(p, data); err != nil {
 		return "", fmt.Errorf("hand-off %s: %w", p, err)
 	}
 	return p, nil

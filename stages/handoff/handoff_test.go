@@ -15,6 +15,7 @@ import (
 	"github.com/pipeline-ci/pipeline/internal/artifacts/miniotest"
 	"github.com/pipeline-ci/pipeline/internal/ci"
 	"github.com/pipeline-ci/pipeline/internal/config"
+	"github.com/pipeline-ci/pipeline/internal/errs"
 	"github.com/pipeline-ci/pipeline/stages/handoff"
 )
 
@@ -66,7 +67,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 		t.Errorf("empty report dir: found=%v err=%v", found, err)
 	}
 	os.WriteFile(handoff.File(dir, "build"), []byte("{not json"), 0o644)
-	if _, err := handoff.Load(dir, &handoff.Build{}); err == nil || !strings.Contains(err.Error(), "run the build stage again") {
+	if _, err := handoff.Load(dir, &handoff.Build{}); err == nil || !strings.Contains(errs.Format(err), "run the build stage again") {
 		t.Errorf("damaged hand-off: %v", err)
 	}
 }
@@ -257,7 +258,7 @@ func testDownload(t *testing.T, st artifacts.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := handoff.FindProduction(ctx, st, "0.9.0"); !errors.Is(err, handoff.ErrNoBuild) || !strings.Contains(err.Error(), "0.9.0") {
+	if _, err := handoff.FindProduction(ctx, st, "0.9.0"); !errors.Is(err, handoff.ErrNoBuild) || !strings.Contains(errs.Format(err), "0.9.0") {
 		t.Errorf("no such build: %v", err)
 	}
 
@@ -290,7 +291,7 @@ func testDownload(t *testing.T, st artifacts.Store) {
 	}
 	os.Remove(filepath.Join(dest, bad)) // so it is not kept from disk
 	_, _, err = handoff.Download(ctx, st, prod.Manifest, prod.Prefix, []string{"apt"}, dest)
-	if err == nil || !strings.Contains(err.Error(), "sha256") || !strings.Contains(err.Error(), "damaged") {
+	if err == nil || !strings.Contains(errs.Format(err), "sha256") || !strings.Contains(errs.Format(err), "damaged") {
 		t.Fatalf("damaged object: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(dest, "yum/repodata/repomd.xml")); err != nil {

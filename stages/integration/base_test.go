@@ -158,7 +158,7 @@ integration:
 	if _, err := os.Stat(filepath.Join(runnertest.BaseCacheDir, keyOf(log2), "rootfs", "bin", "sh")); err != nil {
 		t.Fatalf("the reused base is not where the log says: %v", err)
 	}
-	res, log, _ = run(shared, true)
+	_, log, _ = run(shared, true)
 	if !strings.Contains(log, "dry run: would reuse base "+keyOf(log2)) {
 		t.Fatalf("the dry run on a warm cache does not say it would reuse %s:\n%s", keyOf(log2), log)
 	}

@@ -171,7 +171,7 @@ func TestBuiltinProvisioningNeedsAPT(t *testing.T) {
 		Handoff: &handoff.Set{Build: &handoff.Build{ID: "1.0.0", Version: "1.0.0", Metapackage: "appliance",
 			Dir: ".pipeline/build", YUMURL: "file:///store/builds/1.0.0/yum"}}}
 	_, err = (&integration.Stage{}).Run(context.Background(), env)
-	if errs.Code(err) != 2 || !strings.Contains(err.Error(), "the build has no APT repository") || !strings.Contains(err.Error(), "hint: write integration.provision") {
+	if errs.Code(err) != 2 || !strings.Contains(errs.Format(err), "the build has no APT repository") || !strings.Contains(errs.Format(err), "hint: write integration.provision") {
 		t.Fatalf("got %v, want exit 2 saying to write provision", err)
 	}
 	if !strings.Contains(logBuf.String(), "no suites (integration.suites is empty): running only the built-in phases (provision, idempotence, logs, state)") {

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pipeline-ci/pipeline/internal/text"
 	"github.com/pipeline-ci/pipeline/runners"
 )
 
@@ -459,10 +460,7 @@ func judgeGroup(g *GroupCheck, stdout string) Verdict {
 	return pass(fmt.Sprintf("group %s gid %s", g.Name, f[2]))
 }
 
-func firstLine(s string) string {
-	l, _, _ := strings.Cut(s, "\n")
-	return l
-}
+func firstLine(s string) string { return text.FirstLine(s) }
 
 func quoteShort(s string) string {
 	if len(s) > 80 {

@@ -101,7 +101,7 @@ func resolveInputs(ctx context.Context, env *stages.Env, cfg *config.Integration
 	}
 	prod, err := handoff.FindProduction(ctx, st, version)
 	if errors.Is(err, handoff.ErrNoBuild) {
-		return in, errs.New(errs.Usage, fmt.Errorf("integration: the UPGRADE scenario starts from production version %s, but the artifact store %s has no build of it (%s)", version, st.URL(""), err),
+		return in, errs.New(errs.Usage, fmt.Errorf("integration: the UPGRADE scenario starts from production version %s, but the artifact store %s has no build of it (%w)", version, st.URL(""), err),
 			fmt.Sprintf("build and publish the release first (`pipeline build` on tag %s%s with this artifacts.url), or name a published version in integration.production.version, or set integration.previous and provide its repository yourself", prefix, version))
 	}
 	if err != nil {

@@ -65,7 +65,7 @@ func TestLastReleaseFromTags(t *testing.T) {
 	}
 
 	if _, err := lastRelease(ctx, origin, "v", "0.9.0"); errs.KindOf(err) != errs.Usage ||
-		!strings.Contains(err.Error(), "no release tag v<semver> older than 0.9.0") || !strings.Contains(err.Error(), "integration.production.version") {
+		!strings.Contains(errs.Format(err), "no release tag v<semver> older than 0.9.0") || !strings.Contains(errs.Format(err), "integration.production.version") {
 		t.Errorf("no release before: %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"cmp"
 	"encoding/xml"
 	"fmt"
 	"regexp"
@@ -138,11 +139,4 @@ func ParseJUnit(data []byte) ([]SubResult, error) {
 	return res, nil
 }
 
-func firstNonEmpty(v ...string) string {
-	for _, s := range v {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
-}
+func firstNonEmpty(v ...string) string { return cmp.Or(v...) }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pipeline-ci/pipeline/internal/config"
+	"github.com/pipeline-ci/pipeline/internal/errs"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -148,7 +149,7 @@ func TestSelectTargets(t *testing.T) {
 	if got, _ := SelectTargets(all, []string{"d", "b"}, 0, 0); names(got) != "d,b" {
 		t.Errorf("by name: %s", names(got))
 	}
-	if _, err := SelectTargets(all, []string{"z"}, 0, 0); err == nil || !strings.Contains(err.Error(), `--target "z": no such target`) {
+	if _, err := SelectTargets(all, []string{"z"}, 0, 0); err == nil || !strings.Contains(errs.Format(err), `--target "z": no such target`) {
 		t.Errorf("unknown target: %v", err)
 	}
 	for _, bad := range []string{"0/2", "3/2", "1", "a/b", "1/2x"} {

@@ -108,7 +108,7 @@ integration:
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	res, err := (&integration.Stage{}).Run(ctx, env)
-	if errs.KindOf(err) != errs.Infra || res == nil || !strings.Contains(err.Error(), "impostor") {
+	if errs.KindOf(err) != errs.Infra || res == nil || !strings.Contains(errs.Format(err), "impostor") {
 		t.Fatalf("want an infrastructure error naming impostor (exit 3), got %v", err)
 	}
 	data := res.Data.(*integration.Data)

@@ -28,6 +28,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/pipeline-ci/pipeline/internal/atomicfile"
 	"github.com/pipeline-ci/pipeline/internal/config"
 	"github.com/pipeline-ci/pipeline/internal/errs"
 	"github.com/pipeline-ci/pipeline/runners"
@@ -252,7 +253,7 @@ func NewRunner(t config.IntegrationTarget, repo string, lookup func(string) (str
 		}
 		hostKey, err := os.ReadFile(abs(t.KnownHosts))
 		if err != nil {
-			return nil, errs.New(errs.Usage, fmt.Errorf("target %s: known_hosts: %v", t.Name, err), "for a qemu target, known_hosts names a file holding the template's public host key")
+			return nil, errs.New(errs.Usage, fmt.Errorf("target %s: known_hosts: %w", t.Name, err), "for a qemu target, known_hosts names a file holding the template's public host key")
 		}
 		user := t.User
 		if user == "" {
@@ -390,28 +391,7 @@ func repoTop(dir string) string {
 	}
 }
 
-func writeAtomic(path string, data []byte) error {
-	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return err
-		}
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	os.Chmod(tmp.Name(), 0o644)
-	return os.Rename(tmp.Name(), path)
-}
+func writeAtomic(path string, data []byte) error { return atomicfile.Write(path, data) }
 
 // checkVersion refuses an integration.version written with ${…} that
 // expanded to empty (and that nothing else supplied): provisioning

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pipeline-ci/pipeline/internal/errs"
 )
 
 func TestParseSuiteAllKinds(t *testing.T) {
@@ -84,13 +86,14 @@ func TestParseSuiteErrorsNamePositions(t *testing.T) {
 		{"bad mode", "checks:\n  - id: a\n    file: {path: /x, mode: rw-r--r--}\n", `file mode "rw-r--r--": want octal`},
 		{"missing required", "checks:\n  - id: a\n    command: {stdout: x}\n", "command: `run:` is required"},
 		{"yaml syntax", "checks:\n  - id: a\n   bad\n", `s.yaml:3:4: YAML syntax`},
+		{"too deep", "checks:\n  - id: a\n    command: {run: " + strings.Repeat("[", 100_000) + "\n", "s.yaml:3:80: nesting deeper than 64 levels"},
 		{"empty", "", "the suite is empty"},
 		{"not a list", "checks: {id: a}\n", "s.yaml:1:9: `checks:` must be a list"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := ParseSuite("s.yaml", []byte(c.src))
-			if err == nil || !strings.Contains(err.Error(), c.want) {
+			if err == nil || !strings.Contains(errs.Format(err), c.want) {
 				t.Fatalf("want error containing %q, got %v", c.want, err)
 			}
 		})
@@ -100,7 +103,7 @@ func TestParseSuiteErrorsNamePositions(t *testing.T) {
 func TestSuiteNamesUnique(t *testing.T) {
 	a, _ := ParseSuite("a/web.yaml", []byte("checks:\n  - {id: x, port: {port: 1}}\n"))
 	b, _ := ParseSuite("b/web.yaml", []byte("checks:\n  - {id: x, port: {port: 1}}\n"))
-	if err := checkSuiteNames([]*Suite{a, b}); err == nil || !strings.Contains(err.Error(), `suite name "web" is also used by a/web.yaml`) {
+	if err := checkSuiteNames([]*Suite{a, b}); err == nil || !strings.Contains(errs.Format(err), `suite name "web" is also used by a/web.yaml`) {
 		t.Fatalf("got %v", err)
 	}
 }

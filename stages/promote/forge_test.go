@@ -300,7 +300,7 @@ func TestGitLabAPIModeChecksTheTree(t *testing.T) {
 	env := &stages.Env{Repo: f.ci, Config: cfg, CI: ci.Context{Provider: ci.GitLab},
 		Log: logging.Discard(), Report: &report.Dir{Path: filepath.Join(f.dir, "reports")}, Forge: forge}
 	_, err = New().Run(context.Background(), env)
-	if errs.KindOf(err) != errs.Infra || !strings.Contains(err.Error(), "the tested tree is") {
+	if errs.KindOf(err) != errs.Infra || !strings.Contains(errs.Format(err), "the tested tree is") {
 		t.Fatalf("err = %v, want an infrastructure error about the tree", err)
 	}
 	var picks int

@@ -630,7 +630,7 @@ func TestKilledProbeIsInfrastructure(t *testing.T) {
 		t.Fatalf("err = %v, want an infrastructure error", err)
 	}
 	_, err = f.promote(runOpts{mutate: func(p *config.Promote) { p.Test = "sleep 5"; p.Timeout = config.Duration(200e6) }})
-	if errs.KindOf(err) != errs.Infra || !strings.Contains(err.Error(), "timed out") {
+	if errs.KindOf(err) != errs.Infra || !strings.Contains(errs.Format(err), "timed out") {
 		t.Fatalf("err = %v, want a timeout (infrastructure)", err)
 	}
 	if after := f.git(f.origin, "rev-parse", "master"); after != before {

@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/pipeline-ci/pipeline/gitops"
+	"github.com/pipeline-ci/pipeline/internal/text"
 )
 
 // workspace is where a promotion builds and tests trees without touching
@@ -319,9 +320,4 @@ func treeOf(ctx context.Context, g *gitops.Git, commit string) (string, error) {
 	return g.Run(ctx, "rev-parse", "--verify", commit+"^{tree}")
 }
 
-func short(sha string) string {
-	if len(sha) > 10 {
-		return sha[:10]
-	}
-	return sha
-}
+func short(sha string) string { return text.Short(sha, 10) }

@@ -17,7 +17,7 @@ func FullChangelog(ctx context.Context, env *stages.Env) (string, error) {
 	if r.forge == nil {
 		r.forge = gitops.None{}
 	}
-	r.links = linksFor(r.forge.Kind(), env.CI.WebURL)
+	r.links = linksFor(gitops.Can(r.forge), env.CI.WebURL)
 	t, err := r.templates()
 	if err != nil {
 		return "", err

@@ -155,7 +155,7 @@ func TestReRunAfterEachStep(t *testing.T) {
 			t.Parallel()
 			f := newGLFixture(t)
 			_, _, err := f.r.release(f.env(direct), Options{FailAfter: step})
-			if errs.KindOf(err) != errs.Infra || !strings.Contains(err.Error(), "after step "+step) {
+			if errs.KindOf(err) != errs.Infra || !strings.Contains(errs.Format(err), "after step "+step) {
 				t.Fatalf("first run: %v", err)
 			}
 			res, d := f.r.mustRelease(f.env(direct), Options{})
@@ -362,7 +362,7 @@ func TestJobTokenSaysWhichTokenIsNeeded(t *testing.T) {
 	}
 	f.forge = jf
 	_, _, err = f.r.release(f.env(direct), Options{})
-	if errs.KindOf(err) != errs.Usage || !strings.Contains(err.Error(), "PIPELINE_TOKEN") {
+	if errs.KindOf(err) != errs.Usage || !strings.Contains(errs.Format(err), "PIPELINE_TOKEN") {
 		t.Fatalf("job token only: %v", err)
 	}
 	if f.srv.Writes() != 0 || len(f.r.tags(true)) != 1 {

@@ -104,12 +104,13 @@ func oldTempWorktree(p string) bool {
 }
 
 // halfWritten lists writeAtomic's temporary files for path older than
-// start: .NAME.DIGITS next to it (os.CreateTemp's pattern).
+// start: .NAME.DIGITS.tmp next to it (atomicfile's os.CreateTemp
+// pattern; .NAME.DIGITS of an older pipeline).
 func halfWritten(path string, start time.Time) []string {
 	matches, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".*"))
 	var out []string
 	for _, m := range matches {
-		suffix := strings.TrimPrefix(filepath.Base(m), "."+filepath.Base(path)+".")
+		suffix := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(m), "."+filepath.Base(path)+"."), ".tmp")
 		if _, err := strconv.ParseUint(suffix, 10, 64); err != nil {
 			continue
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/pipeline-ci/pipeline/internal/config"
 	"github.com/pipeline-ci/pipeline/internal/errs"
 	"github.com/pipeline-ci/pipeline/internal/proc"
+	"github.com/pipeline-ci/pipeline/internal/text"
 	"github.com/pipeline-ci/pipeline/release"
 )
 
@@ -279,7 +280,7 @@ func (r *run) complete(ctx context.Context, t *release.Tag) (bool, string, error
 			return false, "the tag was never pushed", nil
 		}
 	}
-	if r.forge.Kind() != "none" {
+	if gitops.Can(r.forge).Writes {
 		rel, err := r.forge.GetRelease(ctx, t.Name)
 		if err != nil {
 			return false, "", forgeError("look up the forge release of "+t.Name, err)
@@ -500,7 +501,7 @@ func (r *run) labels() release.Labels {
 // readForge fills in the MRs merged and the issues closed in the range,
 // and the current milestone.
 func (r *run) readForge(ctx context.Context, in *release.PlanInput) error {
-	if r.forge.Kind() == "none" {
+	if !gitops.Can(r.forge).Writes {
 		return nil
 	}
 	inRange := make(map[string]bool, len(in.Commits))
@@ -605,12 +606,7 @@ func tagName(t *release.Tag, none string) string {
 	return t.Name
 }
 
-func short(sha string) string {
-	if len(sha) > 8 {
-		return sha[:8]
-	}
-	return sha
-}
+func short(sha string) string { return text.Short(sha, 8) }
 
 func listSome(s []string, n int) string {
 	if len(s) <= n {

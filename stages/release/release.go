@@ -11,6 +11,7 @@ package release
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -209,7 +210,7 @@ func newRun(ctx context.Context, opts Options, env *stages.Env) (*run, error) {
 	r.mode = r.cfg.Mode
 	if r.mode == "" {
 		r.mode = config.ReleaseModeDirect
-		if r.forge.Kind() != "none" {
+		if gitops.Can(r.forge).Writes {
 			r.mode = config.ReleaseModeMR
 		}
 	}
@@ -218,7 +219,7 @@ func newRun(ctx context.Context, opts Options, env *stages.Env) (*run, error) {
 			r.remote = r.cfg.Remote
 		}
 	}
-	r.links = linksFor(r.forge.Kind(), env.CI.WebURL)
+	r.links = linksFor(gitops.Can(r.forge), env.CI.WebURL)
 	if r.tmpl, err = r.templates(); err != nil {
 		return nil, err
 	}
@@ -286,21 +287,13 @@ func templateRoot(repo, base string) string {
 }
 
 // linksFor gives the URL forms of a forge's web pages.
-func linksFor(kind, web string) release.Links {
+func linksFor(c gitops.Capabilities, web string) release.Links {
 	web = strings.TrimRight(web, "/")
-	l := release.Links{MRRef: "!%d", IssueRef: "#%d"}
-	if kind == "github" {
-		l.MRRef = "#%d"
-	}
-	if web == "" {
+	l := release.Links{MRRef: c.MRRef, IssueRef: c.IssueRef}
+	if web == "" || c.Web == (gitops.WebPaths{}) {
 		return l
 	}
-	switch kind {
-	case "gitlab":
-		l.MergeRequest, l.Issue, l.Commit, l.Compare = web+"/-/merge_requests/%d", web+"/-/issues/%d", web+"/-/commit/%s", web+"/-/compare/%s...%s"
-	case "github":
-		l.MergeRequest, l.Issue, l.Commit, l.Compare = web+"/pull/%d", web+"/issues/%d", web+"/commit/%s", web+"/compare/%s...%s"
-	}
+	l.MergeRequest, l.Issue, l.Commit, l.Compare = web+c.Web.MergeRequest, web+c.Web.Issue, web+c.Web.Commit, web+c.Web.Compare
 	return l
 }
 
@@ -357,7 +350,7 @@ func (r *run) finish() *stages.Result {
 	switch {
 	case r.env.DryRun:
 		summary = fmt.Sprintf("would release %s (%s): %s", p.Version, p.Bump, p.Reason)
-	case r.mode == config.ReleaseModeMR && r.state.kind == planNew && r.forge.Kind() == "none":
+	case r.mode == config.ReleaseModeMR && r.state.kind == planNew && !gitops.Can(r.forge).Writes:
 		summary = fmt.Sprintf("release branch %s pushed for %s (no forge: open its MR by hand); merging it releases %s", r.mrBranch(), p.Version, p.Tag)
 	case r.mode == config.ReleaseModeMR && r.state.kind == planNew:
 		summary = fmt.Sprintf("release MR for %s is open; merging it releases %s", p.Version, p.Tag)
@@ -466,11 +459,4 @@ func (r *run) act(a Action) {
 	log.Info(msg)
 }
 
-func firstNonEmpty(v ...string) string {
-	for _, s := range v {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
-}
+func firstNonEmpty(v ...string) string { return cmp.Or(v...) }

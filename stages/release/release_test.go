@@ -173,7 +173,7 @@ func TestMaintenanceBranch(t *testing.T) {
 	r.run("push", "--quiet", "origin", "release/1.3")
 	env := r.env(nil, nil)
 	// A minor bump is not allowed on the line.
-	if _, _, err := r.release(env, Options{Bump: "minor"}); errs.KindOf(err) != errs.Usage || !strings.Contains(err.Error(), "maintenance line 1.3.x") {
+	if _, _, err := r.release(env, Options{Bump: "minor"}); errs.KindOf(err) != errs.Usage || !strings.Contains(errs.Format(err), "maintenance line 1.3.x") {
 		t.Fatalf("--bump minor on release/1.3: %v", err)
 	}
 	_, d := r.mustRelease(env, Options{})
@@ -333,7 +333,7 @@ func TestVersionFilesAndTemplateOverride(t *testing.T) {
 	env = r.env(nil, func(c *config.Release) {
 		c.VersionFiles = []config.VersionFile{{Path: "nope.yml", Kind: "yaml", Key: "v"}}
 	})
-	if _, _, err := r.release(env, Options{}); errs.KindOf(err) != errs.Usage || !strings.Contains(err.Error(), "version_files[0]") {
+	if _, _, err := r.release(env, Options{}); errs.KindOf(err) != errs.Usage || !strings.Contains(errs.Format(err), "version_files[0]") {
 		t.Errorf("missing version file: %v", err)
 	}
 }
@@ -404,7 +404,7 @@ func TestBadRequests(t *testing.T) {
 	}
 	// Detached HEAD without a CI branch.
 	r.run("checkout", "--quiet", "--detach")
-	if _, _, err := r.release(r.env(nil, nil), Options{}); errs.KindOf(err) != errs.Usage || !strings.Contains(err.Error(), "detached") {
+	if _, _, err := r.release(r.env(nil, nil), Options{}); errs.KindOf(err) != errs.Usage || !strings.Contains(errs.Format(err), "detached") {
 		t.Errorf("detached: %v", err)
 	}
 	_ = errors.New

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pipeline-ci/pipeline/gitops"
+	"github.com/pipeline-ci/pipeline/internal/atomicfile"
 	"github.com/pipeline-ci/pipeline/internal/config"
 	"github.com/pipeline-ci/pipeline/internal/errs"
 	"github.com/pipeline-ci/pipeline/release"
@@ -87,7 +88,7 @@ func (r *run) workdir(ctx context.Context) (*gitops.Git, error) {
 	}
 	r.wt = wt
 	prev := r.cleanup
-	r.cleanup = func() {
+	r.cleanup = func() { //nolint:contextcheck // cleanup runs after a cancel too
 		_ = r.git.WorktreeRemove(context.Background(), path)
 		os.RemoveAll(dir)
 		prev()
@@ -299,7 +300,7 @@ func (r *run) stepMergeRequest(ctx context.Context) error {
 		a.Status, a.Detail = "skipped", "release.mode is direct"
 	case r.state.kind != planNew:
 		a.Status, a.Detail = "exists", "merged"
-	case r.forge.Kind() == "none":
+	case !gitops.Can(r.forge).Writes:
 		a.Status, a.Detail = "skipped", "no forge: push the branch "+r.mrBranch()+" and open it by hand"
 	case r.env.DryRun:
 		a.Status = "would"
@@ -408,7 +409,7 @@ func (r *run) milestoneTitle(start, due time.Time) (string, error) {
 }
 
 func (r *run) stepMilestone(ctx context.Context) error {
-	if !r.cfg.Milestone.Enabled || r.forge.Kind() == "none" {
+	if !r.cfg.Milestone.Enabled || !gitops.Can(r.forge).Writes {
 		why := "no forge"
 		if !r.cfg.Milestone.Enabled {
 			why = "release.milestone.enabled is false"
@@ -466,7 +467,7 @@ func (r *run) stepMilestone(ctx context.Context) error {
 }
 
 func (r *run) stepComments(ctx context.Context) error {
-	if !r.cfg.Comment || r.forge.Kind() == "none" {
+	if !r.cfg.Comment || !gitops.Can(r.forge).Writes {
 		why := "no forge"
 		if !r.cfg.Comment {
 			why = "release.comment is off"
@@ -514,7 +515,7 @@ func (r *run) stepComments(ctx context.Context) error {
 
 func (r *run) stepForgeRelease(ctx context.Context) error {
 	a := Action{Step: StepForgeRelease, Action: "publish the forge release " + r.plan.Tag}
-	if r.forge.Kind() == "none" {
+	if !gitops.Can(r.forge).Writes {
 		a.Status, a.Detail = "skipped", "no forge"
 		r.act(a)
 		return nil
@@ -607,31 +608,8 @@ func orHead(sha, none string) string {
 // writeAtomic replaces path through a temporary file and a rename, so a
 // crash never leaves half a changelog.
 func writeAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return errs.Infraf("release: %w", err)
-	}
-	mode := os.FileMode(0o644)
-	if st, err := os.Stat(path); err == nil {
-		mode = st.Mode().Perm()
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
+	if err := atomicfile.Write(path, data); err != nil {
 		return errs.Infraf("release: write %s: %w", path, err)
-	}
-	_, werr := f.Write(data)
-	cerr := f.Close()
-	if werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Chmod(f.Name(), mode)
-	}
-	if werr == nil {
-		werr = os.Rename(f.Name(), path)
-	}
-	if werr != nil {
-		os.Remove(f.Name())
-		return errs.Infraf("release: write %s: %w", path, werr)
 	}
 	return nil
 }

@@ -126,8 +126,12 @@ func MakeESP(ctx context.Context, path string, l Layout, bf BootFiles, title str
 	defer os.RemoveAll(tmp)
 	conf := filepath.Join(tmp, "loader.conf")
 	entry := filepath.Join(tmp, "pipeline.conf")
-	os.WriteFile(conf, []byte("default pipeline.conf\ntimeout 0\n"), 0o644)
-	os.WriteFile(entry, []byte(LoaderEntry(title, l)), 0o644)
+	if err := os.WriteFile(conf, []byte("default pipeline.conf\ntimeout 0\n"), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(entry, []byte(LoaderEntry(title, l)), 0o644); err != nil {
+		return err
+	}
 	steps := [][]string{
 		{"mmd", "-i", path, "::/EFI", "::/EFI/BOOT", "::/EFI/systemd", "::/loader", "::/loader/entries"},
 		{"mcopy", "-i", path, bf.Loader, "::/EFI/BOOT/BOOTX64.EFI"},

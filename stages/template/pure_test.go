@@ -243,11 +243,11 @@ func TestMetapackageFromBuildHandoff(t *testing.T) {
 	other := env(dir)
 	other.CI.SHA = "beef"
 	b = &builder{env: other, cfg: config.Template{Name: "a/b", Metapackage: config.TemplateMetapackage{Name: "appliance"}}}
-	if err := b.fromBuild(context.Background()); errs.KindOf(err) != errs.Usage || !strings.Contains(err.Error(), "template.metapackage") {
+	if err := b.fromBuild(context.Background()); errs.KindOf(err) != errs.Usage || !strings.Contains(errs.Format(err), "template.metapackage") {
 		t.Fatalf("a stale hand-off: %v", err)
 	}
 	b = &builder{env: env(t.TempDir()), cfg: config.Template{Name: "a/b", Metapackage: config.TemplateMetapackage{Name: "appliance"}}}
-	if err := b.fromBuild(context.Background()); errs.KindOf(err) != errs.Usage || !strings.Contains(err.Error(), "template.metapackage") {
+	if err := b.fromBuild(context.Background()); errs.KindOf(err) != errs.Usage || !strings.Contains(errs.Format(err), "template.metapackage") {
 		t.Fatalf("no version anywhere: %v", err)
 	}
 }

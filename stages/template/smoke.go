@@ -159,7 +159,7 @@ func (s SmokeBoot) Run(ctx context.Context, meta, version string) (*SmokeResult,
 	if err != nil {
 		return nil, err
 	}
-	defer vm.Kill()
+	defer func() { _ = vm.Kill() }() // after Shutdown below, or on an early return
 	res.Accel = vm.Accel()
 	if err := vm.WaitForSSH(ctx, s.Timeout); err != nil {
 		return res, err
@@ -187,6 +187,6 @@ func (s SmokeBoot) Run(ctx context.Context, meta, version string) (*SmokeResult,
 	}
 	res.BootSecs = time.Since(start).Seconds()
 	res.State, res.Pins, res.Problems = CheckSmoke(out, meta, version)
-	vm.Shutdown(3 * time.Second)
+	_ = vm.Shutdown(3 * time.Second) //nolint:contextcheck // the verdict is in; Shutdown kills what does not stop, whatever ctx
 	return res, nil
 }

@@ -42,6 +42,7 @@ import (
 	"github.com/pipeline-ci/pipeline/internal/config"
 	"github.com/pipeline-ci/pipeline/internal/errs"
 	"github.com/pipeline-ci/pipeline/internal/rootfs"
+	"github.com/pipeline-ci/pipeline/internal/text"
 	"github.com/pipeline-ci/pipeline/stages"
 	"github.com/pipeline-ci/pipeline/stages/handoff"
 )
@@ -122,12 +123,8 @@ func (s Stage) Run(ctx context.Context, env *stages.Env) (*stages.Result, error)
 		}
 	}
 	switch {
-	case err != nil && errs.KindOf(err) == errs.Failure:
-		res.Outcome, res.Summary = stages.Failed, firstLine(err.Error())
-		return res, err
 	case err != nil:
-		res.Outcome, res.Summary = stages.Errored, firstLine(err.Error())
-		return res, err
+		return stages.ErrorResult(res, err)
 	case out.CacheHit:
 		// Before the dry run: a cache hit is what a real run would find
 		// too, and it does nothing either way.
@@ -173,7 +170,7 @@ func (o *Output) ForDevelopers() []string {
 	return lines
 }
 
-func firstLine(s string) string { l, _, _ := strings.Cut(s, "\n"); return l }
+func firstLine(s string) string { return text.FirstLine(s) }
 
 // builder is one run of the stage: what the steps share.
 type builder struct {

@@ -316,7 +316,7 @@ func TestFailingProvisioningFailsWithOutput(t *testing.T) {
 		t.Errorf("kind %v outcome %s: want a failure (exit 1)", errs.KindOf(err), res.Outcome)
 	}
 	for _, want := range []string{"provisioning broke here", "exit status 7", "provision[0]"} {
-		if !strings.Contains(err.Error(), want) {
+		if !strings.Contains(errs.Format(err), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
 	}

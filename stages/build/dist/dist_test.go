@@ -4,9 +4,14 @@ import (
 	"errors"
 	"math/rand"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/pipeline-ci/pipeline/internal/errs"
+	"github.com/pipeline-ci/pipeline/internal/testutil"
 )
 
 func TestCompareDeb(t *testing.T) {
@@ -139,12 +144,12 @@ func TestNewLockRefusesTwoVersions(t *testing.T) {
 		t.Fatalf("two versions of agent: got %v, want a DuplicateError", err)
 	}
 	for _, want := range []string{"two versions of agent", "1.0-1", "1.1-1", "agent_1.0-1_all.deb"} {
-		if !strings.Contains(err.Error(), want) {
+		if !strings.Contains(errs.Format(err), want) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}
 	}
 	// Same name, version and arch but different bytes: refused too.
-	if _, err := NewLock([]Package{pkg(Deb, "x", "1", "all", "s1"), pkg(Deb, "x", "1", "all", "s2")}); !errors.As(err, &dup) || !strings.Contains(err.Error(), "two different files") {
+	if _, err := NewLock([]Package{pkg(Deb, "x", "1", "all", "s1"), pkg(Deb, "x", "1", "all", "s2")}); !errors.As(err, &dup) || !strings.Contains(errs.Format(err), "two different files") {
 		t.Errorf("different bytes for one version: %v", err)
 	}
 	// The same file listed twice is one package.
@@ -235,4 +240,30 @@ func FuzzInspect(f *testing.F) {
 		}
 		_, _ = Inspect(p)
 	})
+}
+
+// CompareDeb orders versions exactly as dpkg does: each pair is also
+// asked of `dpkg --compare-versions` (the real tool, not a copy of it).
+func TestCompareDebAgreesWithDpkg(t *testing.T) {
+	dpkg := testutil.NeedTool(t, "dpkg")
+	versions := []string{
+		"1.0", "1.0-1", "1.0-01", "1.0-2", "1.0~rc1", "1.0~rc1-1", "1.0~~", "1.0~", "1.0+b1", "1.0.1",
+		"1:0.9", "0:1.0", "2:0", "1.0a", "1.0A", "1.0-1ubuntu1", "1.0-1+deb12u1", "1.00", "10", "9",
+		"1.2.3-4.5", "1.2.3-4.10", "0.0~git20240101.abcdef-1", "1.0.0+dfsg-2", "1.0-1~bpo12+1",
+	}
+	// Sorted by CompareDeb, each neighbour must be "lt" or "eq" for dpkg
+	// as CompareDeb says: then both orders are the same (dpkg's is a total
+	// order), with one dpkg call a pair of neighbours.
+	sorted := slices.Clone(versions)
+	slices.SortStableFunc(sorted, CompareDeb)
+	for i := 1; i < len(sorted); i++ {
+		a, b := sorted[i-1], sorted[i]
+		op := "lt"
+		if CompareDeb(a, b) == 0 {
+			op = "eq"
+		}
+		if err := exec.Command(dpkg, "--compare-versions", a, op, b).Run(); err != nil {
+			t.Errorf("CompareDeb puts %q before %q (%s), dpkg does not agree: %v", a, b, op, err)
+		}
+	}
 }

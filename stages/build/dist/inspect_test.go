@@ -12,6 +12,7 @@ import (
 
 	"github.com/blakesmith/ar"
 	"github.com/klauspost/compress/zstd"
+	"github.com/pipeline-ci/pipeline/internal/errs"
 	"github.com/pipeline-ci/pipeline/internal/testutil"
 )
 
@@ -87,7 +88,7 @@ func TestInspectRPM(t *testing.T) {
 	// A file that is neither is named as such.
 	junk := filepath.Join(top, "junk.deb")
 	os.WriteFile(junk, []byte("<html>404</html>"), 0o644)
-	if _, err := Inspect(junk); err == nil || !strings.Contains(err.Error(), "neither a .deb") {
+	if _, err := Inspect(junk); err == nil || !strings.Contains(errs.Format(err), "neither a .deb") {
 		t.Errorf("junk: %v", err)
 	}
 }

@@ -8,6 +8,13 @@ import (
 
 // CompareDeb compares two Debian versions ([epoch:]upstream[-revision]) the
 // way dpkg does: <0, 0 or >0.
+//
+// Written here rather than taken from pault.ag/go/debian/version (MIT, and
+// its comparison is the same verrevcmp): that module's go.mod would raise
+// klauspost/compress, ulikunitz/xz and go-crypto for the whole build, and
+// its Compare wants parsed versions, where this one must order whatever a
+// repository holds. TestCompareDebAgreesWithDpkg checks it against
+// `dpkg --compare-versions` itself.
 func CompareDeb(a, b string) int {
 	ea, ua, ra := splitDeb(a)
 	eb, ub, rb := splitDeb(b)

@@ -17,6 +17,7 @@ import (
 	_ "github.com/goreleaser/nfpm/v2/deb" // registers the deb packager
 	"github.com/goreleaser/nfpm/v2/files"
 	_ "github.com/goreleaser/nfpm/v2/rpm" // registers the rpm packager
+	"github.com/pipeline-ci/pipeline/internal/text"
 	"github.com/pipeline-ci/pipeline/stages/build/dist"
 	"github.com/pipeline-ci/pipeline/templates"
 )
@@ -165,4 +166,4 @@ func Describe(spec Spec, lock *dist.Lock) (string, error) {
 	return strings.TrimSpace(s), err
 }
 
-func firstLine(s string) string { l, _, _ := strings.Cut(s, "\n"); return l }
+func firstLine(s string) string { return text.FirstLine(s) }

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pipeline-ci/pipeline/internal/errs"
 	"github.com/pipeline-ci/pipeline/internal/testutil"
 	"github.com/pipeline-ci/pipeline/stages/build/buildtest"
 	"github.com/pipeline-ci/pipeline/stages/build/dist"
@@ -132,7 +133,7 @@ func TestWriteAPT(t *testing.T) {
 // not a package apt silently cannot see.
 func TestWriteAPTRefusesUnlistedArchitecture(t *testing.T) {
 	_, err := repo.WriteAPT(t.TempDir(), packages(t), repo.APTOptions{Architectures: []string{"amd64"}, Date: date})
-	if err == nil || !strings.Contains(err.Error(), "appliance-agent_1.0.0-1_arm64.deb is built for arm64") {
+	if err == nil || !strings.Contains(errs.Format(err), "appliance-agent_1.0.0-1_arm64.deb is built for arm64") {
 		t.Errorf("got %v", err)
 	}
 }
@@ -140,7 +141,7 @@ func TestWriteAPTRefusesUnlistedArchitecture(t *testing.T) {
 // Signing: a key protected by a passphrase needs it; a public key alone is
 // refused with the command that exports the private one.
 func TestSignerErrors(t *testing.T) {
-	if _, err := repo.NewSigner("not a key", ""); err == nil || !strings.Contains(err.Error(), "export-secret-keys") {
+	if _, err := repo.NewSigner("not a key", ""); err == nil || !strings.Contains(errs.Format(err), "export-secret-keys") {
 		t.Errorf("garbage key: %v", err)
 	}
 }
@@ -149,7 +150,7 @@ func TestSignerErrors(t *testing.T) {
 func TestWriteYUMWithoutCreaterepo(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
 	_, err := repo.WriteYUM(context.Background(), t.TempDir(), nil, date)
-	if !errors.Is(err, repo.ErrNoCreaterepo) || !strings.Contains(err.Error(), "apt-get install createrepo-c") || !strings.Contains(err.Error(), "build.yum.enabled: false") {
+	if !errors.Is(err, repo.ErrNoCreaterepo) || !strings.Contains(errs.Format(err), "apt-get install createrepo-c") || !strings.Contains(errs.Format(err), "build.yum.enabled: false") {
 		t.Errorf("got %v", err)
 	}
 }
@@ -174,7 +175,7 @@ func TestSignerWithPassphrase(t *testing.T) {
 	keyring := filepath.Join(home, "pub.gpg")
 	os.WriteFile(keyring, run("--export"), 0o644)
 
-	if _, err := repo.NewSigner(armored, ""); err == nil || !strings.Contains(err.Error(), "passphrase_env") {
+	if _, err := repo.NewSigner(armored, ""); err == nil || !strings.Contains(errs.Format(err), "passphrase_env") {
 		t.Errorf("no passphrase: %v", err)
 	}
 	if _, err := repo.NewSigner(armored, "wrong"); err == nil {
