@@ -57,7 +57,7 @@ func keep(pgid int, add bool) {
 }
 
 func startKeeper() {
-	cmd := exec.Command("/bin/sh", "-c", keeperScript)
+	cmd := exec.Command("/bin/sh", "-c", keeperScript) //nolint:noctx // lives as long as pipeline itself: no context ends it
 	// In a group of its own: a Ctrl-C at the terminal, or Terminate of
 	// some child's group, does not reach it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -147,7 +147,7 @@ integration:
 		last = i
 	}
 	start := strings.Index(out, "integration_step_targets[collapsed")
-	end := strings.Index(out, "section_end:") // any: find the targets step's own
+	end := -1 // the targets step's own section_end, found below
 	for j := start; ; {
 		k := strings.Index(out[j:], "section_end:")
 		if k < 0 {
