@@ -100,3 +100,6 @@ func (m *masked) MergeRequestHead(ctx context.Context, mr int) (sha, state strin
 	}
 	return f.MergeRequestHead(ctx, mr)
 }
+
+// Capabilities are the wrapped forge's: masking changes no capability.
+func (m *masked) Capabilities() Capabilities { return Can(m.Forge) }

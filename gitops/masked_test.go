@@ -85,3 +85,15 @@ func TestMaskedMasksEveryText(t *testing.T) {
 		t.Errorf("ExternalStatusCheckID on none: %v", err)
 	}
 }
+
+// Masking changes no capability: a masked none forge still writes nothing,
+// a masked GitLab still has external status checks.
+func TestMaskedKeepsCapabilities(t *testing.T) {
+	mask := func(s string) string { return s }
+	if Can(Masked(None{}, mask)).Writes {
+		t.Error("masked none forge says it writes")
+	}
+	if c := Can(Masked(&GitLab{}, mask)); !c.Writes || !c.ExternalStatusChecks || c.Web.MergeRequest == "" {
+		t.Errorf("masked GitLab: %+v", c)
+	}
+}
