@@ -81,7 +81,7 @@ func TestGitHubPrimaryRateLimit(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "rate limit") || !strings.Contains(err.Error(), "UTC") || errs.KindOf(err) != errs.Infra {
 			t.Fatalf("err = %v, want an infra error naming the reset time", err)
 		}
-		if !strings.Contains(err.Error(), "hint: run the job again after") {
+		if !strings.Contains(errs.Format(err), "hint: run the job again after") {
 			t.Fatalf("err = %v, want a hint saying when to run again", err)
 		}
 		if ds, n := w.all(), len(srv.Requests()); len(ds) != 0 || n != 1 {
