@@ -16,6 +16,15 @@ unformatted=$(gofmt -l $(git ls-files '*.go'))
 if [ -n "$unformatted" ]; then echo "gofmt would change:"; echo "$unformatted"; exit 1; fi
 go vet ./...
 
+# The fixtures the slow packages share, made first and side by side on a
+# new machine: the runner/integration Debian base (stages/build's chroot test
+# bootstraps it) and the template image (the template fixture test builds it).
+# Otherwise `go test ./...` reaches them package by package, and a package
+# waiting on another's fixture lock holds one of the two parallel slots
+# doing nothing. Warm, this step takes under a minute.
+stamp "test fixtures (Debian base, template image)"
+go test -count=1 -timeout 30m -run '^(TestChrootInstall|TestFixtureImage)$' ./stages/build ./stages/template
+
 stamp "go test"
 go test -count=1 -timeout 40m ./... 2>&1 | tee /tmp/pipeline-go-test.log
 rc=${PIPESTATUS[0]}
