@@ -10,6 +10,7 @@
 #   sudo bash bench/install/cold-tests.sh ./runners/qemu       # only these packages
 #   sudo EACH=1 bash bench/install/cold-tests.sh               # every package on an empty cache of its own
 #   sudo WARM=1 bash bench/install/cold-tests.sh               # the usual caches: the warm figures
+#   sudo KEEP_GOCACHE=1 bash bench/install/cold-tests.sh      # cold fixtures, the usual Go build cache
 #   RUN='TestBootSSH' bash bench/install/cold-tests.sh ./runners/qemu   # go test -run
 #
 # By default the packages run one after the other on ONE empty cache, as a
@@ -62,7 +63,8 @@ for pkg in "${pkgs[@]}"; do
     mode=warm
   else
     mkdir -p "$cache" "$gocache"
-    env+=(PIPELINE_TESTCACHE="$cache" GOCACHE="$gocache")
+    env+=(PIPELINE_TESTCACHE="$cache")
+    [ -n "${KEEP_GOCACHE:-}" ] || env+=(GOCACHE="$gocache")
   fi
   : > "$work/calls-$name.log"
   load_before=$(cut -d' ' -f1 /proc/loadavg)
