@@ -10,6 +10,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/pipeline-ci/pipeline/internal/artifacts/miniotest"
 	"github.com/pipeline-ci/pipeline/internal/testutil"
+	"github.com/pipeline-ci/pipeline/runners/runnertest"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -23,7 +24,10 @@ import (
 // through a real MinIO bucket only, with no artifacts between jobs.
 //
 // The integration targets are chroots of the base the integration stage
-// bootstraps and caches itself; UPGRADE starts from the build of the last
+// bootstraps and caches itself, in $XDG_CACHE_HOME/pipeline/rootfs with
+// XDG_CACHE_HOME set to the test cache (runnertest.CacheDir): the same spec
+// as the runner and integration tests' base, so a new machine bootstraps it
+// once for all of them (not again in /var/cache/pipeline/rootfs); UPGRADE starts from the build of the last
 // release (v1.0.0, built by the script into the store), which the stage
 // fetches from the store. The template's base is cached by the template
 // stage (/var/tmp/pipeline-cache/template). Each script logs its wall time.
@@ -43,6 +47,7 @@ func TestGitLabCIIsolated(t *testing.T) {
 	setup := p.Setup
 	p.Setup = func(env *testscript.Env) error {
 		env.Setenv("GITLAB_CI_LOCAL", gitlabCILocal)
+		env.Setenv("XDG_CACHE_HOME", runnertest.CacheDir)
 		// A bucket of its own; apt in the template's image reads the
 		// build's repository from it over HTTP, as from a team's bucket
 		// behind its public URL.

@@ -5,6 +5,7 @@ package testutil
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 )
 
@@ -37,4 +38,18 @@ func NeedRoot(t testing.TB) {
 		t.Fatal(msg)
 	}
 	t.Skip("NOT CHECKED: " + msg)
+}
+
+// DefaultCacheRoot is where the slow test fixtures (Debian bases, template
+// images, podman storage) are kept between runs on a machine.
+const DefaultCacheRoot = "/var/tmp/pipeline-testcache"
+
+// CacheRoot is the test fixture cache: $PIPELINE_TESTCACHE when it is an
+// absolute path (bench/install/cold-tests.sh points it at an empty
+// directory to time a new machine), else DefaultCacheRoot.
+func CacheRoot() string {
+	if d := os.Getenv("PIPELINE_TESTCACHE"); filepath.IsAbs(d) {
+		return filepath.Clean(d)
+	}
+	return DefaultCacheRoot
 }

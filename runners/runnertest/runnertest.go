@@ -1,6 +1,7 @@
 // Package runnertest starts the real things the runner and integration
 // tests run on: a Debian rootfs (made once with mmdebstrap by
-// internal/rootfs and cached under /var/tmp/pipeline-testcache), a real
+// internal/rootfs and cached under /var/tmp/pipeline-testcache, or
+// $PIPELINE_TESTCACHE), a real
 // sshd on 127.0.0.1, and a podman
 // configuration that works on this kind of machine.
 package runnertest
@@ -24,8 +25,9 @@ import (
 )
 
 // CacheDir is shared by the tests of every area: content-hash directories
-// written atomically.
-const CacheDir = "/var/tmp/pipeline-testcache"
+// written atomically. It is testutil.CacheRoot: /var/tmp/pipeline-testcache,
+// or $PIPELINE_TESTCACHE.
+var CacheDir = testutil.CacheRoot()
 
 // BaseCacheDir holds the test bases, made by internal/rootfs exactly as
 // the integration stage makes integration.bootstrap's base: a stage run

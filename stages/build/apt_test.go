@@ -3,7 +3,6 @@ package build_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/pipeline-ci/pipeline/internal/testutil"
+	"github.com/pipeline-ci/pipeline/runners/runnertest"
 	"github.com/pipeline-ci/pipeline/stages/build"
 	"github.com/pipeline-ci/pipeline/stages/build/buildtest"
 	"github.com/pipeline-ci/pipeline/stages/build/dist"
@@ -260,28 +260,13 @@ func TestChrootInstall(t *testing.T) {
 	}
 }
 
-// debianRoot returns a fresh copy of a minimal Debian 12 root with apt,
-// made once by mmdebstrap and cached as a tarball under
-// /var/tmp/pipeline-testcache/build (the first run downloads it, ~2 min).
+// debianRoot returns a fresh copy of a minimal Debian 12 root with apt: the
+// base the runner and integration tests share (runnertest.Rootfs, minbase
+// with procps, made once per machine by mmdebstrap), so a new machine
+// bootstraps one base for all of them instead of one more here.
 func debianRoot(t *testing.T) string {
 	t.Helper()
-	testutil.NeedTool(t, "mmdebstrap")
-	cache := "/var/tmp/pipeline-testcache/build"
-	tarball := filepath.Join(cache, "bookworm-apt.tar")
-	if _, err := os.Stat(tarball); err != nil {
-		os.MkdirAll(cache, 0o755)
-		tmp := tarball + ".tmp-" + fmt.Sprint(os.Getpid())
-		defer os.Remove(tmp)
-		cmd := exec.Command("mmdebstrap", "--quiet", "--mode=root", "--variant=apt", "--format=tar",
-			"--dpkgopt=path-exclude=/usr/share/doc/*", "--dpkgopt=path-exclude=/usr/share/man/*", "--dpkgopt=path-exclude=/usr/share/locale/*",
-			"bookworm", tmp, "http://deb.debian.org/debian")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("mmdebstrap: %v\n%s", err, out)
-		}
-		if err := os.Rename(tmp, tarball); err != nil {
-			t.Fatal(err)
-		}
-	}
+	_, tarball := runnertest.Rootfs(t)
 	root := filepath.Join(t.TempDir(), "root")
 	os.MkdirAll(root, 0o755)
 	if out, err := exec.Command("tar", "-C", root, "-xf", tarball).CombinedOutput(); err != nil {

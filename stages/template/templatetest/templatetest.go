@@ -23,6 +23,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -36,8 +37,9 @@ import (
 	"github.com/pipeline-ci/pipeline/stages/template"
 )
 
-// CacheRoot is where test fixtures are kept between runs.
-const CacheRoot = "/var/tmp/pipeline-testcache"
+// CacheRoot is where test fixtures are kept between runs:
+// testutil.CacheRoot (/var/tmp/pipeline-testcache, or $PIPELINE_TESTCACHE).
+var CacheRoot = testutil.CacheRoot()
 
 // Built is a built template image, local files ready to boot.
 type Built struct {
@@ -94,6 +96,12 @@ func Build(t testing.TB, tpl config.Template, repo string) *Built {
 	j, _ := json.Marshal(tpl)
 	sum := sha256.Sum256(j)
 	dir := filepath.Join(CacheRoot, "template-"+hex.EncodeToString(sum[:])[:16])
+	// One build per machine: the packages that boot the fixture (runners/qemu,
+	// stages/integration, stages/template, e2e) run at once under `go test
+	// ./...`; without the lock each of them built the same image on a new
+	// machine. The others wait, then find it in the store.
+	unlock := lockFile(t, dir+".lock")
+	defer unlock()
 	st, err := artifacts.NewFileStore(filepath.Join(dir, "store"))
 	if err != nil {
 		t.Fatal(err)
@@ -147,4 +155,26 @@ func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Helper()
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// lockFile takes an exclusive flock on path (made when missing) and returns
+// its release.
+func lockFile(t testing.TB, path string) func() {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatalf("template fixture lock: %v", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatalf("template fixture lock: %v", err)
+	}
+	start := time.Now()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		t.Fatalf("template fixture lock %s: %v", path, err)
+	}
+	if w := time.Since(start); w > time.Second {
+		t.Logf("waited %s for another test process building the template fixture (%s)", w.Round(time.Second), path)
+	}
+	return func() { f.Close() }
 }
