@@ -63,9 +63,9 @@ func TestFakeConformsToTheAPIDescriptions(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				// GitLab answers these POSTs 201 Created (Grape's default for
-				// POST; GitLab's docs say 201, see gitlab.json), the file says
-				// 200: its "success" code is the endpoint's declared one.
+				// GitLab answers these POSTs 201 Created (Grape's default for a
+				// POST; GitLab's docs, see gitlab.json); the file lists only
+				// 200, the code the endpoints declare to grape-swagger.
 				official.Allow("POST /projects/{id}/statuses/{sha}", 201, "docs: commits.md, set the pipeline status of a commit")
 				official.Allow("POST /projects/{id}/repository/commits/{sha}/cherry_pick", 201, "docs: commits.md, cherry-pick a commit")
 				descs = append(descs, official)
