@@ -57,13 +57,28 @@ func TestFakeConformsToTheAPIDescriptions(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Logf("checked against %s", desc.Version())
-			diffs, unreached := fx.srv.Conformance(desc)
-			for _, d := range diffs {
-				t.Error(d)
+			descs := []*forgetest.Description{desc}
+			if fx.name == "gitlab" {
+				official, err := forgetest.GitLabOfficialDescription()
+				if err != nil {
+					t.Fatal(err)
+				}
+				// GitLab answers these POSTs 201 Created (Grape's default for a
+				// POST; GitLab's docs, see gitlab.json); the file lists only
+				// 200, the code the endpoints declare to grape-swagger.
+				official.Allow("POST /projects/{id}/statuses/{sha}", 201, "docs: commits.md, set the pipeline status of a commit")
+				official.Allow("POST /projects/{id}/repository/commits/{sha}/cherry_pick", 201, "docs: commits.md, cherry-pick a commit")
+				descs = append(descs, official)
 			}
-			if len(unreached) > 0 {
-				t.Errorf("described operations no client call reached (drop them from the description, or call them here):\n  %s", strings.Join(unreached, "\n  "))
+			for _, desc := range descs {
+				t.Logf("checked against %s", desc.Version())
+				diffs, unreached := fx.srv.Conformance(desc)
+				for _, d := range diffs {
+					t.Errorf("%s: %s", desc.Name, d)
+				}
+				if len(unreached) > 0 {
+					t.Errorf("%s: described operations no client call reached (drop them from the description, or call them here):\n  %s", desc.Name, strings.Join(unreached, "\n  "))
+				}
 			}
 		})
 	}

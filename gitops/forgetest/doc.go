@@ -62,6 +62,9 @@
 //
 // The answers are checked against the forges' API descriptions in
 // testdata/openapi (Description, Server.Conformance; the test is
-// gitops.TestFakeConformsToTheAPIDescriptions), and the payloads against
-// examples from the API documentation in testdata/ (fidelity_test.go).
+// gitops.TestFakeConformsToTheAPIDescriptions): GitHub's own description,
+// a GitLab description written from GitLab's docs (required fields), and
+// an excerpt of GitLab's own openapi_v2.yaml (types and status codes of
+// the operations it describes); the payloads are checked against examples
+// from the API documentation in testdata/ (fidelity_test.go).
 package forgetest
