@@ -430,7 +430,8 @@ func TestCancelMidBoot(t *testing.T) {
 
 	r = j.start("integration")
 	if code := j.exitCode(r, 10*time.Minute); code != 0 {
-		t.Fatalf("re-run exited %d\n%s", code, r.stderr.String())
+		junit, _ := os.ReadFile(filepath.Join(j.dir, ".pipeline", "reports", "junit-integration.xml"))
+		t.Fatalf("re-run exited %d\n%s\n--- junit ---\n%s", code, r.stderr.String(), junit)
 	}
 	if last := j.lastStatus("pipeline/integration"); last != "success" {
 		t.Errorf("after the re-run pipeline/integration is %q\n%s", last, j.statuses())

@@ -38,7 +38,9 @@ func TestDiskBootsWithUEFI(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer vm.Kill()
-	line, err := vm.WaitForMarker(context.Background(), regexp.MustCompile(`Kernel command line: .*root=PARTUUID=`), 10*time.Minute)
+	// Up to the " ro" after the root: the console line may be matched
+	// while qemu is still writing it.
+	line, err := vm.WaitForMarker(context.Background(), regexp.MustCompile(`Kernel command line: .*root=PARTUUID=\S+ ro`), 10*time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
