@@ -75,7 +75,9 @@ func startKeeper() {
 
 // Start starts cmd (made by Command or given Own) and lists its process
 // group with the keeper, so that the group dies with pipeline even when
-// pipeline is killed outright. Wait for it with Wait.
+// pipeline is killed outright. Wait for it with Wait. (Killed between the
+// start and the listing, a window of one pipe write, the group is not
+// listed; Pdeathsig still stops the direct child.)
 func Start(cmd *exec.Cmd) error {
 	if err := cmd.Start(); err != nil {
 		return err

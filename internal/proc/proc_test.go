@@ -1,6 +1,7 @@
 package proc
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -192,12 +193,19 @@ func TestMain(m *testing.M) {
 	if os.Getenv("PROC_TEST_HELPER") == "start-tree" {
 		// A test command that leaves a process of its own running in its
 		// group: the grandchild's pid on stdout.
+		// The pid is passed on only once Start has returned (the group is
+		// on the keeper's list): the test kills us as soon as it reads it.
 		cmd := Command(context.Background(), "sh", "-c", "sleep 3606 & echo $!; wait")
-		cmd.Stdout = os.Stdout
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			os.Exit(3)
+		}
 		if err := Start(cmd); err != nil {
 			os.Exit(3)
 		}
-		select {}
+		line, _ := bufio.NewReader(out).ReadString('\n')
+		os.Stdout.WriteString(line)
+		time.Sleep(time.Hour) // as above: not select{}
 	}
 	os.Exit(m.Run())
 }
