@@ -213,39 +213,22 @@ func TestMain(m *testing.M) {
 // A pipeline killed with SIGKILL cannot stop its children's groups: the
 // kernel must (Pdeathsig).
 func TestChildDiesWithUs(t *testing.T) {
-	helper := exec.Command(os.Args[0], "-test.run=^$")
-	helper.Env = append(os.Environ(), "PROC_TEST_HELPER=start-child")
-	out, err := helper.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := helper.Start(); err != nil {
-		t.Fatal(err)
-	}
-	line := make([]byte, 32)
-	n, _ := out.Read(line)
-	child, err := strconv.Atoi(strings.TrimSpace(string(line[:n])))
-	if err != nil || !alive(child) {
-		helper.Process.Kill()
-		t.Fatalf("helper's child not running (%q, %v)", line[:n], err)
-	}
-	t.Cleanup(func() { syscall.Kill(child, syscall.SIGKILL) })
-	helper.Process.Kill()
-	helper.Wait()
-	deadline := time.Now().Add(3 * time.Second)
-	for alive(child) {
-		if time.Now().After(deadline) {
-			t.Fatalf("child %d outlived its killed parent", child)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	diesWithKilledHelper(t, "start-child", 3*time.Second)
 }
 
 // A pipeline killed with SIGKILL: what its child started dies too, not
 // only the child (the keeper kills the group).
 func TestGroupDiesWithUs(t *testing.T) {
+	diesWithKilledHelper(t, "start-tree", 5*time.Second)
+}
+
+// diesWithKilledHelper runs this test binary as a pipeline (TestMain's
+// PROC_TEST_HELPER=mode) that prints the pid of a process it started,
+// kills it outright, and requires that process gone within grace.
+func diesWithKilledHelper(t *testing.T, mode string, grace time.Duration) {
+	t.Helper()
 	helper := exec.Command(os.Args[0], "-test.run=^$")
-	helper.Env = append(os.Environ(), "PROC_TEST_HELPER=start-tree")
+	helper.Env = append(os.Environ(), "PROC_TEST_HELPER="+mode)
 	out, err := helper.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -255,18 +238,18 @@ func TestGroupDiesWithUs(t *testing.T) {
 	}
 	line := make([]byte, 32)
 	n, _ := out.Read(line)
-	grandchild, err := strconv.Atoi(strings.TrimSpace(string(line[:n])))
-	if err != nil || !alive(grandchild) {
+	pid, err := strconv.Atoi(strings.TrimSpace(string(line[:n])))
+	if err != nil || !alive(pid) {
 		helper.Process.Kill()
-		t.Fatalf("helper's grandchild not running (%q, %v)", line[:n], err)
+		t.Fatalf("%s: the helper's process is not running (%q, %v)", mode, line[:n], err)
 	}
-	t.Cleanup(func() { syscall.Kill(grandchild, syscall.SIGKILL) })
+	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
 	helper.Process.Kill()
 	helper.Wait()
-	deadline := time.Now().Add(5 * time.Second)
-	for alive(grandchild) {
+	deadline := time.Now().Add(grace)
+	for alive(pid) {
 		if time.Now().After(deadline) {
-			t.Fatalf("grandchild %d outlived its killed grandparent", grandchild)
+			t.Fatalf("%s: process %d outlived the killed pipeline", mode, pid)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
