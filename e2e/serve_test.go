@@ -142,7 +142,11 @@ func (a *agent) settled(t testing.TB) map[string]float64 {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		h := a.health(t)
-		if h["accepted"] == h["answered"]+h["stale"]+h["failed"] && h["queued"] == 0 {
+		// Settled: every accepted job ended, and its last log line has
+		// reached us through the pipe (the agent counts a job once its
+		// line is written; our copy of the pipe may still be behind).
+		ended := h["answered"] + h["stale"] + h["failed"]
+		if h["accepted"] == ended && h["queued"] == 0 && float64(strings.Count(a.Logs(), "serve: answered")+strings.Count(a.Logs(), "serve: not answered")) >= ended {
 			return h
 		}
 		if time.Now().After(deadline) {

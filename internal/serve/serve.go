@@ -254,8 +254,8 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request) {
 	log := s.log.WithFields(logrus.Fields{"check": name, "remote": r.RemoteAddr})
 	secret, ok := s.checks[name]
 	if !ok {
-		s.stats.add(&s.stats.rejected)
 		log.Warn("serve: no such check: the agent answers " + strings.Join(s.names(), ", "))
+		s.stats.add(&s.stats.rejected)
 		http.Error(w, "no such check", http.StatusNotFound)
 		return
 	}
@@ -286,22 +286,22 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request) {
 	var ev event
 	if err := json.Unmarshal(body, &ev); err != nil || ev.ObjectKind != "merge_request" || ev.Attrs.IID <= 0 ||
 		ev.Rule.ID <= 0 || !isSHA(ev.Attrs.LastCommit.ID) {
-		s.stats.add(&s.stats.rejected)
 		log.Warn("serve: request refused: not a merge-request event with object_attributes.iid, last_commit.id and external_approval_rule.id")
+		s.stats.add(&s.stats.rejected)
 		http.Error(w, "not a merge request status check event", http.StatusBadRequest)
 		return
 	}
 	if !s.serves(ev) {
-		s.stats.add(&s.stats.rejected)
 		log.Warnf("serve: request refused: project %d (%s) is not the one served (%s)", ev.Project.ID, ev.Project.Path, s.opts.Project)
+		s.stats.add(&s.stats.rejected)
 		http.Error(w, "project not served", http.StatusForbidden)
 		return
 	}
 	j := job{check: name, checkID: ev.Rule.ID, mr: ev.Attrs.IID, sha: ev.Attrs.LastCommit.ID,
 		title: ev.Attrs.Title, state: ev.Attrs.State, accepted: time.Now()}
 	if !s.enqueue(j) {
-		s.stats.add(&s.stats.refused)
 		log.WithFields(logrus.Fields{"mr": j.mr, "commit": short(j.sha)}).Warn("serve: queue full or stopping: refused with 503 (GitLab shows the check pending until the MR changes or someone retries it)")
+		s.stats.add(&s.stats.refused)
 		w.Header().Set("Retry-After", "5")
 		http.Error(w, "busy", http.StatusServiceUnavailable)
 		return
@@ -354,36 +354,35 @@ func (s *Server) work(j job) {
 	log := s.log.WithFields(logrus.Fields{"check": j.check, "mr": j.mr, "commit": short(j.sha)})
 	status, reason, err := s.decide(ctx, j)
 	if err != nil {
-		s.stats.add(&s.stats.failed)
 		log.Errorf("serve: not answered: %v", err)
+		s.stats.add(&s.stats.failed)
 		return
 	}
 	// GitLab refuses an answer for an old head (409); asking first keeps a
 	// replayed or late event from even trying.
 	head, state, err := s.opts.Forge.MergeRequestHead(ctx, j.mr)
 	if err != nil {
-		s.stats.add(&s.stats.failed)
 		log.Errorf("serve: not answered: reading the MR: %v", err)
+		s.stats.add(&s.stats.failed)
 		return
 	}
 	if head != j.sha || state != "opened" {
-		s.stats.add(&s.stats.stale)
 		log.WithField("head", short(head)).Infof("serve: not answered: %s is no longer the head of an open MR (%s)", short(j.sha), state)
+		s.stats.add(&s.stats.stale)
 		return
 	}
 	err = s.opts.Forge.SetExternalStatusCheck(ctx, j.mr, j.checkID, j.sha, status)
 	switch {
 	case errors.Is(err, gitops.ErrStaleSHA):
-		s.stats.add(&s.stats.stale)
 		log.Info("serve: not answered: the MR moved on while the check was decided")
+		s.stats.add(&s.stats.stale)
 		return
 	case err != nil:
-		s.stats.add(&s.stats.failed)
 		log.Errorf("serve: not answered: %v", err)
+		s.stats.add(&s.stats.failed)
 		return
 	}
-	s.stats.add(&s.stats.answered)
-	s.stats.observe(time.Since(j.accepted))
+	answered := time.Since(j.accepted)
 	log.WithField("status", status).Infof("serve: answered %s: %s", status, reason)
 	if j.check == config.CheckTitle && status == handoff.OutcomeFailed {
 		// GitLab's widget shows no reason: say it on the MR, one comment
@@ -393,6 +392,10 @@ func (s *Server) work(j job) {
 			log.Warnf("serve: the reason was not commented on the MR: %v", err)
 		}
 	}
+	// Counted last: /healthz says a job is answered once all its work
+	// (the answer, the log line, the comment) is done.
+	s.stats.add(&s.stats.answered)
+	s.stats.observe(answered)
 }
 
 func isSHA(s string) bool {
