@@ -279,7 +279,7 @@ func (in ChangesInput) change(c Commit, members []int, bySHA map[string]*MergeRe
 		}
 	}
 	_, ch.Release = ReadJournal(msg)
-	cc := ParseConventional(msg)
+	cc := c.conventional(msg)
 	ch.Kind, ch.Conventional, ch.Type = cc.Kind(), cc.OK, cc.Type
 	ch.Scope, ch.Description, ch.BreakingNote = cc.Scope, cc.Description, cc.BreakingNote
 	var rule string
@@ -295,7 +295,7 @@ func (in ChangesInput) change(c Commit, members []int, bySHA map[string]*MergeRe
 	if !cc.OK && !c.IsMerge() {
 		// A squash commit whose MR title is plain: its own message may
 		// still be conventional.
-		if own := ParseConventional(c.Message); own.OK && mr != nil {
+		if own := c.conventional(c.Message); own.OK && mr != nil {
 			ch.Kind, ch.Conventional, ch.Scope, ch.Type = own.Kind(), true, own.Scope, own.Type
 			ch.Bump, rule = in.Policy.bump(own)
 			ch.Reason = "commit " + c.Short()
@@ -318,7 +318,7 @@ func (in ChangesInput) change(c Commit, members []int, bySHA map[string]*MergeRe
 		}
 	}
 	for _, i := range members {
-		mc := ParseConventional(in.Commits[i].Message)
+		mc := in.Commits[i].conventional(in.Commits[i].Message)
 		if !mc.OK {
 			continue
 		}

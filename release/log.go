@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,6 +26,22 @@ type Commit struct {
 	// Message is the raw message, byte for byte (%B), without the final
 	// newline git adds.
 	Message string
+
+	// conv is Message read as a Conventional Commit, when ParseLog read it
+	// already (see Commit.conventional).
+	conv *Conventional
+}
+
+// conventional reads msg as a Conventional Commit, reusing what ParseLog
+// read of the commit's own message: ParseLog does it while git is still
+// walking the history, so the plan does not wait for it afterwards.
+func (c Commit) conventional(msg string) Conventional {
+	if c.conv != nil && msg == c.Message {
+		cc := *c.conv
+		cc.Closes = slices.Clip(cc.Closes) // an append by the caller must not reach the shared array
+		return cc
+	}
+	return ParseConventional(msg)
 }
 
 // IsMerge reports whether the commit has more than one parent.
@@ -93,10 +110,16 @@ func ReadLog(r io.Reader, fn func(Commit) error) error {
 	}
 }
 
-// ParseLog reads the whole output into a slice, newest first as git gives it.
+// ParseLog reads the whole output into a slice, newest first as git gives
+// it, each message read as a Conventional Commit as it arrives.
 func ParseLog(r io.Reader) ([]Commit, error) {
 	var out []Commit
-	err := ReadLog(r, func(c Commit) error { out = append(out, c); return nil })
+	err := ReadLog(r, func(c Commit) error {
+		cc := ParseConventional(c.Message)
+		c.conv = &cc
+		out = append(out, c)
+		return nil
+	})
 	return out, err
 }
 

@@ -115,7 +115,11 @@ func FuzzReadLog(f *testing.F) {
 			t.Fatal(err)
 		}
 		if len(got) != 2 || got[0].Message != m1 || got[1].Message != m2 {
-			t.Fatalf("round trip lost bytes: %q", got)
+			var msgs []string
+			for _, c := range got {
+				msgs = append(msgs, c.Message)
+			}
+			t.Fatalf("round trip lost bytes: %q", msgs)
 		}
 	})
 }

@@ -101,11 +101,25 @@ func mdLink(text, url string) string {
 	return "[" + text + "](" + url + ")"
 }
 
+// groupChanges sorts changes into their sections. A release can hold
+// thousands of changes: each is placed once, into a group allocated to
+// its final size, rather than copied as appends grow.
 func groupChanges(changes []Change, secs []NoteSection) []Group {
+	section := make([]int, len(changes))
+	count := make([]int, len(secs))
+	for k, c := range changes {
+		section[k] = sectionOf(secs, c)
+		if section[k] >= 0 {
+			count[section[k]]++
+		}
+	}
 	byTitle := make([][]Change, len(secs))
-	for _, c := range changes {
-		if i := sectionOf(secs, c); i >= 0 {
-			byTitle[i] = append(byTitle[i], c)
+	for i, n := range count {
+		byTitle[i] = make([]Change, 0, n)
+	}
+	for k := range changes {
+		if i := section[k]; i >= 0 {
+			byTitle[i] = append(byTitle[i], changes[k])
 		}
 	}
 	var gs []Group

@@ -53,14 +53,12 @@ PIPE_CMD=("$PIPELINE" --dry-run release)
 CLIFF_CMD=("$CLIFF" --unreleased --bump)
 
 # ms runs a command once with its output discarded and prints its wall
-# time and its CPU time (user + system, children included) in milliseconds.
+# time and its CPU time (user + system, children included) in milliseconds,
+# as hyperfine measures them: the command is started directly (-N, no
+# shell, no /usr/bin/time wrapper), so nothing but the command is timed.
 ms() {
-	local t0 t1 cpu
-	t0=$(date +%s%N)
-	/usr/bin/time -f "%U %S" -o "$OUT/.cpu" "$@" >/dev/null 2>&1
-	t1=$(date +%s%N)
-	cpu=$(awk '{printf "%d", ($1 + $2) * 1000}' "$OUT/.cpu")
-	echo "$(((t1 - t0) / 1000000)) $cpu"
+	hyperfine -N --runs 1 --style none --export-json "$OUT/.run.json" -- "$(printf '%q ' "$@")" >/dev/null 2>&1
+	python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][0]; print(round(r["times"][0]*1000), round((r["user"]+r["system"])*1000))' "$OUT/.run.json"
 }
 drop() { sync && echo 3 >/proc/sys/vm/drop_caches; }
 can_drop=1

@@ -460,7 +460,11 @@ func Walk(ctx context.Context, g *gitops.Git, head, since string) ([]release.Com
 	args = append(args, "--")
 	cmd := proc.Command(ctx, "git", args...)
 	cmd.Dir = g.Dir
-	cmd.Env = append(cmd.Environ(), g.Env...)
+	// GIT_FLUSH=0: git flushes its output after every commit when it
+	// writes to a pipe, a write and a wake-up of ours per commit; fully
+	// buffered, the 2,000 commits of a weekly range arrive in a few dozen
+	// writes.
+	cmd.Env = append(append(cmd.Environ(), g.Env...), "GIT_FLUSH=0")
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()

@@ -20,6 +20,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pipeline-ci/pipeline/gitops"
@@ -398,14 +399,23 @@ func (r *run) render(ctx context.Context) error {
 		return err
 	}
 	r.notes = release.NewNotes(r.plan, r.now.Format("2006-01-02"), r.links, links)
-	if r.texts.notes, err = r.tmpl.RenderNotes(r.notes); err != nil {
+	// All three are rendered before any step, so that a broken template
+	// stops the run before it writes anything (a dry run says so too);
+	// they are independent, so the changelog entry and the MR body are
+	// rendered beside the notes.
+	var entryErr, mrErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { r.texts.entry, entryErr = r.tmpl.RenderChangelogEntry(r.notes) })
+	wg.Go(func() { r.texts.mrBody, mrErr = r.tmpl.RenderMRBody(r.notes) })
+	r.texts.notes, err = r.tmpl.RenderNotes(r.notes)
+	wg.Wait()
+	switch {
+	case err != nil:
 		return errs.WithHint(err, "fix release.templates.notes")
-	}
-	if r.texts.entry, err = r.tmpl.RenderChangelogEntry(r.notes); err != nil {
-		return errs.WithHint(err, "fix release.templates.changelog")
-	}
-	if r.texts.mrBody, err = r.tmpl.RenderMRBody(r.notes); err != nil {
-		return errs.WithHint(err, "fix release.templates.merge_request")
+	case entryErr != nil:
+		return errs.WithHint(entryErr, "fix release.templates.changelog")
+	case mrErr != nil:
+		return errs.WithHint(mrErr, "fix release.templates.merge_request")
 	}
 	return nil
 }
