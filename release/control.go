@@ -33,10 +33,21 @@ func StripControl(s string) string {
 }
 
 func hasControl(s string) bool {
-	for _, r := range s {
-		if dropped(r) || r == 0x1b {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			// ASCII, the usual byte: only C0 controls (ESC among them)
+			// and DEL are dropped.
+			if c < 0x20 && c != '\n' && c != '\t' || c == 0x7f {
+				return true
+			}
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if dropped(r) {
 			return true
 		}
+		i += size - 1
 	}
 	return false
 }

@@ -203,25 +203,34 @@ func (t Templates) funcs() template.FuncMap {
 }
 
 // tidy trims trailing blank lines to exactly one newline and squeezes runs
-// of blank lines, so that templates can be written for readability.
+// of blank lines, so that templates can be written for readability. One
+// pass over the text: notes can run to thousands of lines.
 func tidy(s string) string {
-	lines := strings.Split(s, "\n")
-	var out []string
-	blank := true // drop leading blank lines
-	for _, l := range lines {
+	var b strings.Builder
+	b.Grow(len(s) + 1)
+	blank := true    // drop leading blank lines
+	pending := false // a blank line to write before the next line of text
+	for len(s) > 0 {
+		l, rest, _ := strings.Cut(s, "\n")
+		s = rest
 		l = strings.TrimRight(l, " \t")
 		if l == "" {
-			if blank {
-				continue
+			if !blank {
+				pending = true
 			}
 			blank = true
-		} else {
-			blank = false
+			continue
 		}
-		out = append(out, l)
+		if pending {
+			b.WriteByte('\n')
+			pending = false
+		}
+		blank = false
+		b.WriteString(l)
+		b.WriteByte('\n')
 	}
-	for len(out) > 0 && out[len(out)-1] == "" {
-		out = out[:len(out)-1]
+	if b.Len() == 0 {
+		return "\n"
 	}
-	return strings.Join(out, "\n") + "\n"
+	return b.String()
 }
