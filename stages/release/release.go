@@ -417,6 +417,13 @@ func (r *run) render(ctx context.Context) error {
 	case mrErr != nil:
 		return errs.WithHint(mrErr, "fix release.templates.merge_request")
 	}
+	// A secret in a commit subject (a token pasted by mistake) is already
+	// in git history, but the texts go further: CHANGELOG.md into the
+	// release commit, the notes and the MR body to the forge. Mask them
+	// as the log is masked.
+	if m := r.env.Log.Masker(); m.Len() > 0 {
+		r.texts.notes, r.texts.entry, r.texts.mrBody = m.Mask(r.texts.notes), m.Mask(r.texts.entry), m.Mask(r.texts.mrBody)
+	}
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/pipeline-ci/pipeline/internal/config"
 	"github.com/pipeline-ci/pipeline/internal/errs"
+	"github.com/pipeline-ci/pipeline/internal/logging"
 	rel "github.com/pipeline-ci/pipeline/release"
 	"github.com/pipeline-ci/pipeline/stages"
 )
@@ -432,5 +434,35 @@ func TestModeMRWithoutForge(t *testing.T) {
 	}
 	if len(r.tags(true)) != 0 {
 		t.Error("mode mr tagged before the release MR was merged")
+	}
+}
+
+// TestSecretInSubjectIsMasked: a token pasted into a commit subject is in
+// git history already, but it does not travel further: not into
+// CHANGELOG.md, the notes or the MR body.
+func TestSecretInSubjectIsMasked(t *testing.T) {
+	t.Parallel()
+	const secret = "glpat-Zq8xW3vT9kLm2NpR"
+	r := newRepo(t)
+	r.commit("feat: boot the appliance")
+	r.commit("fix: retry the upload (token " + secret + ")")
+	r.push()
+	masker := &logging.Masker{}
+	masker.Add(secret)
+	log, err := logging.New(io.Discard, logging.Options{}, masker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := r.env(nil, nil)
+	env.Log = log
+	_, d := r.mustRelease(env, Options{})
+	cl := r.read("CHANGELOG.md")
+	for name, text := range map[string]string{"CHANGELOG.md": cl, "notes": d.Notes, "release commit": r.run("show", "HEAD")} {
+		if strings.Contains(text, secret) {
+			t.Errorf("%s holds the secret:\n%s", name, text)
+		}
+	}
+	if !strings.Contains(cl, "retry the upload (token "+logging.Masked+")") {
+		t.Errorf("CHANGELOG.md lost the change or the mask:\n%s", cl)
 	}
 }
