@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pipeline-ci/pipeline/internal/proc"
@@ -92,11 +93,11 @@ func (e *GitError) ExitCode() int {
 	return -1
 }
 
-var urlCreds = regexp.MustCompile(`(://)[^/@\s]+@`)
+var urlCreds = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(://)[^/@\s]+@`) })
 
 // RedactURL replaces the user-info of every URL in s (https://user:token@host)
 // with "***" so that a token embedded in a remote URL never reaches a log.
-func RedactURL(s string) string { return urlCreds.ReplaceAllString(s, "${1}***@") }
+func RedactURL(s string) string { return urlCreds().ReplaceAllString(s, "${1}***@") }
 
 func redactArgs(args []string) []string {
 	out := make([]string, len(args))
@@ -462,13 +463,15 @@ func ParseTrailers(s string) []Trailer {
 	return out
 }
 
-var cherryLine = regexp.MustCompile(`(?m)^\(cherry picked from commit ([0-9a-f]{7,64})\)\s*$`)
+var cherryLine = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?m)^\(cherry picked from commit ([0-9a-f]{7,64})\)\s*$`)
+})
 
 // CherryPickedFrom returns the shas named by "(cherry picked from commit …)"
 // lines in a commit message, oldest pick first.
 func CherryPickedFrom(msg string) []string {
 	var out []string
-	for _, m := range cherryLine.FindAllStringSubmatch(msg, -1) {
+	for _, m := range cherryLine().FindAllStringSubmatch(msg, -1) {
 		out = append(out, m[1])
 	}
 	return out

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-github/v60/github"
@@ -385,7 +386,9 @@ func ghIssue(i *github.Issue) Issue {
 	return out
 }
 
-var ghClosing = regexp.MustCompile(`(?i)\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)\b:?\s+#(\d+)`)
+var ghClosing = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)\b:?\s+#(\d+)`)
+})
 
 // IssuesClosedBy lists the issues a PR closes. GitHub's REST API has no such
 // list, so the closing keywords of the PR's body ("Fixes #12") are read, as
@@ -402,7 +405,7 @@ func (g *GitHub) IssuesClosedBy(ctx context.Context, mr int) ([]Issue, error) {
 	}
 	var out []Issue
 	seen := map[int]bool{}
-	for _, m := range ghClosing.FindAllStringSubmatch(body, -1) {
+	for _, m := range ghClosing().FindAllStringSubmatch(body, -1) {
 		n, _ := strconv.Atoi(m[1])
 		if seen[n] {
 			continue
@@ -651,7 +654,7 @@ func ghRelease(r *github.RepositoryRelease) *Release {
 	return &Release{Tag: r.GetTagName(), Name: r.GetName(), Notes: notes, WebURL: r.GetHTMLURL(), Links: links}
 }
 
-var mdLink = regexp.MustCompile(`^- \[(.*)\]\((.*)\)$`)
+var mdLink = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^- \[(.*)\]\((.*)\)$`) })
 
 func splitLinks(body string) (string, []Link) {
 	notes, section, found := strings.Cut(body, linksMarker)
@@ -660,7 +663,7 @@ func splitLinks(body string) (string, []Link) {
 	}
 	var links []Link
 	for _, line := range strings.Split(section, "\n") {
-		if m := mdLink.FindStringSubmatch(strings.TrimSpace(line)); m != nil {
+		if m := mdLink().FindStringSubmatch(strings.TrimSpace(line)); m != nil {
 			links = append(links, Link{Name: m[1], URL: m[2]})
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // ChangelogHeader starts a CHANGELOG.md that does not exist yet.
@@ -11,12 +12,12 @@ const ChangelogHeader = "# Changelog\n\nAll notable changes to this project are 
 
 // versionHeading matches a Keep a Changelog entry heading: "## [1.2.3]",
 // "## [1.2.3](url) - date", "## 1.2.3", "## v1.2.3 (date)".
-var versionHeading = regexp.MustCompile(`(?m)^## \[?v?(\d+\.\d+\.\d+[0-9A-Za-z.+-]*)\]?`)
-var unreleasedHeading = regexp.MustCompile(`(?mi)^## \[?unreleased\]?[^\n]*\n`)
+var versionHeading = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?m)^## \[?v?(\d+\.\d+\.\d+[0-9A-Za-z.+-]*)\]?`) })
+var unreleasedHeading = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?mi)^## \[?unreleased\]?[^\n]*\n`) })
 
 // HasEntry reports whether the changelog already has an entry for version.
 func HasEntry(changelog []byte, version string) bool {
-	for _, m := range versionHeading.FindAllSubmatch(changelog, -1) {
+	for _, m := range versionHeading().FindAllSubmatch(changelog, -1) {
 		if string(m[1]) == version {
 			return true
 		}
@@ -39,16 +40,16 @@ func Prepend(changelog []byte, entry, version string) ([]byte, bool) {
 	}
 	entry = strings.TrimRight(entry, "\n") + "\n"
 	at := len(changelog)
-	if loc := unreleasedHeading.FindIndex(changelog); loc != nil {
+	if loc := unreleasedHeading().FindIndex(changelog); loc != nil {
 		// Keep the Unreleased heading and whatever is under it, insert the
 		// release before the next heading.
 		at = loc[1]
-		if next := versionHeading.FindIndex(changelog[at:]); next != nil {
+		if next := versionHeading().FindIndex(changelog[at:]); next != nil {
 			at += next[0]
 		} else {
 			at = len(changelog)
 		}
-	} else if loc := versionHeading.FindIndex(changelog); loc != nil {
+	} else if loc := versionHeading().FindIndex(changelog); loc != nil {
 		at = loc[0]
 	}
 	var b bytes.Buffer

@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Kind is the group a change goes in, in the order the notes list them.
@@ -84,9 +85,17 @@ func parseHeader(s string) (typ, scope string, bang bool, desc string, ok bool) 
 func isLetter(b byte) bool { return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' }
 
 // closingRE finds GitLab/GitHub closing keywords followed by issue refs.
-var closingRE = regexp.MustCompile(`(?i)\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?|implement(?:s|ed)?)\b:?\s+((?:#\d+(?:\s*,\s*|\s+and\s+|\s+)?)+)`)
-var footerRE = regexp.MustCompile(`^(?:[A-Za-z][A-Za-z0-9-]*|BREAKING CHANGE)(?:: | #)`)
-var issueRefRE = regexp.MustCompile(`#(\d+)`)
+// Here and across the project a package-level regular expression is
+// compiled on first use (sync.OnceValue): compiled at start-up, every run
+// of the binary — `pipeline version`, a release plan — would pay for all of
+// them.
+var closingRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?|implement(?:s|ed)?)\b:?\s+((?:#\d+(?:\s*,\s*|\s+and\s+|\s+)?)+)`)
+})
+var footerRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(?:[A-Za-z][A-Za-z0-9-]*|BREAKING CHANGE)(?:: | #)`)
+})
+var issueRefRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`#(\d+)`) })
 
 // ParseConventional reads msg (a full commit message or an MR title).
 // It never fails: a message that is not a Conventional Commit has OK false
@@ -120,7 +129,7 @@ func ParseConventional(msg string) Conventional {
 			note := []string{strings.TrimSpace(rest)}
 			for i+1 < len(lines) {
 				next := strings.TrimRight(lines[i+1], "\r")
-				if strings.TrimSpace(next) == "" || footerRE.MatchString(next) {
+				if strings.TrimSpace(next) == "" || footerRE().MatchString(next) {
 					break
 				}
 				note = append(note, strings.TrimSpace(next))
@@ -134,8 +143,8 @@ func ParseConventional(msg string) Conventional {
 	if strings.IndexByte(body, '#') < 0 {
 		return c // no issue reference: skip the costly scan
 	}
-	for _, m := range closingRE.FindAllStringSubmatch(msg, -1) {
-		for _, ref := range issueRefRE.FindAllStringSubmatch(m[1], -1) {
+	for _, m := range closingRE().FindAllStringSubmatch(msg, -1) {
+		for _, ref := range issueRefRE().FindAllStringSubmatch(m[1], -1) {
 			if n, err := strconv.Atoi(ref[1]); err == nil && !containsInt(c.Closes, n) {
 				c.Closes = append(c.Closes, n)
 			}
@@ -174,9 +183,9 @@ func containsInt(s []int, n int) bool {
 // GitLab's "See merge request group/project!12", GitHub's
 // "Merge pull request #12 from ..." and squash subjects ending "(#12)".
 var (
-	gitlabMergeRE  = regexp.MustCompile(`(?m)^See merge request (?:\S+)?!(\d+)\s*$`)
-	githubMergeRE  = regexp.MustCompile(`^Merge pull request #(\d+) from `)
-	githubSquashRE = regexp.MustCompile(`\(#(\d+)\)\s*$`)
+	gitlabMergeRE  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?m)^See merge request (?:\S+)?!(\d+)\s*$`) })
+	githubMergeRE  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^Merge pull request #(\d+) from `) })
+	githubSquashRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\(#(\d+)\)\s*$`) })
 )
 
 // MergeRequestNumber returns the MR/PR number the message names as its
@@ -188,13 +197,13 @@ func MergeRequestNumber(msg string) int {
 	if !strings.HasPrefix(subject, "Merge pull request #") && !strings.HasSuffix(subject, ")") && !strings.Contains(msg, "See merge request ") {
 		return 0
 	}
-	for _, re := range []*regexp.Regexp{githubMergeRE, githubSquashRE} {
+	for _, re := range []*regexp.Regexp{githubMergeRE(), githubSquashRE()} {
 		if m := re.FindStringSubmatch(strings.TrimRight(subject, "\r")); m != nil {
 			n, _ := strconv.Atoi(m[1])
 			return n
 		}
 	}
-	if m := gitlabMergeRE.FindStringSubmatch(msg); m != nil {
+	if m := gitlabMergeRE().FindStringSubmatch(msg); m != nil {
 		n, _ := strconv.Atoi(m[1])
 		return n
 	}

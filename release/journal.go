@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // The release leaves its state in git so that a re-run knows how far an
@@ -17,7 +18,7 @@ const (
 // ReleaseSubject is the subject of the release commit and MR title.
 func ReleaseSubject(version string) string { return "chore(release): " + version }
 
-var releaseSubjectRE = regexp.MustCompile(`^chore\(release\): v?(\d+\.\d+\.\d+\S*)\s*$`)
+var releaseSubjectRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^chore\(release\): v?(\d+\.\d+\.\d+\S*)\s*$`) })
 
 // JournalMessage is the message of the release commit or tag: subject,
 // then trailers naming the version and the milestone the release closes.
@@ -66,7 +67,7 @@ func ReadJournal(msg string) (Journal, bool) {
 		return Journal{Version: strings.TrimPrefix(v, "v"), Milestone: t[TrailerMilestone]}, true
 	}
 	subject, _, _ := strings.Cut(msg, "\n")
-	if m := releaseSubjectRE.FindStringSubmatch(strings.TrimRight(subject, "\r")); m != nil {
+	if m := releaseSubjectRE().FindStringSubmatch(strings.TrimRight(subject, "\r")); m != nil {
 		return Journal{Version: m[1]}, true
 	}
 	return Journal{}, false

@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Revert is what a revert commit names as the change it undoes.
@@ -18,8 +19,12 @@ type Revert struct {
 }
 
 var (
-	revertLineRE = regexp.MustCompile(`(?m)^\s*This reverts (?:commit )?([0-9a-f]{7,64})\b`)
-	cherryLineRE = regexp.MustCompile(`(?m)^\(cherry picked from commit ([0-9a-f]{7,64})\)\s*$`)
+	revertLineRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?m)^\s*This reverts (?:commit )?([0-9a-f]{7,64})\b`)
+	})
+	cherryLineRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?m)^\(cherry picked from commit ([0-9a-f]{7,64})\)\s*$`)
+	})
 )
 
 // ParseRevert reads msg (a commit message or an MR title with the
@@ -29,7 +34,7 @@ func ParseRevert(msg string) (Revert, bool) {
 	subject = strings.TrimSpace(subject)
 	var r Revert
 	if strings.Contains(body, "This reverts ") {
-		if m := revertLineRE.FindStringSubmatch(body); m != nil {
+		if m := revertLineRE().FindStringSubmatch(body); m != nil {
 			r.SHA = m[1]
 		}
 	}
@@ -82,7 +87,7 @@ func cherryPicked(msg string) string {
 	if !strings.Contains(msg, "(cherry picked from commit ") {
 		return ""
 	}
-	if m := cherryLineRE.FindAllStringSubmatch(msg, -1); m != nil {
+	if m := cherryLineRE().FindAllStringSubmatch(msg, -1); m != nil {
 		return m[len(m)-1][1]
 	}
 	return ""

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
@@ -627,10 +628,10 @@ func contains(list []string, s string) bool {
 
 // envReference is a variable written as a reference ($NAME, ${NAME}) where
 // its name is wanted.
-var envReference = regexp.MustCompile(`^\$\{?[A-Za-z_][A-Za-z0-9_]*\}?$`)
+var envReference = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\$\{?[A-Za-z_][A-Za-z0-9_]*\}?$`) })
 
 // secretShapes are token formats that could pass for a variable name.
-var secretShapes = regexp.MustCompile(`^(gh[pousr]_|github_pat_|glpat-|AKIA[0-9A-Z]{12})`)
+var secretShapes = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(gh[pousr]_|github_pat_|glpat-|AKIA[0-9A-Z]{12})`) })
 
 // envName decodes a key ending in _env: the NAME of a variable, never
 // expanded. What is not a name is never shown: it may be a pasted secret.
@@ -642,9 +643,9 @@ func (d *decoder) envName(n *yaml.Node, v reflect.Value, path string, f *fieldIn
 	}
 	val := n.Value
 	switch {
-	case n.ShortTag() == "!!str" && envName.MatchString(val) && !secretShapes.MatchString(val):
+	case n.ShortTag() == "!!str" && envName().MatchString(val) && !secretShapes().MatchString(val):
 		v.SetString(val)
-	case envReference.MatchString(val):
+	case envReference().MatchString(val):
 		name := strings.Trim(val, "${}")
 		d.add(n, path, "want %s: write %s without $ or braces (this key names the variable; it is never expanded)", form, name)
 	case looksLikeSecret(val):
@@ -655,7 +656,7 @@ func (d *decoder) envName(n *yaml.Node, v reflect.Value, path string, f *fieldIn
 }
 
 func looksLikeSecret(s string) bool {
-	return secretShapes.MatchString(s) || len(s) >= 16 && !strings.ContainsAny(s, " \t\n")
+	return secretShapes().MatchString(s) || len(s) >= 16 && !strings.ContainsAny(s, " \t\n")
 }
 
 // exampleEnvName turns a key into a plausible variable name for messages:

@@ -3,11 +3,12 @@ package config
 import (
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // envName is what an environment variable name looks like, both inside
 // ${…} and as the value of an _env key.
-var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+var envName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`) })
 
 // expandProblem is one bad ${…} in a value, at a byte offset into it.
 type expandProblem struct {
@@ -50,7 +51,7 @@ func expand(s string, lookup func(string) (string, bool)) (out string, changed b
 		inner := s[i+2 : i+2+end]
 		name, def, hasDef := strings.Cut(inner, ":-")
 		switch v, ok := lookup(name); {
-		case !envName.MatchString(name):
+		case !envName().MatchString(name):
 			probs = append(probs, expandProblem{Offset: i, Msg: `"${` + inner + `}" does not name a variable (letters, digits and _, not starting with a digit) — write ${NAME} or ${NAME:-default}, or $$ for a literal $`})
 		case ok && (v != "" || !hasDef):
 			b.WriteString(v)
@@ -68,7 +69,7 @@ func expand(s string, lookup func(string) (string, bool)) (out string, changed b
 // ${NAME:-default}, in order, once each.
 func varsIn(s string) []string {
 	var out []string
-	for _, m := range varRef.FindAllStringSubmatch(s, -1) {
+	for _, m := range varRef().FindAllStringSubmatch(s, -1) {
 		if m[1] != "" && !contains(out, m[1]) {
 			out = append(out, m[1])
 		}
@@ -78,4 +79,4 @@ func varsIn(s string) []string {
 
 // varRef is one ${NAME} or ${NAME:-default}; a $$ before it is matched
 // too, so an escaped "$${NAME}" is not taken for a reference.
-var varRef = regexp.MustCompile(`\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-[^}]*)?\}`)
+var varRef = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-[^}]*)?\}`) })

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -223,7 +224,7 @@ type IntegrationChildPipeline struct {
 // DefaultLogPatterns are used when logs.patterns is empty.
 var DefaultLogPatterns = []string{`(?i)\berror\b`, `(?i)\bfatal\b`, `(?i)\bpanic\b`, `(?i)segfault`, `(?i)traceback`}
 
-var targetName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+var targetName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`) })
 
 // BuiltinProvisioning reports whether the section gives none of copy,
 // setup, base and provision: the stage then provisions the Debian way by
@@ -310,7 +311,7 @@ func (in Integration) Validate() []FieldError {
 	seen := map[string]int{}
 	for i, t := range in.Targets {
 		p := fmt.Sprintf("targets[%d]", i)
-		if t.Name != "" && !targetName.MatchString(t.Name) {
+		if t.Name != "" && !targetName().MatchString(t.Name) {
 			add(p+".name", "%q: use letters, digits, '.', '_' and '-'", t.Name)
 		}
 		if j, dup := seen[t.Name]; dup && t.Name != "" {

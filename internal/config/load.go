@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	goccy "github.com/goccy/go-yaml"
@@ -178,8 +179,8 @@ func boundProblem(data []byte) (Problem, bool) {
 }
 
 var (
-	v3LineRe   = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-	v3AnchorRe = regexp.MustCompile(`^yaml: unknown anchor '(.*)' referenced$`)
+	v3LineRe   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^yaml: line (\d+): (.*)$`) })
+	v3AnchorRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^yaml: unknown anchor '(.*)' referenced$`) })
 )
 
 // syntaxProblem places a YAML syntax error. yaml/v3 gives a line, sometimes
@@ -195,11 +196,11 @@ var (
 func syntaxProblem(data []byte, err error) Problem {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	line := 0
-	if m := v3LineRe.FindStringSubmatch(err.Error()); m != nil {
+	if m := v3LineRe().FindStringSubmatch(err.Error()); m != nil {
 		line, _ = strconv.Atoi(m[1])
 		msg = m[2]
 	}
-	if m := v3AnchorRe.FindStringSubmatch(err.Error()); m != nil {
+	if m := v3AnchorRe().FindStringSubmatch(err.Error()); m != nil {
 		if i := bytes.Index(data, []byte("*"+m[1])); i >= 0 {
 			l, c := lineCol(data, i)
 			return Problem{Line: l, Col: c, Msg: fmt.Sprintf("YAML syntax: alias *%s has no anchor &%s before it", m[1], m[1])}

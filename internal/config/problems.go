@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // maxProblems caps how many problems one error lists: past that, the rest
@@ -95,11 +96,11 @@ func plural(n int) string {
 
 // plainKey is a key shown as is in a path; any other is quoted:
 // labels["owner/repo"].
-var plainKey = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+var plainKey = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_-]+$`) })
 
 // joinPath appends a key to a dotted path.
 func joinPath(path, key string) string {
-	if !plainKey.MatchString(key) {
+	if !plainKey().MatchString(key) {
 		return path + "[" + strconv.Quote(key) + "]"
 	}
 	return joinRel(path, key)

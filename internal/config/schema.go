@@ -96,8 +96,8 @@ func schemaType(t reflect.Type, f *fieldInfo, def reflect.Value) map[string]any 
 	if f != nil && f.env && t.Kind() == reflect.String {
 		return map[string]any{
 			"type":    "string",
-			"pattern": envName.String(),
-			"not":     map[string]any{"pattern": secretShapes.String()},
+			"pattern": envName().String(),
+			"not":     map[string]any{"pattern": secretShapes().String()},
 		}
 	}
 	if s, ok := reflect.New(t).Interface().(schemaer); ok {

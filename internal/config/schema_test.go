@@ -208,7 +208,7 @@ func TestSchemaShape(t *testing.T) {
 	if !reflect.DeepEqual(enum, []any{"gitlab", "github", "none"}) {
 		t.Errorf("forge.type enum = %v", enum)
 	}
-	if p := get("properties", "forge", "properties", "token_env", "pattern"); p != envName.String() {
+	if p := get("properties", "forge", "properties", "token_env", "pattern"); p != envName().String() {
 		t.Errorf("token_env pattern = %v", p)
 	}
 }

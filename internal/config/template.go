@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -161,10 +162,10 @@ func (b TemplateBoot) Off() bool { return b.Enabled != nil && !*b.Enabled }
 var TemplateFormats = []string{"qcow2", "qcow2-compressed", "vmdk", "libvirt", "virtualbox"}
 
 var (
-	boxName  = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)?$`)
-	pkgName  = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+$`)
-	userName = regexp.MustCompile(`^[a-z_][a-z0-9_-]*$`)
-	diskSize = regexp.MustCompile(`^([0-9]+)([MG])$`)
+	boxName  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)?$`) })
+	pkgName  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+$`) })
+	userName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z_][a-z0-9_-]*$`) })
+	diskSize = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([0-9]+)([MG])$`) })
 )
 
 // Configured reports whether the section is filled in at all.
@@ -179,7 +180,7 @@ func (t Template) Validate() []FieldError {
 	add := func(path, format string, args ...any) {
 		errs = append(errs, FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
 	}
-	if !boxName.MatchString(t.Name) {
+	if !boxName().MatchString(t.Name) {
 		add("name", "%q is not a box name: want lowercase letters, digits, . _ - and at most one / (acme/appliance-dev)", t.Name)
 	}
 	switch t.Base.Distribution {
@@ -190,7 +191,7 @@ func (t Template) Validate() []FieldError {
 	if t.Base.Mirror != "" && !strings.HasPrefix(t.Base.Mirror, "http://") && !strings.HasPrefix(t.Base.Mirror, "https://") && !strings.HasPrefix(t.Base.Mirror, "file://") {
 		add("base.mirror", "%q is not a URL: want http://, https:// or file://", t.Base.Mirror)
 	}
-	if t.Metapackage.Name != "" && !pkgName.MatchString(t.Metapackage.Name) {
+	if t.Metapackage.Name != "" && !pkgName().MatchString(t.Metapackage.Name) {
 		add("metapackage.name", "%q is not a Debian package name", t.Metapackage.Name)
 	}
 	// An empty version or source is taken from the build stage's dotenv
@@ -201,7 +202,7 @@ func (t Template) Validate() []FieldError {
 		}
 	}
 	for i, p := range t.Packages {
-		if !pkgName.MatchString(strings.SplitN(p, "=", 2)[0]) {
+		if !pkgName().MatchString(strings.SplitN(p, "=", 2)[0]) {
 			add(fmt.Sprintf("packages[%d]", i), "%q is not a Debian package name (name or name=version)", p)
 		}
 	}
@@ -224,7 +225,7 @@ func (t Template) Validate() []FieldError {
 		}
 	}
 	for i, u := range t.Users {
-		if !userName.MatchString(u.Name) {
+		if !userName().MatchString(u.Name) {
 			add(fmt.Sprintf("users[%d].name", i), "%q is not a user name", u.Name)
 		}
 	}
@@ -250,7 +251,7 @@ func (t Template) Validate() []FieldError {
 
 // ParseDiskSize parses "4G" or "2048M" into bytes.
 func ParseDiskSize(s string) (int64, error) {
-	m := diskSize.FindStringSubmatch(s)
+	m := diskSize().FindStringSubmatch(s)
 	if m == nil {
 		return 0, fmt.Errorf("%q is not a size: want a number and M or G, such as 4G", s)
 	}

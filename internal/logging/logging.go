@@ -88,7 +88,7 @@ func (l *Logger) With(fields logrus.Fields) *Logger {
 	return &c
 }
 
-var sectionName = regexp.MustCompile(`[^a-zA-Z0-9_.-]+`)
+var sectionName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[^a-zA-Z0-9_.-]+`) })
 
 // Section opens a collapsible section (GitLab) or a header line (elsewhere)
 // and returns the function that closes it. Under GitLab CI the markers are
@@ -102,7 +102,7 @@ var sectionName = regexp.MustCompile(`[^a-zA-Z0-9_.-]+`)
 // With --log-format json the start and end are log entries with the fields
 // section=NAME and section_event=start|end (and seconds at the end).
 func (l *Logger) Section(name, title string) (end func()) {
-	name = sectionName.ReplaceAllString(name, "_")
+	name = sectionName().ReplaceAllString(name, "_")
 	start := time.Now()
 	switch {
 	case l.sections:

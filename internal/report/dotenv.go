@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // GitLab's dotenv report (artifacts:reports:dotenv) accepts much less than
@@ -18,8 +19,8 @@ import (
 const MaxDotenvBytes = 5 * 1024
 
 var (
-	dotenvKey  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	notKeyChar = regexp.MustCompile(`[^A-Za-z0-9_]+`)
+	dotenvKey  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`) })
+	notKeyChar = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[^A-Za-z0-9_]+`) })
 	lineBreaks = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ")
 )
 
@@ -27,7 +28,7 @@ var (
 // becomes "_" ("image.qcow2-url" → "image_qcow2_url"), and a leading digit
 // gets a "_" in front. It returns "" when nothing usable is left.
 func DotenvKey(name string) string {
-	k := strings.Trim(notKeyChar.ReplaceAllString(strings.TrimSpace(name), "_"), "_")
+	k := strings.Trim(notKeyChar().ReplaceAllString(strings.TrimSpace(name), "_"), "_")
 	if k == "" {
 		return ""
 	}
@@ -69,7 +70,7 @@ func CleanDotenv(vars map[string]string) (map[string]string, error) {
 func FormatDotenv(vars map[string]string) (string, error) {
 	keys := make([]string, 0, len(vars))
 	for k := range vars {
-		if !dotenvKey.MatchString(k) {
+		if !dotenvKey().MatchString(k) {
 			return "", fmt.Errorf("dotenv key %q: only ASCII letters, digits and underscores, not starting with a digit", k)
 		}
 		if strings.ContainsAny(vars[k], "\r\n") {
@@ -116,7 +117,7 @@ func ParseDotenv(text string) (map[string]string, error) {
 			break
 		}
 		k, v, ok := strings.Cut(line, "=")
-		if !ok || !dotenvKey.MatchString(k) {
+		if !ok || !dotenvKey().MatchString(k) {
 			return nil, fmt.Errorf("line %d: %q is not KEY=VALUE", i+1, line)
 		}
 		out[k] = v

@@ -7,6 +7,7 @@ import (
 	"math"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -204,11 +205,11 @@ func OneLine(s string) string {
 	return ""
 }
 
-var ansi = regexp.MustCompile(`\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]`)
+var ansi = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]`) })
 
 // StripANSI removes terminal escape sequences (colours, GitLab section
 // markers' erase codes), which XML cannot carry and reports do not need.
-func StripANSI(s string) string { return ansi.ReplaceAllString(s, "") }
+func StripANSI(s string) string { return ansi().ReplaceAllString(s, "") }
 
 // Count fills in the tests/failures/errors/skipped/time totals.
 func (j *JUnit) Count() {

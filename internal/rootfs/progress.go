@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Progress follows mmdebstrap's --verbose output (its own "I:" lines,
@@ -26,10 +27,14 @@ type Progress struct {
 }
 
 var (
-	newlyRe = regexp.MustCompile(`^\d+ upgraded, (\d+) newly installed`)
-	needRe  = regexp.MustCompile(`^Need to get ([0-9.,]+) ([kMG]?B)(?:/([0-9.,]+) ([kMG]?B))? of archives`)
-	indexRe = regexp.MustCompile(` (InRelease|Release|Release\.gpg|Packages|Sources|Translation-\w+)(\.\w+)? \[`)
-	getRe   = regexp.MustCompile(`^Get:\d+ .* \[([0-9.,]+) ([kMG]?B)\]$`)
+	newlyRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\d+ upgraded, (\d+) newly installed`) })
+	needRe  = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^Need to get ([0-9.,]+) ([kMG]?B)(?:/([0-9.,]+) ([kMG]?B))? of archives`)
+	})
+	indexRe = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(` (InRelease|Release|Release\.gpg|Packages|Sources|Translation-\w+)(\.\w+)? \[`)
+	})
+	getRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^Get:\d+ .* \[([0-9.,]+) ([kMG]?B)\]$`) })
 )
 
 // Line takes one line of output.
@@ -42,18 +47,18 @@ func (p *Progress) Line(line string) {
 		p.Unpacked++
 	case strings.HasPrefix(line, "Setting up "):
 		p.SetUp++
-	case strings.HasPrefix(line, "Get:") && p.Packages > 0 && !indexRe.MatchString(line):
+	case strings.HasPrefix(line, "Get:") && p.Packages > 0 && !indexRe().MatchString(line):
 		// A package (apt-get update's index files come before apt says
 		// how many packages it installs).
 		p.Downloaded++
-		if m := getRe.FindStringSubmatch(line); m != nil {
+		if m := getRe().FindStringSubmatch(line); m != nil {
 			p.Fetched += aptSize(m[1], m[2])
 		}
 	default:
-		if m := newlyRe.FindStringSubmatch(line); m != nil {
+		if m := newlyRe().FindStringSubmatch(line); m != nil {
 			n, _ := strconv.Atoi(m[1])
 			p.Packages += n
-		} else if m := needRe.FindStringSubmatch(line); m != nil {
+		} else if m := needRe().FindStringSubmatch(line); m != nil {
 			// "Need to get 3 MB/29.7 MB": 3 MB to fetch, the rest is
 			// already in the archive cache.
 			get := aptSize(m[1], m[2])

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/pipeline-ci/pipeline/templates"
 )
@@ -36,12 +37,12 @@ func Defaults(dir string) Data {
 	}
 }
 
-var notName = regexp.MustCompile(`[^a-z0-9.+-]+`)
+var notName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[^a-z0-9.+-]+`) })
 
 // ProjectName makes a package-friendly name (lower case, digits, . + -)
 // from a folder name, or "appliance" when nothing usable is left.
 func ProjectName(s string) string {
-	n := strings.Trim(notName.ReplaceAllString(strings.ToLower(s), "-"), "-.+")
+	n := strings.Trim(notName().ReplaceAllString(strings.ToLower(s), "-"), "-.+")
 	if n == "" {
 		return "appliance"
 	}

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pipeline-ci/pipeline/gitops"
@@ -30,13 +31,13 @@ type Revision struct {
 // than letters, digits, '.', '_' and '-' become '-'.
 func (r Revision) BuildID() string { return handoff.BuildID(r.Version) }
 
-var describeRE = regexp.MustCompile(`^(.*)-(\d+)-g([0-9a-f]+)$`)
+var describeRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(.*)-(\d+)-g([0-9a-f]+)$`) })
 
 // SnapshotVersion turns `git describe --long` output ("v1.2.0-5-gabc1234")
 // into the snapshot version "1.2.0+5.gabc1234"; prefix is the tag prefix.
 // An exact tag ("v1.2.0-0-gabc1234") is the release "1.2.0".
 func SnapshotVersion(describe, prefix string) (version string, release bool, err error) {
-	m := describeRE.FindStringSubmatch(describe)
+	m := describeRE().FindStringSubmatch(describe)
 	if m == nil {
 		return "", false, fmt.Errorf("git describe said %q, not TAG-COUNT-gSHA", describe)
 	}
@@ -47,13 +48,13 @@ func SnapshotVersion(describe, prefix string) (version string, release bool, err
 	return fmt.Sprintf("%s+%s.g%s", base, m[2], m[3]), false, nil
 }
 
-var versionRE = regexp.MustCompile(`^[0-9][A-Za-z0-9.+~]*$`)
+var versionRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9][A-Za-z0-9.+~]*$`) })
 
 // CheckVersion says whether v can be both a deb and an rpm version: it
 // starts with a digit and has only letters, digits and . + ~ (no '-',
 // which rpm forbids, no ':', which is the epoch).
 func CheckVersion(v string) error {
-	if !versionRE.MatchString(v) {
+	if !versionRE().MatchString(v) {
 		return fmt.Errorf("version %q cannot be a package version: it must start with a digit and contain only letters, digits and . + ~", v)
 	}
 	return nil

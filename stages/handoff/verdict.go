@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pipeline-ci/pipeline/internal/artifacts"
@@ -83,7 +84,7 @@ func ShardVerdictKey(sha, stage, shard string) string {
 	return VerdictKey(sha, v.Name())
 }
 
-var shaRe = regexp.MustCompile(`^[0-9a-f]{7,64}$`)
+var shaRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-f]{7,64}$`) })
 
 // ReadVerdict returns the verdict stored under key, or nil when there is none.
 func ReadVerdict(ctx context.Context, st artifacts.Store, key string) (*Verdict, error) {
@@ -102,7 +103,7 @@ func ReadVerdict(ctx context.Context, st artifacts.Store, key string) (*Verdict,
 // is OutcomePending, with a summary saying what is missing, while the
 // stage has not judged the commit.
 func CombinedVerdict(ctx context.Context, st artifacts.Store, sha, stage string) (Verdict, error) {
-	if !shaRe.MatchString(sha) {
+	if !shaRe().MatchString(sha) {
 		return Verdict{}, fmt.Errorf("verdict of %s: commit %q is not a hex sha", stage, sha)
 	}
 	objs, err := st.List(ctx, VerdictPrefix(sha)+stage)

@@ -3,17 +3,18 @@ package integration
 import (
 	"regexp"
 	"strings"
+	"sync"
 )
 
 var (
 	// errorLine matches the lines of a failed command's output that say
 	// what went wrong: apt's "E: …", "error:" in any case (git, compilers,
 	// "dpkg: error: …"), and the coreutils' "cannot" ("cp: cannot stat …").
-	errorLine = regexp.MustCompile(`^E: |(?i)\berror:|(?i)\bcannot\b`)
+	errorLine = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^E: |(?i)\berror:|(?i)\bcannot\b`) })
 	// wrapperLine is an error line that only says a sub-process failed:
 	// apt's "E: Sub-process /usr/bin/dpkg returned an error code (1)". The
 	// sub-process's own words are the cause.
-	wrapperLine = regexp.MustCompile(`returned an error code|^E: Sub-process `)
+	wrapperLine = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`returned an error code|^E: Sub-process `) })
 )
 
 // FailureLine picks the line of a failed command's output that names the
@@ -35,8 +36,8 @@ func FailureLine(stdout, stderr string) string {
 		for _, l := range strings.Split(s, "\n") {
 			l = strings.TrimSpace(l)
 			switch {
-			case !errorLine.MatchString(l):
-			case wrapperLine.MatchString(l):
+			case !errorLine().MatchString(l):
+			case wrapperLine().MatchString(l):
 				if wrapper == "" {
 					wrapper = l
 				}

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // SubResult is one test reported by a plain test script (a TAP line or a
@@ -19,8 +20,10 @@ type SubResult struct {
 	Detail  string
 }
 
-var tapLine = regexp.MustCompile(`^(not ok|ok)\b\s*(\d+)?\s*-?\s*([^#]*?)\s*(?:#\s*(.*))?$`)
-var tapPlan = regexp.MustCompile(`^1\.\.(\d+)`)
+var tapLine = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(not ok|ok)\b\s*(\d+)?\s*-?\s*([^#]*?)\s*(?:#\s*(.*))?$`)
+})
+var tapPlan = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^1\.\.(\d+)`) })
 
 // ParseTAP reads TAP output. A missing plan, a count that does not match
 // the plan, or "Bail out!" add a failing result, so a script that dies
@@ -30,7 +33,7 @@ func ParseTAP(out string) []SubResult {
 	plan := -1
 	for _, line := range strings.Split(out, "\n") {
 		line = strings.TrimRight(line, "\r")
-		if m := tapPlan.FindStringSubmatch(line); m != nil {
+		if m := tapPlan().FindStringSubmatch(line); m != nil {
 			plan, _ = strconv.Atoi(m[1])
 			continue
 		}
@@ -38,7 +41,7 @@ func ParseTAP(out string) []SubResult {
 			res = append(res, SubResult{Name: "bail-out", Message: strings.TrimSpace(line)})
 			continue
 		}
-		m := tapLine.FindStringSubmatch(line)
+		m := tapLine().FindStringSubmatch(line)
 		if m == nil {
 			continue
 		}

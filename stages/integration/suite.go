@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pipeline-ci/pipeline/internal/config"
@@ -189,7 +190,7 @@ const (
 	Upgrade = "upgrade"
 )
 
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+var idPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`) })
 
 // SuiteError is every problem found in one suite file, each with its
 // position.
@@ -227,7 +228,7 @@ func ParseSuite(file string, data []byte) (*Suite, error) {
 	fields := p.mapping(root, "the suite", "suite", "description", "checks")
 	if n := fields["suite"]; n != nil {
 		p.decode(n, &s.Name)
-		if !idPattern.MatchString(s.Name) {
+		if !idPattern().MatchString(s.Name) {
 			p.errf(n, "suite name %q: use letters, digits, '.', '_' and '-'", s.Name)
 		}
 	}
@@ -302,7 +303,7 @@ func (p *parser) decode(n *yaml.Node, v any) bool {
 		if te := (*yaml.TypeError)(nil); errors.As(err, &te) {
 			msg = strings.Join(te.Errors, "; ")
 		}
-		msg = yamlLinePrefix.ReplaceAllString(strings.TrimPrefix(msg, "yaml: "), "")
+		msg = yamlLinePrefix().ReplaceAllString(strings.TrimPrefix(msg, "yaml: "), "")
 		p.errf(n, "%s", msg)
 		return false
 	}
@@ -326,7 +327,7 @@ func (p *parser) check(n *yaml.Node) *Check {
 	}
 	if id := f["id"]; id == nil {
 		p.errf(n, "check has no `id:`: give every check an explicit, unique id")
-	} else if p.decode(id, &c.ID) && !idPattern.MatchString(c.ID) {
+	} else if p.decode(id, &c.ID) && !idPattern().MatchString(c.ID) {
 		p.errf(id, "check id %q: use letters, digits, '.', '_' and '-'", c.ID)
 	}
 	if d := f["description"]; d != nil {
@@ -441,10 +442,10 @@ func fieldByTag(t reflect.Type, key string) (reflect.StructField, bool) {
 }
 
 // yamlLinePrefix is yaml.v3's own "line N: " prefix, redundant after ours.
-var yamlLinePrefix = regexp.MustCompile(`(^|; )line \d+: `)
+var yamlLinePrefix = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(^|; )line \d+: `) })
 
-var modePattern = regexp.MustCompile(`^0?[0-7]{3,4}$`)
-var sha256Pattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
+var modePattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^0?[0-7]{3,4}$`) })
+var sha256Pattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-f]{64}$`) })
 
 // validate checks the values of a decoded check: required fields, enums,
 // patterns that must compile.
@@ -473,10 +474,10 @@ func (p *parser) validate(n *yaml.Node, c *Check) {
 		if c.File.Type != "" && !contains([]string{"file", "directory", "symlink"}, c.File.Type) {
 			p.errf(n, "check %q: file type %q: want file, directory or symlink", c.ID, c.File.Type)
 		}
-		if c.File.Mode != "" && !modePattern.MatchString(c.File.Mode) {
+		if c.File.Mode != "" && !modePattern().MatchString(c.File.Mode) {
 			p.errf(n, "check %q: file mode %q: want octal such as \"0644\" (quote it, or YAML reads a number)", c.ID, c.File.Mode)
 		}
-		if c.File.SHA256 != "" && !sha256Pattern.MatchString(c.File.SHA256) {
+		if c.File.SHA256 != "" && !sha256Pattern().MatchString(c.File.SHA256) {
 			p.errf(n, "check %q: sha256 %q: want 64 lowercase hex digits", c.ID, c.File.SHA256)
 		}
 		matcher(c.File.Contains, "contains")

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pipeline-ci/pipeline/runners/qemu"
@@ -110,13 +111,15 @@ func CheckSmoke(output, meta, version string) (state string, pins []Pin, problem
 	return state, pins, problems
 }
 
-var pinRe = regexp.MustCompile(`^\s*([a-z0-9][a-z0-9+.-]+)(?::[a-z0-9]+)?\s*\(\s*=\s*([^)\s]+)\s*\)\s*$`)
+var pinRe = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^\s*([a-z0-9][a-z0-9+.-]+)(?::[a-z0-9]+)?\s*\(\s*=\s*([^)\s]+)\s*\)\s*$`)
+})
 
 // ParsePins returns the "name (= version)" entries of a Depends field.
 func ParsePins(depends string) []Pin {
 	var out []Pin
 	for _, d := range strings.Split(depends, ",") {
-		if m := pinRe.FindStringSubmatch(d); m != nil {
+		if m := pinRe().FindStringSubmatch(d); m != nil {
 			out = append(out, Pin{Package: m[1], Want: m[2]})
 		}
 	}
