@@ -39,7 +39,9 @@ fi
 [ -n "$CLIFF" ] || { echo "git-cliff's native binary is missing: run scripts/install-deps.sh" >&2; exit 2; }
 echo "git-cliff: $CLIFF ($("$CLIFF" --version))"
 
-go build -o "$OUT/pipeline" ./cmd/pipeline
+# Built as the project's CI builds the binary every job uses (.gitlab-ci.yml,
+# job binary).
+go build -trimpath -ldflags "-s -w" -o "$OUT/pipeline" ./cmd/pipeline
 PIPELINE=$OUT/pipeline
 SRC=$(go run ./bench/release/genrepo -base "$BENCH_DIR")
 CLONE=$BENCH_DIR/clone

@@ -64,7 +64,7 @@ func TestProjectJenkinsfile(t *testing.T) {
 	paths := walkJenkinsfile(t, readTop(t, "Jenkinsfile"))
 	checkDeclarative(t, paths)
 	for _, want := range []string{
-		`pipeline/stages/stage(binary)/steps/sh(go build -trimpath -ldflags "-X main.version=$(git rev-parse --short=12 HEAD)" -o bin/pipeline ./cmd/pipeline)`,
+		`pipeline/stages/stage(binary)/steps/sh(go build -trimpath -ldflags "-s -w -X main.version=$(git rev-parse --short=12 HEAD)" -o bin/pipeline ./cmd/pipeline)`,
 		"pipeline/stages/stage(test)/steps/sh(bash scripts/test.sh)",
 		`pipeline/stages/stage(build)/steps/sh($PIPELINE -C examples/appliance --report-dir "$REPORTS" build)`,
 		`pipeline/stages/stage(template)/steps/sh($PIPELINE -C examples/appliance --report-dir "$REPORTS" template)`,
